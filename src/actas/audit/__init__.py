@@ -1,0 +1,1 @@
+"""The tamper-evident audit log: chain append, checkpoints, verification and export."""

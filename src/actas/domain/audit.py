@@ -1,0 +1,116 @@
+"""Audit events: what each one says, and the rules its content must follow.
+
+An event is appended in the same transaction as the change it records. Its hash is
+``SHA-256(0x00 || prev_hash || canonical JSON of the event)``; the 0x00 prefix makes every
+hash an RFC 6962 Merkle leaf. Events hold no floats, so their canonical form (RFC 8785)
+cannot drift between implementations.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from actas.domain.errors import InvalidInput
+
+GENESIS_HASH = bytes(32)
+
+#: The fields of an event, in the order they are documented. All of them are hashed.
+EVENT_FIELDS = (
+    "seq",
+    "id",
+    "at",
+    "type",
+    "actor",
+    "subject",
+    "account",
+    "case",
+    "session",
+    "reason",
+    "ticket",
+    "ip",
+    "user_agent",
+    "data",
+)
+
+MAX_TEXT = 2000
+
+
+def _check_value(path: str, value: Any, depth: int = 0) -> None:
+    if depth > 8:
+        raise InvalidInput(f"audit data {path} nests deeper than 8 levels")
+    if isinstance(value, float):
+        raise InvalidInput(f"audit data {path} is a float; events hold no floats")
+    if isinstance(value, str) and len(value) > MAX_TEXT:
+        raise InvalidInput(f"audit data {path} is longer than {MAX_TEXT} characters")
+    if isinstance(value, Mapping):
+        for key, item in value.items():
+            if not isinstance(key, str):
+                raise InvalidInput(f"audit data {path} has a non-string key")
+            _check_value(f"{path}.{key}", item, depth + 1)
+    elif isinstance(value, list | tuple):
+        for index, item in enumerate(value):
+            _check_value(f"{path}[{index}]", item, depth + 1)
+    elif value is not None and not isinstance(value, str | int | bool):
+        raise InvalidInput(f"audit data {path} has unsupported type {type(value).__name__}")
+
+
+@dataclass(frozen=True)
+class AuditEvent:
+    """An event waiting to be appended: it gets its ``seq``, ``at`` and hashes on append."""
+
+    type: str
+    actor: str | None = None
+    subject: str | None = None
+    account: str | None = None
+    case: str | None = None
+    session: str | None = None
+    reason: str | None = None
+    ticket: str | None = None
+    ip: str | None = None
+    user_agent: str | None = None
+    data: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not self.type or len(self.type) > 64:
+            raise InvalidInput("audit event type must be 1 to 64 characters")
+        _check_value("data", dict(self.data))
+        for name in ("reason", "ticket", "user_agent"):
+            _check_value(name, getattr(self, name))
+
+    def body(self, *, seq: int, event_id: str, at: datetime) -> dict[str, Any]:
+        """The event as it is canonicalised and hashed."""
+        return {
+            "seq": seq,
+            "id": event_id,
+            "at": format_time(at),
+            "type": self.type,
+            "actor": self.actor,
+            "subject": self.subject,
+            "account": self.account,
+            "case": self.case,
+            "session": self.session,
+            "reason": self.reason,
+            "ticket": self.ticket,
+            "ip": self.ip,
+            "user_agent": self.user_agent,
+            "data": dict(self.data),
+        }
+
+
+def format_time(at: datetime) -> str:
+    """UTC, microseconds, a ``Z`` suffix: one spelling so that the hash is stable."""
+    if at.tzinfo is None:
+        raise ValueError("audit times must be timezone-aware")
+    return at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who caused a change, and from where: stamped onto the events it causes."""
+
+    id: str | None
+    ip: str | None = None
+    user_agent: str | None = None

@@ -1,0 +1,55 @@
+"""One root for every error the broker raises on purpose.
+
+Each error carries a stable ``code`` and a message that names the rule and the value. The
+API turns them into RFC 9457 problems through a single table (``actas.api.problems``).
+"""
+
+from __future__ import annotations
+
+
+class ActasError(Exception):
+    """Root of the broker's own errors."""
+
+    code = "error"
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail)
+        self.detail = detail
+
+
+class InvalidInput(ActasError):
+    code = "invalid_input"
+
+
+class NotFound(ActasError):
+    code = "not_found"
+
+
+class Conflict(ActasError):
+    code = "conflict"
+
+
+class AuthenticationFailed(ActasError):
+    """Credentials were wrong. The message never says which part, to stop enumeration."""
+
+    code = "authentication_failed"
+
+
+class AccountLocked(ActasError):
+    code = "account_locked"
+
+    def __init__(self, detail: str, *, retry_after: int) -> None:
+        super().__init__(detail)
+        self.retry_after = retry_after
+
+
+class Forbidden(ActasError):
+    code = "forbidden"
+
+
+class StepUpRequired(ActasError):
+    code = "step_up_required"
+
+
+class Unavailable(ActasError):
+    code = "unavailable"

@@ -1,0 +1,244 @@
+"""Settings, read once from ``ACTAS_*`` environment variables and an optional ``actas.toml``.
+
+The environment wins over the file. Every problem is reported as one line naming the
+setting and its value (secrets redacted), so a wrong start never ends in a traceback.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+
+class SettingsError(Exception):
+    """A setting is missing or wrong; the message is the one line to show."""
+
+
+@dataclass(frozen=True, repr=False)
+class Secret:
+    """A configured secret that never shows itself in logs or reprs."""
+
+    value: str
+
+    def __repr__(self) -> str:
+        return "Secret('**********')"
+
+    def __str__(self) -> str:
+        return "**********"
+
+
+@dataclass(frozen=True)
+class SmtpSettings:
+    host: str
+    port: int
+    sender: str
+    username: str | None = None
+    password: Secret | None = None
+    starttls: bool = True
+
+
+@dataclass(frozen=True)
+class SlackSettings:
+    webhook_url: Secret | None = None
+    bot_token: Secret | None = None
+    signing_secret: Secret | None = None
+    channel: str | None = None
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str
+    public_url: str
+    key_file: Path
+    host: str = "127.0.0.1"
+    port: int = 8400
+    smtp: SmtpSettings | None = None
+    slack: SlackSettings = field(default_factory=SlackSettings)
+    #: Staff session lifetime and idle limit, in seconds.
+    staff_session_ttl: int = 8 * 3600
+    staff_session_idle: int = 30 * 60
+    #: Failed sign-ins before the account locks, and how long it stays locked (seconds).
+    lockout_threshold: int = 5
+    lockout_seconds: int = 15 * 60
+    #: Audit events between two signed checkpoints.
+    checkpoint_every: int = 1000
+    #: Largest request body the API accepts, in bytes.
+    max_body_bytes: int = 64 * 1024
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+
+_SECRET_KEYS = {"smtp_password", "slack_webhook_url", "slack_bot_token", "slack_signing_secret"}
+
+_KEYS = (
+    "database_url",
+    "public_url",
+    "key_file",
+    "host",
+    "port",
+    "smtp_host",
+    "smtp_port",
+    "smtp_from",
+    "smtp_username",
+    "smtp_password",
+    "smtp_starttls",
+    "slack_webhook_url",
+    "slack_bot_token",
+    "slack_signing_secret",
+    "slack_channel",
+    "staff_session_ttl",
+    "staff_session_idle",
+    "lockout_threshold",
+    "lockout_seconds",
+    "checkpoint_every",
+    "max_body_bytes",
+)
+
+
+def _shown(key: str, value: object) -> str:
+    return "'**********'" if key in _SECRET_KEYS else repr(value)
+
+
+def _env_name(key: str) -> str:
+    return "ACTAS_" + key.upper()
+
+
+def _read_file(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as fh:
+            data = tomllib.load(fh)
+    except OSError as exc:
+        raise SettingsError(f"ACTAS_CONFIG={str(path)!r} cannot be read: {exc.strerror}") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise SettingsError(f"ACTAS_CONFIG={str(path)!r} is not valid TOML: {exc}") from exc
+    section = data.get("broker", {})
+    if not isinstance(section, dict):
+        raise SettingsError(f"{path}: [broker] must be a table")
+    unknown = sorted(set(section) - set(_KEYS))
+    if unknown:
+        raise SettingsError(f"{path}: unknown setting [broker].{unknown[0]}")
+    return section
+
+
+def _int(key: str, raw: object, *, low: int, high: int) -> int:
+    try:
+        value = int(str(raw), 10)
+    except ValueError:
+        raise SettingsError(f"{_env_name(key)}={_shown(key, raw)} is not an integer") from None
+    if not low <= value <= high:
+        raise SettingsError(f"{_env_name(key)}={value} is outside {low}..{high}")
+    return value
+
+
+def _bool(key: str, raw: object) -> bool:
+    text = str(raw).strip().lower()
+    if text in {"1", "true", "yes", "on"}:
+        return True
+    if text in {"0", "false", "no", "off"}:
+        return False
+    raise SettingsError(f"{_env_name(key)}={_shown(key, raw)} is not a boolean")
+
+
+def _http_url(key: str, raw: str) -> str:
+    parts = urlsplit(raw)
+    if parts.scheme not in {"http", "https"} or not parts.hostname:
+        raise SettingsError(f"{_env_name(key)}={_shown(key, raw)} is not an http(s) URL")
+    if parts.query or parts.fragment:
+        raise SettingsError(f"{_env_name(key)}={_shown(key, raw)} must not carry a query")
+    return raw.rstrip("/")
+
+
+def _database_url(raw: str) -> str:
+    if raw.startswith(("sqlite:///", "sqlite+pysqlite:///")):
+        return raw
+    if raw.startswith("postgresql+psycopg://"):
+        return raw
+    if raw.startswith(("postgresql://", "postgres://")):
+        # psycopg 3 is the only PostgreSQL driver we ship; name it so SQLAlchemy picks it.
+        return "postgresql+psycopg://" + raw.split("://", 1)[1]
+    shown = raw.split("@")[-1] if "@" in raw else raw
+    raise SettingsError(
+        f"ACTAS_DATABASE_URL={shown!r} is not sqlite:///PATH or postgresql+psycopg://..."
+    )
+
+
+def load_settings(
+    environ: dict[str, str] | None = None, *, cwd: Path | None = None
+) -> Settings:
+    """Read and validate settings. Raises :class:`SettingsError` with one line to show."""
+    env = dict(os.environ if environ is None else environ)
+    base = cwd or Path.cwd()
+    config_path = env.get("ACTAS_CONFIG")
+    file_values: dict[str, Any] = {}
+    if config_path:
+        file_values = _read_file(Path(config_path))
+    elif (base / "actas.toml").exists():
+        file_values = _read_file(base / "actas.toml")
+
+    raw: dict[str, Any] = dict(file_values)
+    for key in _KEYS:
+        if _env_name(key) in env:
+            raw[key] = env[_env_name(key)]
+
+    database_url = _database_url(str(raw.get("database_url", f"sqlite:///{base / 'actas.db'}")))
+    port = _int("port", raw.get("port", 8400), low=1, high=65535)
+    host = str(raw.get("host", "127.0.0.1"))
+    public_url = _http_url("public_url", str(raw.get("public_url", f"http://{host}:{port}")))
+    key_file = Path(str(raw.get("key_file", base / "actas-keys.json")))
+
+    smtp: SmtpSettings | None = None
+    if raw.get("smtp_host"):
+        if not raw.get("smtp_from"):
+            raise SettingsError("ACTAS_SMTP_FROM is missing: it is required with ACTAS_SMTP_HOST")
+        password = raw.get("smtp_password")
+        smtp = SmtpSettings(
+            host=str(raw["smtp_host"]),
+            port=_int("smtp_port", raw.get("smtp_port", 587), low=1, high=65535),
+            sender=str(raw["smtp_from"]),
+            username=str(raw["smtp_username"]) if raw.get("smtp_username") else None,
+            password=Secret(str(password)) if password else None,
+            starttls=_bool("smtp_starttls", raw.get("smtp_starttls", "true")),
+        )
+
+    def secret(key: str) -> Secret | None:
+        value = raw.get(key)
+        return Secret(str(value)) if value else None
+
+    webhook = secret("slack_webhook_url")
+    if webhook is not None:
+        _http_url("slack_webhook_url", webhook.value)
+    slack = SlackSettings(
+        webhook_url=webhook,
+        bot_token=secret("slack_bot_token"),
+        signing_secret=secret("slack_signing_secret"),
+        channel=str(raw["slack_channel"]) if raw.get("slack_channel") else None,
+    )
+    return Settings(
+        database_url=database_url,
+        public_url=public_url,
+        key_file=key_file,
+        host=host,
+        port=port,
+        smtp=smtp,
+        slack=slack,
+        staff_session_ttl=_int(
+            "staff_session_ttl", raw.get("staff_session_ttl", 8 * 3600), low=60, high=86400
+        ),
+        staff_session_idle=_int(
+            "staff_session_idle", raw.get("staff_session_idle", 1800), low=60, high=86400
+        ),
+        lockout_threshold=_int("lockout_threshold", raw.get("lockout_threshold", 5), low=1, high=100),
+        lockout_seconds=_int("lockout_seconds", raw.get("lockout_seconds", 900), low=1, high=86400),
+        checkpoint_every=_int(
+            "checkpoint_every", raw.get("checkpoint_every", 1000), low=1, high=1_000_000
+        ),
+        max_body_bytes=_int(
+            "max_body_bytes", raw.get("max_body_bytes", 65536), low=1024, high=16 * 1024 * 1024
+        ),
+    )

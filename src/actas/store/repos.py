@@ -1,0 +1,315 @@
+"""Repositories over one connection: the adapters behind ``actas.domain.ports``."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import and_, delete, insert, or_, select, update
+from sqlalchemy.engine import Connection, Row
+
+from actas.domain.roles import Role
+from actas.domain.staff import Staff, StaffSession
+from actas.domain.subjects import Account, AccountFlag, Application, Subject
+from actas.store.tables import (
+    accounts,
+    applications,
+    staff,
+    staff_roles,
+    staff_sessions,
+    subjects,
+)
+
+
+def _upsert(conn: Connection, table: Any, values: dict[str, Any], keys: list[str]) -> None:
+    """Insert or update by primary key, in the dialect's own single statement."""
+    if conn.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as dialect_insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert as dialect_insert  # type: ignore[assignment]
+    stmt = dialect_insert(table).values(**values)
+    changes = {k: v for k, v in values.items() if k not in keys}
+    conn.execute(stmt.on_conflict_do_update(index_elements=keys, set_=changes))
+
+
+class SqlStaffRepo:
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    def _roles(self, staff_id: str) -> frozenset[Role]:
+        rows = self.conn.execute(
+            select(staff_roles.c.role).where(staff_roles.c.staff_id == staff_id)
+        )
+        return frozenset(Role(r) for (r,) in rows)
+
+    def _load(self, row: Row[Any] | None) -> Staff | None:
+        if row is None:
+            return None
+        m = row._mapping
+        return Staff(
+            id=m["id"],
+            email=m["email"],
+            display_name=m["display_name"],
+            roles=self._roles(m["id"]),
+            password_hash=m["password_hash"],
+            totp_secret=m["totp_secret"],
+            totp_last_step=m["totp_last_step"],
+            failed_logins=m["failed_logins"],
+            locked_until=m["locked_until"],
+            disabled_at=m["disabled_at"],
+            created_at=m["created_at"],
+        )
+
+    def add(self, member: Staff) -> None:
+        self.conn.execute(
+            insert(staff).values(
+                id=member.id,
+                email=member.email,
+                display_name=member.display_name,
+                password_hash=member.password_hash,
+                totp_secret=member.totp_secret,
+                totp_last_step=member.totp_last_step,
+                failed_logins=member.failed_logins,
+                locked_until=member.locked_until,
+                disabled_at=member.disabled_at,
+                created_at=member.created_at,
+            )
+        )
+        self.set_roles(member.id, member.roles)
+
+    def by_id(self, staff_id: str) -> Staff | None:
+        return self._load(self.conn.execute(select(staff).where(staff.c.id == staff_id)).first())
+
+    def by_email(self, email: str) -> Staff | None:
+        return self._load(self.conn.execute(select(staff).where(staff.c.email == email)).first())
+
+    def all(self) -> list[Staff]:
+        rows = self.conn.execute(select(staff).order_by(staff.c.email)).all()
+        return [s for s in (self._load(r) for r in rows) if s is not None]
+
+    def record_failure(
+        self, staff_id: str, *, failed_logins: int, locked_until: datetime | None
+    ) -> None:
+        self.conn.execute(
+            update(staff)
+            .where(staff.c.id == staff_id)
+            .values(failed_logins=failed_logins, locked_until=locked_until)
+        )
+
+    def reset_failures(self, staff_id: str) -> None:
+        self.conn.execute(
+            update(staff).where(staff.c.id == staff_id).values(failed_logins=0, locked_until=None)
+        )
+
+    def claim_totp_step(self, staff_id: str, step: int) -> bool:
+        result = self.conn.execute(
+            update(staff)
+            .where(
+                staff.c.id == staff_id,
+                or_(staff.c.totp_last_step.is_(None), staff.c.totp_last_step < step),
+            )
+            .values(totp_last_step=step)
+        )
+        return result.rowcount == 1
+
+    def set_disabled(self, staff_id: str, at: datetime | None) -> None:
+        self.conn.execute(update(staff).where(staff.c.id == staff_id).values(disabled_at=at))
+
+    def set_roles(self, staff_id: str, roles: frozenset[Role]) -> None:
+        self.conn.execute(delete(staff_roles).where(staff_roles.c.staff_id == staff_id))
+        if roles:
+            self.conn.execute(
+                insert(staff_roles),
+                [{"staff_id": staff_id, "role": r.value} for r in sorted(roles)],
+            )
+
+    def set_totp_secret(self, staff_id: str, secret: str) -> None:
+        self.conn.execute(
+            update(staff)
+            .where(staff.c.id == staff_id)
+            .values(totp_secret=secret, totp_last_step=None)
+        )
+
+
+class SqlStaffSessionRepo:
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    def add(self, session: StaffSession, *, token_hash: str) -> None:
+        self.conn.execute(
+            insert(staff_sessions).values(
+                id=session.id,
+                token_hash=token_hash,
+                staff_id=session.staff_id,
+                created_at=session.created_at,
+                expires_at=session.expires_at,
+                last_seen_at=session.last_seen_at,
+                revoked_at=session.revoked_at,
+            )
+        )
+
+    def by_token_hash(self, token_hash: str) -> StaffSession | None:
+        row = self.conn.execute(
+            select(staff_sessions).where(staff_sessions.c.token_hash == token_hash)
+        ).first()
+        if row is None:
+            return None
+        m = row._mapping
+        return StaffSession(
+            id=m["id"],
+            staff_id=m["staff_id"],
+            created_at=m["created_at"],
+            expires_at=m["expires_at"],
+            last_seen_at=m["last_seen_at"],
+            revoked_at=m["revoked_at"],
+        )
+
+    def touch(self, session_id: str, at: datetime) -> None:
+        self.conn.execute(
+            update(staff_sessions)
+            .where(staff_sessions.c.id == session_id, staff_sessions.c.last_seen_at < at)
+            .values(last_seen_at=at)
+        )
+
+    def revoke(self, session_id: str, at: datetime) -> bool:
+        result = self.conn.execute(
+            update(staff_sessions)
+            .where(staff_sessions.c.id == session_id, staff_sessions.c.revoked_at.is_(None))
+            .values(revoked_at=at)
+        )
+        return result.rowcount == 1
+
+    def revoke_all_for(self, staff_id: str, at: datetime) -> int:
+        result = self.conn.execute(
+            update(staff_sessions)
+            .where(
+                and_(staff_sessions.c.staff_id == staff_id, staff_sessions.c.revoked_at.is_(None))
+            )
+            .values(revoked_at=at)
+        )
+        return int(result.rowcount)
+
+
+def _application(row: Row[Any] | None) -> Application | None:
+    if row is None:
+        return None
+    m = row._mapping
+    return Application(
+        id=m["id"],
+        name=m["name"],
+        handoff_url=m["handoff_url"],
+        created_at=m["created_at"],
+        disabled_at=m["disabled_at"],
+    )
+
+
+class SqlApplicationRepo:
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    def add(self, app: Application, *, credential_hash: str) -> None:
+        self.conn.execute(
+            insert(applications).values(
+                id=app.id,
+                name=app.name,
+                handoff_url=app.handoff_url,
+                credential_hash=credential_hash,
+                created_at=app.created_at,
+                disabled_at=app.disabled_at,
+            )
+        )
+
+    def by_id(self, app_id: str) -> Application | None:
+        return _application(
+            self.conn.execute(select(applications).where(applications.c.id == app_id)).first()
+        )
+
+    def by_credential_hash(self, credential_hash: str) -> Application | None:
+        return _application(
+            self.conn.execute(
+                select(applications).where(applications.c.credential_hash == credential_hash)
+            ).first()
+        )
+
+    def all(self) -> list[Application]:
+        rows = self.conn.execute(select(applications).order_by(applications.c.id)).all()
+        return [a for a in (_application(r) for r in rows) if a is not None]
+
+
+_FLAG_COLUMNS = {flag: flag.value for flag in AccountFlag}
+
+
+class SqlAccountRepo:
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    def get(self, application_id: str, account_id: str) -> Account | None:
+        row = self.conn.execute(
+            select(accounts).where(
+                accounts.c.application_id == application_id, accounts.c.id == account_id
+            )
+        ).first()
+        if row is None:
+            return None
+        m = row._mapping
+        return Account(
+            application_id=m["application_id"],
+            id=m["id"],
+            name=m["name"],
+            flags=frozenset(f for f, col in _FLAG_COLUMNS.items() if m[col]),
+            handoff_url=m["handoff_url"],
+            updated_at=m["updated_at"],
+        )
+
+    def upsert(self, account: Account) -> None:
+        values: dict[str, Any] = {
+            "application_id": account.application_id,
+            "id": account.id,
+            "name": account.name,
+            "handoff_url": account.handoff_url,
+            "updated_at": account.updated_at,
+        }
+        values.update({col: flag in account.flags for flag, col in _FLAG_COLUMNS.items()})
+        _upsert(self.conn, accounts, values, ["application_id", "id"])
+
+
+class SqlSubjectRepo:
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    def get(self, application_id: str, subject_id: str) -> Subject | None:
+        row = self.conn.execute(
+            select(subjects).where(
+                subjects.c.application_id == application_id, subjects.c.id == subject_id
+            )
+        ).first()
+        if row is None:
+            return None
+        m = row._mapping
+        return Subject(
+            application_id=m["application_id"],
+            id=m["id"],
+            account_id=m["account_id"],
+            email=m["email"],
+            email_verified=m["email_verified"],
+            display_name=m["display_name"],
+            privileged=m["privileged"],
+            updated_at=m["updated_at"],
+        )
+
+    def upsert(self, subject: Subject) -> None:
+        _upsert(
+            self.conn,
+            subjects,
+            {
+                "application_id": subject.application_id,
+                "id": subject.id,
+                "account_id": subject.account_id,
+                "email": subject.email,
+                "email_verified": subject.email_verified,
+                "display_name": subject.display_name,
+                "privileged": subject.privileged,
+                "updated_at": subject.updated_at,
+            },
+            ["application_id", "id"],
+        )

@@ -1,0 +1,89 @@
+"""The unit of work: one database transaction holding the change and its audit events."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from sqlalchemy.engine import Connection, Engine
+
+from actas.audit import chain
+from actas.domain.audit import AuditEvent
+from actas.domain.clock import Clock
+from actas.domain.ports import Signer
+from actas.store.engine import READ_ONLY
+from actas.store.repos import (
+    SqlAccountRepo,
+    SqlApplicationRepo,
+    SqlStaffRepo,
+    SqlStaffSessionRepo,
+    SqlSubjectRepo,
+)
+
+
+class PendingAudit:
+    """Collects the transaction's events; :class:`Store` appends them just before commit."""
+
+    def __init__(self) -> None:
+        self.events: list[AuditEvent] = []
+
+    def record(self, event: AuditEvent) -> None:
+        self.events.append(event)
+
+
+class SqlUnitOfWork:
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+        self.staff = SqlStaffRepo(conn)
+        self.staff_sessions = SqlStaffSessionRepo(conn)
+        self.applications = SqlApplicationRepo(conn)
+        self.accounts = SqlAccountRepo(conn)
+        self.subjects = SqlSubjectRepo(conn)
+        self.audit = PendingAudit()
+
+
+class Store:
+    """Opens transactions. A write transaction commits its change and its audit events together
+    or not at all."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        clock: Clock,
+        signer: Signer | None = None,
+        checkpoint_every: int = 1000,
+    ) -> None:
+        self.engine = engine
+        self.clock = clock
+        self.signer = signer
+        self.checkpoint_every = checkpoint_every
+
+    @contextmanager
+    def transaction(self) -> Iterator[SqlUnitOfWork]:
+        with self.engine.begin() as conn:
+            uow = SqlUnitOfWork(conn)
+            yield uow
+            chain.append(
+                conn,
+                uow.audit.events,
+                now=self.clock(),
+                signer=self.signer,
+                checkpoint_every=self.checkpoint_every,
+            )
+
+    __call__ = transaction
+
+    @contextmanager
+    def read(self) -> Iterator[SqlUnitOfWork]:
+        """A read-only transaction: on SQLite it takes no write lock."""
+        with self.engine.connect() as raw:
+            conn = raw.execution_options(**{READ_ONLY: True})
+            with conn.begin():
+                yield SqlUnitOfWork(conn)
+
+    def checkpoint(self) -> chain.Head | None:
+        if self.signer is None:
+            raise RuntimeError("no signer configured")
+        with self.engine.begin() as conn:
+            return chain.checkpoint_now(conn, now=self.clock(), signer=self.signer)
