@@ -168,9 +168,7 @@ def _database_url(raw: str) -> str:
     )
 
 
-def load_settings(
-    environ: dict[str, str] | None = None, *, cwd: Path | None = None
-) -> Settings:
+def load_settings(environ: dict[str, str] | None = None, *, cwd: Path | None = None) -> Settings:
     """Read and validate settings. Raises :class:`SettingsError` with one line to show."""
     env = dict(os.environ if environ is None else environ)
     base = cwd or Path.cwd()
@@ -233,7 +231,9 @@ def load_settings(
         staff_session_idle=_int(
             "staff_session_idle", raw.get("staff_session_idle", 1800), low=60, high=86400
         ),
-        lockout_threshold=_int("lockout_threshold", raw.get("lockout_threshold", 5), low=1, high=100),
+        lockout_threshold=_int(
+            "lockout_threshold", raw.get("lockout_threshold", 5), low=1, high=100
+        ),
         lockout_seconds=_int("lockout_seconds", raw.get("lockout_seconds", 900), low=1, high=86400),
         checkpoint_every=_int(
             "checkpoint_every", raw.get("checkpoint_every", 1000), low=1, high=1_000_000

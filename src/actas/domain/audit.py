@@ -114,3 +114,29 @@ class Actor:
     id: str | None
     ip: str | None = None
     user_agent: str | None = None
+
+
+@dataclass(frozen=True)
+class AuditQuery:
+    """Filters for reading the log. ``after_seq`` pages forward; ``limit`` is capped."""
+
+    account: str | None = None
+    subject: str | None = None
+    actor: str | None = None
+    type: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    after_seq: int = 0
+    limit: int = 100
+    #: Newest first (for a tail); otherwise oldest first from ``after_seq``.
+    newest_first: bool = False
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.limit <= 1000:
+            raise InvalidInput(f"limit {self.limit} is outside 1..1000")
+        if self.after_seq < 0:
+            raise InvalidInput(f"after_seq {self.after_seq} is negative")
+        for name in ("since", "until"):
+            value = getattr(self, name)
+            if value is not None and value.tzinfo is None:
+                raise InvalidInput(f"{name} must carry a time zone")

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from contextlib import AbstractContextManager
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 
-from actas.domain.audit import AuditEvent
+from actas.domain.audit import AuditEvent, AuditQuery
 from actas.domain.roles import Role
 from actas.domain.staff import Staff, StaffSession
 from actas.domain.subjects import Account, Application, Subject
@@ -18,13 +18,16 @@ class StaffRepo(Protocol):
     def by_id(self, staff_id: str) -> Staff | None: ...
     def by_email(self, email: str) -> Staff | None: ...
     def all(self) -> list[Staff]: ...
-    def record_failure(
-        self, staff_id: str, *, failed_logins: int, locked_until: datetime | None
-    ) -> None: ...
+    def add_failure(self, staff_id: str) -> int:
+        """Atomically count one more failed sign-in; returns the new count."""
+        ...
+
+    def set_locked_until(self, staff_id: str, until: datetime | None) -> None: ...
     def reset_failures(self, staff_id: str) -> None: ...
     def claim_totp_step(self, staff_id: str, step: int) -> bool:
         """Atomically move the last used TOTP step forward; False if ``step`` is not newer."""
         ...
+
     def set_disabled(self, staff_id: str, at: datetime | None) -> None: ...
     def set_roles(self, staff_id: str, roles: frozenset[Role]) -> None: ...
     def set_totp_secret(self, staff_id: str, secret: str) -> None: ...
@@ -60,14 +63,26 @@ class AuditLog(Protocol):
         """Queue an event; it is appended to the chain inside this same transaction."""
         ...
 
+    def query(self, query: AuditQuery) -> list[dict[str, Any]]:
+        """Events matching ``query``, oldest first, as their canonical JSON objects."""
+        ...
+
 
 class UnitOfWork(Protocol):
-    staff: StaffRepo
-    staff_sessions: StaffSessionRepo
-    applications: ApplicationRepo
-    accounts: AccountRepo
-    subjects: SubjectRepo
-    audit: AuditLog
+    """One transaction: its repositories, and the audit log its events go to."""
+
+    @property
+    def staff(self) -> StaffRepo: ...
+    @property
+    def staff_sessions(self) -> StaffSessionRepo: ...
+    @property
+    def applications(self) -> ApplicationRepo: ...
+    @property
+    def accounts(self) -> AccountRepo: ...
+    @property
+    def subjects(self) -> SubjectRepo: ...
+    @property
+    def audit(self) -> AuditLog: ...
 
 
 class UnitOfWorkFactory(Protocol):
@@ -98,4 +113,3 @@ class Signer(Protocol):
 
 class SignatureChecker(Protocol):
     def verify(self, kid: str, message: bytes, signature: bytes) -> bool: ...
-

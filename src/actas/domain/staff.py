@@ -63,11 +63,7 @@ class StaffSession:
     revoked_at: datetime | None
 
     def live_at(self, now: datetime, *, idle: timedelta) -> bool:
-        return (
-            self.revoked_at is None
-            and self.expires_at > now
-            and self.last_seen_at + idle > now
-        )
+        return self.revoked_at is None and self.expires_at > now and self.last_seen_at + idle > now
 
 
 @dataclass(frozen=True)
@@ -75,7 +71,7 @@ class LockoutRule:
     threshold: int
     seconds: int
 
-    def after_failure(self, failed_logins: int, now: datetime) -> datetime | None:
+    def lock_after(self, failed_logins: int, now: datetime) -> datetime | None:
         """The lock time that a failure brings, if it reaches the threshold."""
         if failed_logins >= self.threshold:
             return now + timedelta(seconds=self.seconds)

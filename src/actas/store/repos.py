@@ -87,14 +87,17 @@ class SqlStaffRepo:
         rows = self.conn.execute(select(staff).order_by(staff.c.email)).all()
         return [s for s in (self._load(r) for r in rows) if s is not None]
 
-    def record_failure(
-        self, staff_id: str, *, failed_logins: int, locked_until: datetime | None
-    ) -> None:
-        self.conn.execute(
+    def add_failure(self, staff_id: str) -> int:
+        count = self.conn.execute(
             update(staff)
             .where(staff.c.id == staff_id)
-            .values(failed_logins=failed_logins, locked_until=locked_until)
-        )
+            .values(failed_logins=staff.c.failed_logins + 1)
+            .returning(staff.c.failed_logins)
+        ).scalar_one()
+        return int(count)
+
+    def set_locked_until(self, staff_id: str, until: datetime | None) -> None:
+        self.conn.execute(update(staff).where(staff.c.id == staff_id).values(locked_until=until))
 
     def reset_failures(self, staff_id: str) -> None:
         self.conn.execute(

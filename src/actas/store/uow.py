@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 from sqlalchemy.engine import Connection, Engine
 
 from actas.audit import chain
-from actas.domain.audit import AuditEvent
+from actas.audit.query import query_events
+from actas.domain.audit import AuditEvent, AuditQuery
 from actas.domain.clock import Clock
 from actas.domain.ports import Signer
 from actas.store.engine import READ_ONLY
@@ -21,14 +23,18 @@ from actas.store.repos import (
 )
 
 
-class PendingAudit:
+class SqlAuditLog:
     """Collects the transaction's events; :class:`Store` appends them just before commit."""
 
-    def __init__(self) -> None:
-        self.events: list[AuditEvent] = []
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+        self.queued: list[AuditEvent] = []
 
     def record(self, event: AuditEvent) -> None:
-        self.events.append(event)
+        self.queued.append(event)
+
+    def query(self, query: AuditQuery) -> list[dict[str, Any]]:
+        return query_events(self.conn, query)
 
 
 class SqlUnitOfWork:
@@ -39,7 +45,7 @@ class SqlUnitOfWork:
         self.applications = SqlApplicationRepo(conn)
         self.accounts = SqlAccountRepo(conn)
         self.subjects = SqlSubjectRepo(conn)
-        self.audit = PendingAudit()
+        self.audit = SqlAuditLog(conn)
 
 
 class Store:
@@ -66,7 +72,7 @@ class Store:
             yield uow
             chain.append(
                 conn,
-                uow.audit.events,
+                uow.audit.queued,
                 now=self.clock(),
                 signer=self.signer,
                 checkpoint_every=self.checkpoint_every,

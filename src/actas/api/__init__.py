@@ -1,0 +1,1 @@
+"""The HTTP API: thin routers over the services, every error an RFC 9457 problem."""

@@ -1,0 +1,57 @@
+"""The FastAPI application factory."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+
+from fastapi import FastAPI
+from sqlalchemy.exc import SQLAlchemyError
+
+from actas import __version__
+from actas.api import problems
+from actas.api.routes import audit, auth, directory, staff, system
+from actas.bootstrap import Broker
+
+log = logging.getLogger("actas")
+
+
+async def _checkpoint_loop(broker: Broker, interval: float) -> None:
+    """Sign the head of the log regularly, so a truncated tail is caught within ``interval``."""
+    while True:
+        await asyncio.sleep(interval)
+        try:
+            await asyncio.to_thread(broker.store.checkpoint)
+        except SQLAlchemyError:
+            log.exception("audit checkpoint failed; will retry")
+
+
+def create_app(broker: Broker, *, checkpoint_interval: float | None = None) -> FastAPI:
+    @contextlib.asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        task = None
+        if checkpoint_interval:
+            task = asyncio.create_task(_checkpoint_loop(broker, checkpoint_interval))
+        try:
+            yield
+        finally:
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+            broker.engine.dispose()
+
+    app = FastAPI(
+        title="actas broker",
+        version=__version__,
+        description="Consented, time-boxed, audited support access.",
+        lifespan=lifespan,
+    )
+    app.state.broker = broker
+    problems.install(app)
+    for router in (system.router, auth.router, staff.router, directory.router, audit.router):
+        app.include_router(router)
+    app.add_middleware(problems.BodyLimit, limit=broker.settings.max_body_bytes)
+    return app

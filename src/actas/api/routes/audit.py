@@ -1,0 +1,45 @@
+"""Reading the audit log (role ``security`` only)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query
+
+from actas.api.deps import BrokerDep, StaffCaller, require_roles
+from actas.api.schemas import AuditPage
+from actas.domain.audit import AuditQuery
+from actas.domain.roles import Role
+from actas.services import audit as audit_service
+
+router = APIRouter(prefix="/v1/audit", tags=["audit"])
+Security = Annotated[StaffCaller, Depends(require_roles(Role.SECURITY))]
+
+
+@router.get("/events", summary="Audit events, oldest first, with filters")
+def events(
+    _: Security,
+    broker: BrokerDep,
+    account: Annotated[str | None, Query(max_length=128)] = None,
+    subject: Annotated[str | None, Query(max_length=128)] = None,
+    staff: Annotated[str | None, Query(max_length=128, description="actor id")] = None,
+    type: Annotated[str | None, Query(max_length=64)] = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    after_seq: Annotated[int, Query(ge=0)] = 0,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> AuditPage:
+    query = AuditQuery(
+        account=account,
+        subject=subject,
+        actor=staff,
+        type=type,
+        since=since,
+        until=until,
+        after_seq=after_seq,
+        limit=limit,
+    )
+    found = audit_service.read_events(broker.services, query)
+    next_after = int(str(found[-1]["seq"])) if len(found) == limit else None
+    return AuditPage(events=found, next_after_seq=next_after)

@@ -1,0 +1,80 @@
+"""Staff administration (role ``admin``)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends
+
+from actas.api.deps import BrokerDep, StaffCaller, StaffDep, require_roles
+from actas.api.schemas import EnrollmentOut, RolesIn, StaffIn, StaffOut
+from actas.domain.errors import NotFound
+from actas.domain.roles import Role
+from actas.domain.staff import Staff
+from actas.services import staff as staff_service
+
+router = APIRouter(prefix="/v1/staff", tags=["staff"])
+Admin = Annotated[StaffCaller, Depends(require_roles(Role.ADMIN))]
+
+
+def _out(member: Staff) -> StaffOut:
+    return StaffOut(
+        id=member.id,
+        email=member.email,
+        display_name=member.display_name,
+        roles=sorted(member.roles),
+        disabled=not member.active,
+        locked_until=member.locked_until,
+    )
+
+
+@router.get("/me", summary="The signed-in staff member")
+def me(caller: StaffDep) -> StaffOut:
+    return _out(caller.staff)
+
+
+@router.get("", summary="Every staff member")
+def list_staff(_: Admin, broker: BrokerDep) -> list[StaffOut]:
+    return [_out(m) for m in staff_service.list_staff(broker.services)]
+
+
+@router.post("", status_code=201, summary="Add a staff member; returns the TOTP enrollment URI")
+def add(body: StaffIn, caller: Admin, broker: BrokerDep) -> EnrollmentOut:
+    enrollment = staff_service.add_staff(
+        broker.services,
+        email=body.email,
+        display_name=body.display_name,
+        roles=frozenset(body.roles),
+        password=body.password,
+        by=caller.actor,
+    )
+    return EnrollmentOut(staff=_out(enrollment.staff), otpauth_uri=enrollment.otpauth_uri)
+
+
+def _by_id(broker: BrokerDep, staff_id: str) -> Staff:
+    member = next((m for m in staff_service.list_staff(broker.services) if m.id == staff_id), None)
+    if member is None:
+        raise NotFound(f"no staff member with id {staff_id[:40]}")
+    return member
+
+
+@router.post("/{staff_id}/disable", summary="Disable and end every session at once")
+def disable(staff_id: str, caller: Admin, broker: BrokerDep) -> dict[str, int]:
+    member = _by_id(broker, staff_id)
+    ended = staff_service.disable_staff(broker.services, email=member.email, by=caller.actor)
+    return {"sessions_ended": ended}
+
+
+@router.post("/{staff_id}/enable", status_code=204, summary="Enable a disabled staff member")
+def enable(staff_id: str, caller: Admin, broker: BrokerDep) -> None:
+    member = _by_id(broker, staff_id)
+    staff_service.enable_staff(broker.services, email=member.email, by=caller.actor)
+
+
+@router.put("/{staff_id}/roles", summary="Replace a staff member's roles")
+def set_roles(staff_id: str, body: RolesIn, caller: Admin, broker: BrokerDep) -> StaffOut:
+    member = _by_id(broker, staff_id)
+    staff_service.set_roles(
+        broker.services, email=member.email, roles=frozenset(body.roles), by=caller.actor
+    )
+    return _out(_by_id(broker, staff_id))

@@ -1,0 +1,38 @@
+"""Reading the log with filters; events come back exactly as they were hashed."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.engine import Connection
+
+from actas.domain.audit import AuditQuery
+from actas.store.tables import audit_events
+
+
+def query_events(conn: Connection, query: AuditQuery) -> list[dict[str, Any]]:
+    t = audit_events
+    stmt = select(t.c.seq, t.c.canonical, t.c.hash, t.c.prev_hash).where(t.c.seq > query.after_seq)
+    if query.account is not None:
+        stmt = stmt.where(t.c.account == query.account)
+    if query.subject is not None:
+        stmt = stmt.where(t.c.subject == query.subject)
+    if query.actor is not None:
+        stmt = stmt.where(t.c.actor == query.actor)
+    if query.type is not None:
+        stmt = stmt.where(t.c.type == query.type)
+    if query.since is not None:
+        stmt = stmt.where(t.c.at >= query.since)
+    if query.until is not None:
+        stmt = stmt.where(t.c.at < query.until)
+    order = t.c.seq.desc() if query.newest_first else t.c.seq
+    stmt = stmt.order_by(order).limit(query.limit)
+    events = []
+    for row in conn.execute(stmt):
+        event = json.loads(row.canonical)
+        event["prev_hash"] = bytes(row.prev_hash).hex()
+        event["hash"] = bytes(row.hash).hex()
+        events.append(event)
+    return events

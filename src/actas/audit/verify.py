@@ -1,0 +1,414 @@
+"""Verifying the audit log: the hash chain, its index columns, its head and its checkpoints.
+
+:func:`verify_log` walks ``audit_events`` in ``seq`` order in chunks (keyset pagination, so a
+log of any length is checked in constant memory), recomputes every leaf hash over the stored
+canonical bytes, and reports the *first* bad sequence number with a stable problem code:
+
+``missing``
+    a ``seq`` is absent (a row was deleted from the middle, or the start, of the log);
+``edited``
+    an event's stored hash does not match its content, or an event no longer links to the one
+    before it (that one was edited and re-hashed, or this one was re-linked);
+``reordered``
+    the event stored at a ``seq`` says it is a later event (rows were swapped);
+``inserted``
+    the event stored at a ``seq`` says it is an earlier event (rows were renumbered to make room
+    for inserted events);
+``index_mismatch``
+    a filter column (``id``, ``type``, ``actor``, ``subject``, ``account``, ``at``) disagrees
+    with the canonical JSON that was hashed, or the JSON's ``seq`` is not the row's;
+``truncated``
+    events were deleted from the tail: the head row or a checkpoint names a later event;
+``head_mismatch``
+    the head row does not name the last event and its hash;
+``checkpoint_mismatch``
+    a checkpoint's hash is not the hash of the event it names: the chain was rewritten (and
+    re-hashed, which needs no key) at or before that event;
+``checkpoint_signature``
+    a checkpoint's signature does not verify with the broker's key ring.
+
+The walk needs one consistent view of the log. Given a connection that is not in a transaction,
+:func:`verify_log` opens a read-only snapshot itself (SQLite: a deferred ``BEGIN``, which takes
+no write lock, so appends go on meanwhile; PostgreSQL: ``REPEATABLE READ READ ONLY``). A caller
+that passes a connection already in a transaction must make that transaction a snapshot, or
+appends committed during the walk may be reported as a bad head.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Literal
+
+from sqlalchemy import select
+from sqlalchemy.engine import Connection
+
+from actas.audit.chain import checkpoint_message, leaf_hash
+from actas.domain.audit import GENESIS_HASH
+from actas.domain.ports import SignatureChecker
+from actas.store.engine import READ_ONLY
+from actas.store.tables import audit_checkpoints, audit_events, audit_head
+
+Problem = Literal[
+    "edited",
+    "missing",
+    "inserted",
+    "reordered",
+    "index_mismatch",
+    "truncated",
+    "checkpoint_mismatch",
+    "checkpoint_signature",
+    "head_mismatch",
+]
+
+#: Rows fetched per query. Large enough that round trips do not matter, small enough that a
+#: chunk is a few megabytes at most.
+CHUNK = 5000
+
+_EVENT_COLUMNS = (
+    audit_events.c.seq,
+    audit_events.c.canonical,
+    audit_events.c.prev_hash,
+    audit_events.c.hash,
+    audit_events.c.id,
+    audit_events.c.type,
+    audit_events.c.actor,
+    audit_events.c.subject,
+    audit_events.c.account,
+    audit_events.c.at,
+)
+
+
+@dataclass(frozen=True)
+class VerifyReport:
+    """What :func:`verify_log` found.
+
+    ``events`` and ``checkpoints`` count what was checked and found good: all of them when
+    ``ok``, otherwise those before the problem. ``first_bad_seq`` is the earliest sequence
+    number the problem shows to be bad; ``detail`` says what is wrong in one sentence.
+    """
+
+    ok: bool
+    events: int
+    checkpoints: int
+    first_bad_seq: int | None = None
+    problem: Problem | None = None
+    detail: str | None = None
+
+    def summary(self) -> str:
+        if self.ok:
+            return (
+                f"audit log OK: {self.events} events chained, "
+                f"{self.checkpoints} checkpoints verified"
+            )
+        return (
+            f"audit log FAILED: {self.problem} at seq {self.first_bad_seq}: {self.detail} "
+            f"({self.events} events and {self.checkpoints} checkpoints checked before it)"
+        )
+
+
+@dataclass(frozen=True)
+class _Checkpoint:
+    seq: int
+    hash: bytes
+    kid: str
+    signature: bytes
+
+
+class _Found(Exception):
+    """Raised inside the walk to stop at the first problem."""
+
+    def __init__(self, problem: Problem, seq: int, detail: str) -> None:
+        super().__init__(detail)
+        self.problem = problem
+        self.seq = seq
+        self.detail = detail
+
+
+def verify_log(
+    conn: Connection, *, checker: SignatureChecker | None, chunk: int = CHUNK
+) -> VerifyReport:
+    """Verify the whole log and return the first problem found, if any.
+
+    ``checker`` checks checkpoint signatures; with ``None`` they are not checked (their
+    hashes still are).
+    """
+    if chunk < 1:
+        raise ValueError("chunk must be positive")
+    if conn.in_transaction():
+        return _Walk(conn, checker, chunk).run()
+    if conn.dialect.name == "sqlite":
+        # A deferred BEGIN: a WAL snapshot from the first read on, and no write lock.
+        before = conn.get_execution_options().get(READ_ONLY, False)
+        conn.execution_options(**{READ_ONLY: True})
+        try:
+            with conn.begin():
+                return _Walk(conn, checker, chunk).run()
+        finally:
+            conn.execution_options(**{READ_ONLY: before})
+    with conn.begin():
+        if conn.dialect.name == "postgresql":
+            conn.exec_driver_sql("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+        return _Walk(conn, checker, chunk).run()
+
+
+class _Walk:
+    def __init__(self, conn: Connection, checker: SignatureChecker | None, chunk: int) -> None:
+        self.conn = conn
+        self.checker = checker
+        self.chunk = chunk
+        self.events = 0
+        self.checkpoints = 0
+        self.last_good_checkpoint = 0
+
+    def run(self) -> VerifyReport:
+        try:
+            self._run()
+        except _Found as found:
+            return VerifyReport(
+                ok=False,
+                events=self.events,
+                checkpoints=self.checkpoints,
+                first_bad_seq=found.seq,
+                problem=found.problem,
+                detail=found.detail,
+            )
+        return VerifyReport(ok=True, events=self.events, checkpoints=self.checkpoints)
+
+    def _run(self) -> None:
+        head = self.conn.execute(
+            select(audit_head.c.seq, audit_head.c.hash).where(audit_head.c.id == 1)
+        ).one_or_none()
+        checkpoints = self._checkpoints()
+        pending = next(checkpoints, None)
+        expected = 1
+        prev = GENESIS_HASH
+        for row in self._rows():
+            seq, canonical, prev_hash, digest, event_id, type_, actor, subject, account, at = row
+            if seq != expected:
+                raise _Found("missing", expected, _missing(expected, seq))
+            if leaf_hash(prev_hash, canonical.encode("utf-8")) != digest:
+                raise _Found(
+                    "edited",
+                    seq,
+                    f"event {seq} was edited: its stored hash does not match its content",
+                )
+            if prev_hash != prev:
+                _broken_link(seq, canonical)
+            body = _parse(seq, canonical)
+            if (
+                body.get("seq") != seq
+                or body.get("id") != event_id
+                or body.get("type") != type_
+                or body.get("actor") != actor
+                or body.get("subject") != subject
+                or body.get("account") != account
+                or _time(body.get("at")) != at
+            ):
+                raise _Found("index_mismatch", seq, _index_detail(seq, body, row))
+            while pending is not None and pending.seq <= seq:
+                self._check_checkpoint(pending, seq, digest)
+                self.checkpoints += 1
+                pending = next(checkpoints, None)
+            prev = digest
+            expected += 1
+            self.events += 1
+        last = expected - 1
+        if pending is not None:
+            self._check_tail_checkpoints(pending, checkpoints, last)
+        self._check_head(head, last, prev)
+
+    def _rows(self) -> Iterator[tuple[Any, ...]]:
+        query = select(*_EVENT_COLUMNS).order_by(audit_events.c.seq).limit(self.chunk)
+        after: int | None = None
+        while True:
+            page = query if after is None else query.where(audit_events.c.seq > after)
+            rows = self.conn.execute(page).all()
+            for row in rows:
+                yield tuple(row)
+            if len(rows) < self.chunk:
+                return
+            after = int(rows[-1][0])
+
+    def _checkpoints(self) -> Iterator[_Checkpoint]:
+        query = (
+            select(
+                audit_checkpoints.c.seq,
+                audit_checkpoints.c.hash,
+                audit_checkpoints.c.kid,
+                audit_checkpoints.c.signature,
+            )
+            .order_by(audit_checkpoints.c.seq)
+            .limit(self.chunk)
+        )
+        after: int | None = None
+        while True:
+            page = query if after is None else query.where(audit_checkpoints.c.seq > after)
+            rows = self.conn.execute(page).all()
+            for row in rows:
+                yield _Checkpoint(int(row[0]), bytes(row[1]), str(row[2]), bytes(row[3]))
+            if len(rows) < self.chunk:
+                return
+            after = int(rows[-1][0])
+
+    def _signed(self, checkpoint: _Checkpoint) -> bool:
+        if self.checker is None:
+            return True
+        message = checkpoint_message(checkpoint.seq, checkpoint.hash)
+        return self.checker.verify(checkpoint.kid, message, checkpoint.signature)
+
+    def _check_checkpoint(self, checkpoint: _Checkpoint, seq: int, digest: bytes) -> None:
+        if not self._signed(checkpoint):
+            raise _Found("checkpoint_signature", checkpoint.seq, _bad_signature(checkpoint))
+        if checkpoint.seq != seq:
+            # The walk is gapless from 1, so only a checkpoint below 1 gets here.
+            raise _Found(
+                "checkpoint_mismatch",
+                checkpoint.seq,
+                f"checkpoint at seq {checkpoint.seq} names no event",
+            )
+        if checkpoint.hash != digest:
+            raise _Found(
+                "checkpoint_mismatch",
+                seq,
+                f"checkpoint at seq {seq} does not match event {seq}: the chain was rewritten "
+                f"after event {self.last_good_checkpoint} and at or before event {seq}",
+            )
+        self.last_good_checkpoint = seq
+
+    def _check_tail_checkpoints(
+        self, first: _Checkpoint, rest: Iterator[_Checkpoint], last: int
+    ) -> None:
+        """Checkpoints past the last event: a validly signed one proves the tail was cut."""
+        forged: _Checkpoint | None = None
+        proof: _Checkpoint | None = None
+        for checkpoint in (first, *rest):
+            if self._signed(checkpoint):
+                proof = checkpoint
+            elif forged is None:
+                forged = checkpoint
+        if proof is not None:
+            raise _Found(
+                "truncated",
+                last + 1,
+                f"log truncated after checkpoint at seq {proof.seq}: the checkpoint covers "
+                f"events up to {proof.seq} but the log ends at event {last}",
+            )
+        if forged is not None:
+            raise _Found("checkpoint_signature", forged.seq, _bad_signature(forged))
+
+    def _check_head(self, head: Any, last: int, last_hash: bytes) -> None:
+        if head is None:
+            raise _Found("head_mismatch", last + 1, "the audit head row is missing")
+        head_seq, head_hash = int(head[0]), bytes(head[1])
+        if head_seq > last:
+            raise _Found(
+                "truncated",
+                last + 1,
+                f"the log ends at event {last} but its head names event {head_seq}: "
+                f"events {last + 1} to {head_seq} were deleted",
+            )
+        if head_seq < last:
+            raise _Found(
+                "head_mismatch",
+                head_seq + 1,
+                f"the head names event {head_seq} but the log goes on to event {last}",
+            )
+        if head_hash != last_hash:
+            raise _Found(
+                "head_mismatch",
+                last,
+                f"the head names event {last} with a hash that is not the hash of event {last}",
+            )
+
+
+def _missing(expected: int, found: int) -> str:
+    if expected == 1:
+        return f"event 1 is missing: the log starts at event {found}"
+    if found == expected + 1:
+        return f"event {expected} is missing: the log jumps from event {expected - 1} to {found}"
+    return (
+        f"event {expected} is missing, with {found - expected - 1} more after it: "
+        f"the log jumps from event {expected - 1} to {found}"
+    )
+
+
+def _broken_link(seq: int, canonical: str) -> None:
+    """Classify a row whose ``prev_hash`` is not the previous row's hash. Always raises."""
+    try:
+        claimed = json.loads(canonical).get("seq")
+    except (ValueError, AttributeError):
+        claimed = None
+    if isinstance(claimed, int) and not isinstance(claimed, bool) and claimed > seq:
+        raise _Found(
+            "reordered",
+            seq,
+            f"event {seq} is out of order: the row at seq {seq} holds event {claimed}",
+        )
+    if isinstance(claimed, int) and not isinstance(claimed, bool) and 1 <= claimed < seq:
+        count = seq - claimed
+        what = "an event was" if count == 1 else f"{count} events were"
+        raise _Found(
+            "inserted",
+            claimed,
+            f"event {claimed} was inserted: {what} put in at seq {claimed} and the rows after "
+            f"renumbered, so the row at seq {seq} holds event {claimed}",
+        )
+    if seq == 1:
+        raise _Found(
+            "edited", 1, "event 1 was edited: it does not start from the chain's genesis hash"
+        )
+    raise _Found(
+        "edited",
+        seq - 1,
+        f"event {seq - 1} was edited: event {seq} no longer links to it, so event {seq - 1} "
+        f"was changed and re-hashed or event {seq} was re-linked",
+    )
+
+
+def _parse(seq: int, canonical: str) -> dict[str, Any]:
+    try:
+        body = json.loads(canonical)
+    except ValueError:
+        body = None
+    if not isinstance(body, dict):
+        raise _Found(
+            "index_mismatch",
+            seq,
+            f"event {seq} has a hash that matches its content, but the content is not a "
+            "JSON object",
+        )
+    return body
+
+
+def _time(value: Any) -> datetime | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        return datetime.fromisoformat(value)
+    except ValueError:
+        return None
+
+
+def _index_detail(seq: int, body: dict[str, Any], row: tuple[Any, ...]) -> str:
+    columns = ("seq", "id", "type", "actor", "subject", "account")
+    differing = [
+        name
+        for name, value in zip(columns, (row[0], *row[4:9]), strict=True)
+        if body.get(name) != value
+    ]
+    if _time(body.get("at")) != row[9]:
+        differing.append("at")
+    return (
+        f"event {seq} has index columns that disagree with its hashed content: "
+        f"{', '.join(differing)}"
+    )
+
+
+def _bad_signature(checkpoint: _Checkpoint) -> str:
+    return (
+        f"checkpoint at seq {checkpoint.seq} has a signature that does not verify "
+        f"with key {checkpoint.kid!r}"
+    )

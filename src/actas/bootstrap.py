@@ -1,0 +1,67 @@
+"""The composition root: settings to adapters to services. The only module that picks them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlalchemy.engine import Engine
+
+from actas.domain.clock import Clock, system_clock
+from actas.domain.ports import PasswordHasher
+from actas.domain.staff import LockoutRule
+from actas.keys import keyring
+from actas.keys.keyring import KeySource
+from actas.security.passwords import Argon2Passwords
+from actas.security.totp import PyOtpTotp
+from actas.services.context import ServiceContext
+from actas.settings import Settings
+from actas.store.engine import make_engine
+from actas.store.migrate import upgrade
+from actas.store.uow import Store
+
+
+@dataclass
+class Broker:
+    settings: Settings
+    engine: Engine
+    store: Store
+    keys: KeySource
+    services: ServiceContext
+    clock: Clock
+
+
+def initialise(settings: Settings, *, clock: Clock = system_clock) -> bool:
+    """Create or migrate the database and the key file. Safe to run twice.
+    Returns True when a new key file was created."""
+    engine = make_engine(settings.database_url)
+    try:
+        upgrade(engine)
+    finally:
+        engine.dispose()
+    _, created = keyring.ensure(settings.key_file, clock())
+    return created
+
+
+def build(
+    settings: Settings,
+    *,
+    clock: Clock = system_clock,
+    passwords: PasswordHasher | None = None,
+) -> Broker:
+    engine = make_engine(settings.database_url)
+    keys = KeySource(settings.key_file, clock)
+    store = Store(engine, clock=clock, signer=keys, checkpoint_every=settings.checkpoint_every)
+    services = ServiceContext(
+        uow=store.transaction,
+        read=store.read,
+        clock=clock,
+        passwords=passwords or Argon2Passwords(),
+        totp=PyOtpTotp(),
+        lockout=LockoutRule(threshold=settings.lockout_threshold, seconds=settings.lockout_seconds),
+        session_ttl=timedelta(seconds=settings.staff_session_ttl),
+        session_idle=timedelta(seconds=settings.staff_session_idle),
+    )
+    return Broker(
+        settings=settings, engine=engine, store=store, keys=keys, services=services, clock=clock
+    )

@@ -1,0 +1,1 @@
+"""Signing keys: the key file, rotation with overlap, JWKS, and signing."""

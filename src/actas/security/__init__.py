@@ -1,0 +1,1 @@
+"""Adapters for password hashing and TOTP (the ports live in ``actas.domain.ports``)."""

@@ -1,0 +1,1 @@
+"""Use cases: one function per action, taking ports and a clock, emitting audit events."""

@@ -1,0 +1,315 @@
+"""Staff accounts and their sign-in: argon2id password, TOTP never accepted twice, lockout."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import timedelta
+
+from actas.domain.audit import Actor, AuditEvent
+from actas.domain.errors import AccountLocked, AuthenticationFailed, Conflict, NotFound
+from actas.domain.roles import Role
+from actas.domain.staff import (
+    Staff,
+    StaffSession,
+    check_password_strength,
+    normalise_email,
+)
+from actas.domain.tokens import STAFF_SESSION_PREFIX, looks_like, new_token, token_hash
+from actas.services.context import ServiceContext
+
+#: Touch a session's last-seen time at most this often: one write a minute, not one a request.
+TOUCH_EVERY = timedelta(seconds=60)
+WRONG_CREDENTIALS = "email, password or code is wrong"
+
+
+@dataclass(frozen=True)
+class Enrollment:
+    staff: Staff
+    otpauth_uri: str
+
+
+@dataclass(frozen=True)
+class SignedIn:
+    token: str
+    session: StaffSession
+    staff: Staff
+
+
+def add_staff(
+    ctx: ServiceContext,
+    *,
+    email: str,
+    display_name: str,
+    roles: frozenset[Role],
+    password: str,
+    by: Actor,
+) -> Enrollment:
+    email = normalise_email(email)
+    check_password_strength(password)
+    if not roles:
+        raise Conflict("a staff member needs at least one role")
+    secret = ctx.totp.new_secret()
+    password_hash = ctx.passwords.hash(password)
+    with ctx.uow() as uow:
+        if uow.staff.by_email(email) is not None:
+            raise Conflict(f"a staff member with email {email} already exists")
+        member = Staff(
+            id=str(uuid.uuid4()),
+            email=email,
+            display_name=display_name.strip() or email,
+            roles=roles,
+            password_hash=password_hash,
+            totp_secret=secret,
+            totp_last_step=None,
+            failed_logins=0,
+            locked_until=None,
+            disabled_at=None,
+            created_at=ctx.clock(),
+        )
+        uow.staff.add(member)
+        uow.audit.record(
+            AuditEvent(
+                type="staff.added",
+                actor=by.id,
+                ip=by.ip,
+                user_agent=by.user_agent,
+                data={"staff": member.id, "roles": sorted(r.value for r in roles)},
+            )
+        )
+    uri = ctx.totp.provisioning_uri(secret, account_name=email, issuer=ctx.issuer)
+    return Enrollment(staff=member, otpauth_uri=uri)
+
+
+def _failure(ctx: ServiceContext, staff: Staff | None, reason: str, by: Actor) -> None:
+    """Count and audit a failed sign-in in its own transaction, locking at the threshold."""
+    with ctx.uow() as uow:
+        data: dict[str, str | int] = {"reason": reason}
+        if staff is not None:
+            count = uow.staff.add_failure(staff.id)
+            data["failures"] = count
+            until = ctx.lockout.lock_after(count, ctx.clock())
+            if until is not None and not staff.locked_at(ctx.clock()):
+                uow.staff.set_locked_until(staff.id, until)
+                uow.audit.record(
+                    AuditEvent(
+                        type="staff.locked",
+                        actor=staff.id,
+                        ip=by.ip,
+                        user_agent=by.user_agent,
+                        data={"failures": count, "seconds": ctx.lockout.seconds},
+                    )
+                )
+        uow.audit.record(
+            AuditEvent(
+                type="staff.login_failed",
+                actor=staff.id if staff else None,
+                ip=by.ip,
+                user_agent=by.user_agent,
+                data=data,
+            )
+        )
+
+
+def _locked_error(staff: Staff, ctx: ServiceContext) -> AccountLocked:
+    assert staff.locked_until is not None
+    seconds = max(1, int((staff.locked_until - ctx.clock()).total_seconds()))
+    return AccountLocked(
+        f"too many failed sign-ins; try again in {seconds} seconds", retry_after=seconds
+    )
+
+
+def login(ctx: ServiceContext, *, email: str, password: str, code: str, by: Actor) -> SignedIn:
+    """Check password and a fresh TOTP code; open a staff session.
+
+    The slow password check runs outside any write transaction (it would hold SQLite's write
+    lock for 130 ms); the state is read again inside the transaction that opens the session.
+    """
+    try:
+        email = normalise_email(email)
+    except Exception:
+        ctx.passwords.verify_dummy(password)
+        _failure(ctx, None, "unknown_account", by)
+        raise AuthenticationFailed(WRONG_CREDENTIALS) from None
+    with ctx.read() as uow:
+        staff = uow.staff.by_email(email)
+    if staff is None:
+        ctx.passwords.verify_dummy(password)
+        _failure(ctx, None, "unknown_account", by)
+        raise AuthenticationFailed(WRONG_CREDENTIALS)
+    if staff.locked_at(ctx.clock()):
+        _failure(ctx, staff, "locked", by)
+        raise _locked_error(staff, ctx)
+    if not ctx.passwords.verify(staff.password_hash, password):
+        _failure(ctx, staff, "password", by)
+        raise AuthenticationFailed(WRONG_CREDENTIALS)
+    if not staff.active:
+        _failure(ctx, staff, "disabled", by)
+        raise AuthenticationFailed(WRONG_CREDENTIALS)
+    step = ctx.totp.matching_step(staff.totp_secret, code.strip(), ctx.clock())
+    if step is None:
+        _failure(ctx, staff, "totp", by)
+        raise AuthenticationFailed(WRONG_CREDENTIALS)
+
+    token = new_token(STAFF_SESSION_PREFIX)
+    session: StaffSession | None = None
+    with ctx.uow() as uow:
+        current = uow.staff.by_id(staff.id)
+        now = ctx.clock()
+        if current is None or not current.active:
+            raise AuthenticationFailed(WRONG_CREDENTIALS)
+        if current.locked_at(now):
+            raise _locked_error(current, ctx)
+        # The step check and the session are one transaction: a code is used exactly once.
+        if uow.staff.claim_totp_step(staff.id, step):
+            session = StaffSession(
+                id=str(uuid.uuid4()),
+                staff_id=staff.id,
+                created_at=now,
+                expires_at=now + ctx.session_ttl,
+                last_seen_at=now,
+                revoked_at=None,
+            )
+            uow.staff.reset_failures(staff.id)
+            uow.staff_sessions.add(session, token_hash=token_hash(token))
+            uow.audit.record(
+                AuditEvent(
+                    type="staff.login",
+                    actor=staff.id,
+                    ip=by.ip,
+                    user_agent=by.user_agent,
+                    data={"staff_session": session.id},
+                )
+            )
+    if session is None:
+        _failure(ctx, staff, "totp_replayed", by)
+        raise AuthenticationFailed(WRONG_CREDENTIALS)
+    return SignedIn(token=token, session=session, staff=current)
+
+
+def authenticate(ctx: ServiceContext, token: str) -> tuple[Staff, StaffSession]:
+    """The staff member behind a session token, if the session is live and they are active."""
+    if not looks_like(token, STAFF_SESSION_PREFIX):
+        raise AuthenticationFailed("no valid staff session")
+    now = ctx.clock()
+    with ctx.read() as uow:
+        session = uow.staff_sessions.by_token_hash(token_hash(token))
+        staff = uow.staff.by_id(session.staff_id) if session else None
+    if session is None or staff is None:
+        raise AuthenticationFailed("no valid staff session")
+    if not staff.active or not session.live_at(now, idle=ctx.session_idle):
+        raise AuthenticationFailed("the staff session has ended; sign in again")
+    if now - session.last_seen_at >= TOUCH_EVERY:
+        with ctx.uow() as uow:
+            uow.staff_sessions.touch(session.id, now)
+    return staff, session
+
+
+def logout(ctx: ServiceContext, *, staff: Staff, session: StaffSession, by: Actor) -> None:
+    with ctx.uow() as uow:
+        if uow.staff_sessions.revoke(session.id, ctx.clock()):
+            uow.audit.record(
+                AuditEvent(
+                    type="staff.logout",
+                    actor=staff.id,
+                    ip=by.ip,
+                    user_agent=by.user_agent,
+                    data={"staff_session": session.id},
+                )
+            )
+
+
+def _existing(uow_staff: Staff | None, email: str) -> Staff:
+    if uow_staff is None:
+        raise NotFound(f"no staff member with email {email}")
+    return uow_staff
+
+
+def disable_staff(ctx: ServiceContext, *, email: str, by: Actor) -> int:
+    """Disable a staff member and end every session of theirs at once. Returns sessions ended."""
+    email = normalise_email(email)
+    with ctx.uow() as uow:
+        member = _existing(uow.staff.by_email(email), email)
+        if not member.active:
+            return 0
+        now = ctx.clock()
+        uow.staff.set_disabled(member.id, now)
+        ended = uow.staff_sessions.revoke_all_for(member.id, now)
+        uow.audit.record(
+            AuditEvent(
+                type="staff.disabled",
+                actor=by.id,
+                ip=by.ip,
+                user_agent=by.user_agent,
+                data={"staff": member.id, "sessions_ended": ended},
+            )
+        )
+    return ended
+
+
+def enable_staff(ctx: ServiceContext, *, email: str, by: Actor) -> None:
+    email = normalise_email(email)
+    with ctx.uow() as uow:
+        member = _existing(uow.staff.by_email(email), email)
+        if member.active:
+            return
+        uow.staff.set_disabled(member.id, None)
+        uow.staff.reset_failures(member.id)
+        uow.audit.record(
+            AuditEvent(
+                type="staff.enabled",
+                actor=by.id,
+                ip=by.ip,
+                user_agent=by.user_agent,
+                data={"staff": member.id},
+            )
+        )
+
+
+def set_roles(ctx: ServiceContext, *, email: str, roles: frozenset[Role], by: Actor) -> None:
+    email = normalise_email(email)
+    if not roles:
+        raise Conflict("a staff member needs at least one role")
+    with ctx.uow() as uow:
+        member = _existing(uow.staff.by_email(email), email)
+        if member.roles == roles:
+            return
+        uow.staff.set_roles(member.id, roles)
+        uow.audit.record(
+            AuditEvent(
+                type="staff.roles_changed",
+                actor=by.id,
+                ip=by.ip,
+                user_agent=by.user_agent,
+                data={
+                    "staff": member.id,
+                    "from": sorted(r.value for r in member.roles),
+                    "to": sorted(r.value for r in roles),
+                },
+            )
+        )
+
+
+def reset_totp(ctx: ServiceContext, *, email: str, by: Actor) -> str:
+    """Give the staff member a new authenticator secret; ends their sessions. Returns the URI."""
+    email = normalise_email(email)
+    secret = ctx.totp.new_secret()
+    with ctx.uow() as uow:
+        member = _existing(uow.staff.by_email(email), email)
+        uow.staff.set_totp_secret(member.id, secret)
+        ended = uow.staff_sessions.revoke_all_for(member.id, ctx.clock())
+        uow.audit.record(
+            AuditEvent(
+                type="staff.totp_reset",
+                actor=by.id,
+                ip=by.ip,
+                user_agent=by.user_agent,
+                data={"staff": member.id, "sessions_ended": ended},
+            )
+        )
+    return ctx.totp.provisioning_uri(secret, account_name=email, issuer=ctx.issuer)
+
+
+def list_staff(ctx: ServiceContext) -> list[Staff]:
+    with ctx.read() as uow:
+        return uow.staff.all()
