@@ -37,13 +37,14 @@ appends committed during the walk may be reported as a bad head.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+import json.encoder
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
 from sqlalchemy import select
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, Row
 
 from actas.audit.chain import checkpoint_message, leaf_hash
 from actas.domain.audit import GENESIS_HASH
@@ -66,6 +67,11 @@ Problem = Literal[
 #: Rows fetched per query. Large enough that round trips do not matter, small enough that a
 #: chunk is a few megabytes at most.
 CHUNK = 5000
+
+#: ``format_time`` always writes 27 characters: ``2026-11-23T12:00:00.000000Z``.
+_TIME_LENGTH = 27
+
+_encode_string = json.encoder.encode_basestring
 
 _EVENT_COLUMNS = (
     audit_events.c.seq,
@@ -185,49 +191,42 @@ class _Walk:
         pending = next(checkpoints, None)
         expected = 1
         prev = GENESIS_HASH
-        for row in self._rows():
-            seq, canonical, prev_hash, digest, event_id, type_, actor, subject, account, at = row
-            if seq != expected:
-                raise _Found("missing", expected, _missing(expected, seq))
-            if leaf_hash(prev_hash, canonical.encode("utf-8")) != digest:
-                raise _Found(
-                    "edited",
-                    seq,
-                    f"event {seq} was edited: its stored hash does not match its content",
+        for rows in self._chunks():
+            for row in rows:
+                seq, canonical, prev_hash, digest, event_id, type_, actor, subject, account, at = (
+                    row
                 )
-            if prev_hash != prev:
-                _broken_link(seq, canonical)
-            body = _parse(seq, canonical)
-            if (
-                body.get("seq") != seq
-                or body.get("id") != event_id
-                or body.get("type") != type_
-                or body.get("actor") != actor
-                or body.get("subject") != subject
-                or body.get("account") != account
-                or _time(body.get("at")) != at
-            ):
-                raise _Found("index_mismatch", seq, _index_detail(seq, body, row))
-            while pending is not None and pending.seq <= seq:
-                self._check_checkpoint(pending, seq, digest)
-                self.checkpoints += 1
-                pending = next(checkpoints, None)
-            prev = digest
-            expected += 1
-            self.events += 1
+                if seq != expected:
+                    raise _Found("missing", expected, _missing(expected, seq))
+                if leaf_hash(prev_hash, canonical.encode("utf-8")) != digest:
+                    raise _Found(
+                        "edited",
+                        seq,
+                        f"event {seq} was edited: its stored hash does not match its content",
+                    )
+                if prev_hash != prev:
+                    _broken_link(seq, canonical)
+                if not _index_agrees(canonical, seq, event_id, type_, actor, subject, account, at):
+                    _check_index(tuple(row))
+                while pending is not None and pending.seq <= seq:
+                    self._check_checkpoint(pending, seq, digest)
+                    self.checkpoints += 1
+                    pending = next(checkpoints, None)
+                prev = digest
+                expected += 1
+                self.events += 1
         last = expected - 1
         if pending is not None:
             self._check_tail_checkpoints(pending, checkpoints, last)
         self._check_head(head, last, prev)
 
-    def _rows(self) -> Iterator[tuple[Any, ...]]:
+    def _chunks(self) -> Iterator[Sequence[Row[Any]]]:
         query = select(*_EVENT_COLUMNS).order_by(audit_events.c.seq).limit(self.chunk)
         after: int | None = None
         while True:
             page = query if after is None else query.where(audit_events.c.seq > after)
             rows = self.conn.execute(page).all()
-            for row in rows:
-                yield tuple(row)
+            yield rows
             if len(rows) < self.chunk:
                 return
             after = int(rows[-1][0])
@@ -368,7 +367,53 @@ def _broken_link(seq: int, canonical: str) -> None:
     )
 
 
-def _parse(seq: int, canonical: str) -> dict[str, Any]:
+def _json(value: str | None) -> str:
+    return "null" if value is None else _encode_string(value)
+
+
+def _index_agrees(
+    canonical: str,
+    seq: int,
+    event_id: str,
+    type_: str,
+    actor: str | None,
+    subject: str | None,
+    account: str | None,
+    at: datetime,
+) -> bool:
+    """The fast check that the index columns agree with the hashed JSON, without parsing it.
+
+    True only if they agree; False means "parse it and see" (:func:`_check_index`). It relies
+    on the shape RFC 8785 gives every event body: keys sorted, so ``account``, ``actor`` and
+    ``at`` come first, and every key after ``data`` holds a string, null or an integer. A string
+    cannot hold an unescaped quote, so after the last ``,"id":`` (which is the top-level one)
+    each ``,"key":`` fragment can only be that top-level key.
+    """
+    head = '{"account":' + _json(account) + ',"actor":' + _json(actor) + ',"at":"'
+    if not canonical.startswith(head):
+        return False
+    start = len(head)
+    end = start + _TIME_LENGTH
+    if not canonical.startswith('","case":', end):
+        return False
+    try:
+        if datetime.fromisoformat(canonical[start:end]) != at:
+            return False
+    except ValueError:
+        return False
+    tail = canonical.rfind(',"id":')
+    return (
+        tail > end
+        and canonical.startswith(',"id":' + _json(event_id) + ',"ip":', tail)
+        and canonical.find(f',"seq":{seq},"session":', tail) > 0
+        and canonical.find(',"subject":' + _json(subject) + ',"ticket":', tail) > 0
+        and canonical.find(',"type":' + _json(type_) + ',"user_agent":', tail) > 0
+    )
+
+
+def _check_index(row: tuple[Any, ...]) -> None:
+    """Parse the hashed JSON and compare it with the index columns; raise if they differ."""
+    seq, canonical = row[0], row[1]
     try:
         body = json.loads(canonical)
     except ValueError:
@@ -380,7 +425,20 @@ def _parse(seq: int, canonical: str) -> dict[str, Any]:
             f"event {seq} has a hash that matches its content, but the content is not a "
             "JSON object",
         )
-    return body
+    columns = ("seq", "id", "type", "actor", "subject", "account")
+    values = (seq, *row[4:9])
+    differing = [
+        name for name, value in zip(columns, values, strict=True) if body.get(name) != value
+    ]
+    if _time(body.get("at")) != row[9]:
+        differing.append("at")
+    if differing:
+        raise _Found(
+            "index_mismatch",
+            seq,
+            f"event {seq} has index columns that disagree with its hashed content: "
+            f"{', '.join(differing)}",
+        )
 
 
 def _time(value: Any) -> datetime | None:
@@ -390,21 +448,6 @@ def _time(value: Any) -> datetime | None:
         return datetime.fromisoformat(value)
     except ValueError:
         return None
-
-
-def _index_detail(seq: int, body: dict[str, Any], row: tuple[Any, ...]) -> str:
-    columns = ("seq", "id", "type", "actor", "subject", "account")
-    differing = [
-        name
-        for name, value in zip(columns, (row[0], *row[4:9]), strict=True)
-        if body.get(name) != value
-    ]
-    if _time(body.get("at")) != row[9]:
-        differing.append("at")
-    return (
-        f"event {seq} has index columns that disagree with its hashed content: "
-        f"{', '.join(differing)}"
-    )
 
 
 def _bad_signature(checkpoint: _Checkpoint) -> str:

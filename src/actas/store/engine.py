@@ -21,8 +21,9 @@ def make_engine(url: str, *, synchronous: str = "FULL", **kwargs: Any) -> Engine
         _configure_sqlite(engine, synchronous=synchronous)
         return engine
     kwargs.setdefault("pool_pre_ping", True)
-    kwargs.setdefault("pool_size", 5)
-    kwargs.setdefault("max_overflow", 10)
+    if "poolclass" not in kwargs:
+        kwargs.setdefault("pool_size", 5)
+        kwargs.setdefault("max_overflow", 10)
     return create_engine(url, **kwargs)
 
 
