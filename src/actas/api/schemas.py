@@ -22,7 +22,7 @@ class LoginIn(Strict):
 
 class LoginOut(Strict):
     token: str
-    token_type: str = "Bearer"  # noqa: S105 - the scheme name, not a secret
+    token_type: str = "Bearer"
     expires_at: datetime
     staff_id: str
     roles: list[Role]
