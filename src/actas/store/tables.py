@@ -147,3 +147,156 @@ audit_checkpoints = Table(
     Column("kid", String(64), nullable=False),
     Column("signature", LargeBinary(64), nullable=False),
 )
+
+# --- time-boxed access (migration 0002) ------------------------------------------------------
+
+#: Which accounts a staff member is assigned to, for roles the policy limits to assignments.
+staff_assignments = Table(
+    "staff_assignments",
+    metadata,
+    Column("staff_id", String(36), ForeignKey("staff.id"), primary_key=True),
+    Column("application_id", String(63), primary_key=True),
+    Column("account_id", String(128), primary_key=True),
+)
+
+staff_slack = Table(
+    "staff_slack",
+    metadata,
+    Column("slack_user_id", String(32), primary_key=True),
+    Column("staff_id", String(36), ForeignKey("staff.id"), nullable=False, unique=True),
+)
+
+cases = Table(
+    "cases",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("application_id", String(63), nullable=False),
+    Column("subject_id", String(128), nullable=False),
+    Column("account_id", String(128), nullable=False),
+    Column("staff_id", String(36), ForeignKey("staff.id"), nullable=False),
+    Column("ticket", String(200), nullable=False),
+    Column("reason_code", String(64), nullable=False),
+    Column("reason_text", Text, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("opened_at", UtcDateTime, nullable=False),
+    Column("closed_at", UtcDateTime, nullable=True),
+    Column("closed_by", String(36), nullable=True),
+    Column("summary_changes", Text, nullable=True),
+    Column("summary_verify", Text, nullable=True),
+    Index("ix_cases_subject", "application_id", "subject_id"),
+)
+
+case_notes = Table(
+    "case_notes",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("case_id", String(36), ForeignKey("cases.id"), nullable=False, index=True),
+    Column("staff_id", String(36), nullable=False),
+    Column("at", UtcDateTime, nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("body", Text, nullable=False),
+)
+
+access_requests = Table(
+    "access_requests",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("case_id", String(36), ForeignKey("cases.id"), nullable=False, index=True),
+    Column("staff_id", String(36), ForeignKey("staff.id"), nullable=False),
+    Column("application_id", String(63), nullable=False),
+    Column("subject_id", String(128), nullable=False),
+    Column("account_id", String(128), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("scopes", String(1000), nullable=False),
+    Column("minutes", Integer, nullable=False),
+    Column("break_glass", Boolean, nullable=False),
+    Column("state", String(20), nullable=False, index=True),
+    Column("outcome", String(20), nullable=False),
+    Column("reasons", Text, nullable=False),
+    Column("approvals_required", Integer, nullable=False),
+    Column("approver_roles", String(200), nullable=False),
+    Column("high_risk", Boolean, nullable=False),
+    Column("review_required", Boolean, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("expires_at", UtcDateTime, nullable=False),
+    Column("decided_at", UtcDateTime, nullable=True),
+    Column("extends_session_id", String(36), nullable=True),
+    Column("extension_reason", Text, nullable=True),
+)
+
+approvals = Table(
+    "approvals",
+    metadata,
+    Column("request_id", String(36), ForeignKey("access_requests.id"), primary_key=True),
+    Column("approver_id", String(36), ForeignKey("staff.id"), primary_key=True),
+    Column("decision", String(8), nullable=False),
+    Column("comment", Text, nullable=False),
+    Column("via", String(16), nullable=False),
+    Column("at", UtcDateTime, nullable=False),
+)
+
+access_sessions = Table(
+    "access_sessions",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("request_id", String(36), ForeignKey("access_requests.id"), nullable=False, unique=True),
+    Column("case_id", String(36), ForeignKey("cases.id"), nullable=False, index=True),
+    Column("staff_id", String(36), ForeignKey("staff.id"), nullable=False, index=True),
+    Column("application_id", String(63), nullable=False),
+    Column("subject_id", String(128), nullable=False),
+    Column("account_id", String(128), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("scopes", String(1000), nullable=False),
+    Column("started_at", UtcDateTime, nullable=False),
+    Column("expires_at", UtcDateTime, nullable=False),
+    Column("idle_seconds", Integer, nullable=False),
+    Column("last_active_at", UtcDateTime, nullable=False),
+    Column("ended_at", UtcDateTime, nullable=True),
+    Column("end_reason", String(32), nullable=True),
+    Column("handoff_url", String(2000), nullable=False),
+    Column("review_required", Boolean, nullable=False),
+    Column("refresh_hash", String(64), nullable=True, unique=True),
+)
+
+#: One-time handoff codes, stored only as hashes and redeemed with one conditional UPDATE.
+handoff_codes = Table(
+    "handoff_codes",
+    metadata,
+    Column("code_hash", String(64), primary_key=True),
+    Column("session_id", String(36), ForeignKey("access_sessions.id"), nullable=False),
+    Column("application_id", String(63), nullable=False),
+    Column("handoff_url", String(2000), nullable=False),
+    Column("issued_at", UtcDateTime, nullable=False),
+    Column("expires_at", UtcDateTime, nullable=False),
+    Column("used_at", UtcDateTime, nullable=True),
+)
+
+#: Every ended session, in order: what SDKs catch up on after a reconnect.
+revocations = Table(
+    "revocations",
+    metadata,
+    Column("seq", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("session_id", String(36), nullable=False, index=True),
+    Column("application_id", String(63), nullable=False),
+    Column("reason", String(32), nullable=False),
+    Column("at", UtcDateTime, nullable=False),
+    Column("session_expires_at", UtcDateTime, nullable=False),
+)
+
+#: Announcements written in the same transaction as the change; a worker delivers them.
+outbox = Table(
+    "outbox",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("channel", String(16), nullable=False),
+    Column("target", String(2000), nullable=False),
+    Column("event_type", String(64), nullable=False),
+    Column("payload", Text, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("next_attempt_at", UtcDateTime, nullable=False),
+    Column("delivered_at", UtcDateTime, nullable=True),
+    Column("dead_at", UtcDateTime, nullable=True),
+    Column("last_error", Text, nullable=True),
+    Index("ix_outbox_pending", "delivered_at", "dead_at", "next_attempt_at"),
+)
