@@ -154,7 +154,11 @@ def test_smtp_settings(tmp_path: Path) -> None:
             ["ACTAS_SMTP_PORT", "'x'"],
         ),
         (
-            {"ACTAS_SMTP_HOST": "m.test", "ACTAS_SMTP_FROM": "a@b.test", "ACTAS_SMTP_STARTTLS": "?"},
+            {
+                "ACTAS_SMTP_HOST": "m.test",
+                "ACTAS_SMTP_FROM": "a@b.test",
+                "ACTAS_SMTP_STARTTLS": "?",
+            },
             ["ACTAS_SMTP_STARTTLS", "'?'", "boolean"],
         ),
         (
@@ -235,7 +239,8 @@ def test_repr_of_settings_shows_no_secret(tmp_path: Path) -> None:
     text = repr(settings)
     assert SECRET not in text
     assert "Secret('**********')" in text
-    assert settings.smtp is not None and settings.smtp.password is not None
+    assert settings.smtp is not None
+    assert settings.smtp.password is not None
     assert settings.smtp.password.value == SECRET  # still usable by the mailer
 
 
@@ -296,7 +301,9 @@ def test_repr_of_settings_hides_the_database_password(tmp_path: Path) -> None:
     reason="bug: urlsplit drops surrounding whitespace and control characters, so the check "
     "passes but the raw value, newline included, becomes the public URL (the token issuer)",
 )
-@pytest.mark.parametrize("value", ["https://broker.test\n", " https://broker.test", "https://b\t.test"])
+@pytest.mark.parametrize(
+    "value", ["https://broker.test\n", " https://broker.test", "https://b\t.test"]
+)
 def test_public_url_with_whitespace_is_refused(tmp_path: Path, value: str) -> None:
     message = failure(tmp_path, ACTAS_PUBLIC_URL=value)
     assert "ACTAS_PUBLIC_URL" in message

@@ -58,6 +58,11 @@ class Settings:
     port: int = 8400
     smtp: SmtpSettings | None = None
     slack: SlackSettings = field(default_factory=SlackSettings)
+    #: Receivers of signed announcements (Standard Webhooks), and their ``whsec_`` secret.
+    webhook_urls: tuple[str, ...] = ()
+    webhook_secret: Secret | None = None
+    #: The access policy (TOML); the shipped default when unset.
+    policy_file: Path | None = None
     #: Staff session lifetime and idle limit, in seconds.
     staff_session_ttl: int = 8 * 3600
     staff_session_idle: int = 30 * 60
@@ -74,7 +79,13 @@ class Settings:
         return self.database_url.startswith("sqlite")
 
 
-_SECRET_KEYS = {"smtp_password", "slack_webhook_url", "slack_bot_token", "slack_signing_secret"}
+_SECRET_KEYS = {
+    "smtp_password",
+    "slack_webhook_url",
+    "slack_bot_token",
+    "slack_signing_secret",
+    "webhook_secret",
+}
 
 _KEYS = (
     "database_url",
@@ -92,6 +103,9 @@ _KEYS = (
     "slack_bot_token",
     "slack_signing_secret",
     "slack_channel",
+    "webhook_urls",
+    "webhook_secret",
+    "policy_file",
     "staff_session_ttl",
     "staff_session_idle",
     "lockout_threshold",
@@ -217,8 +231,26 @@ def load_settings(environ: dict[str, str] | None = None, *, cwd: Path | None = N
         signing_secret=secret("slack_signing_secret"),
         channel=str(raw["slack_channel"]) if raw.get("slack_channel") else None,
     )
+    webhook_urls = tuple(
+        _http_url("webhook_urls", u.strip())
+        for u in str(raw.get("webhook_urls", "")).split(",")
+        if u.strip()
+    )
+    webhook_secret = secret("webhook_secret")
+    if webhook_urls and webhook_secret is None:
+        raise SettingsError(
+            "ACTAS_WEBHOOK_SECRET is missing: it is required with ACTAS_WEBHOOK_URLS"
+        )
+    if webhook_secret is not None and not webhook_secret.value.startswith("whsec_"):
+        raise SettingsError("ACTAS_WEBHOOK_SECRET='**********' must start with whsec_")
+    policy_file = Path(str(raw["policy_file"])) if raw.get("policy_file") else None
+    if policy_file is not None and not policy_file.is_file():
+        raise SettingsError(f"ACTAS_POLICY_FILE={str(policy_file)!r} does not exist")
     return Settings(
         database_url=database_url,
+        webhook_urls=webhook_urls,
+        webhook_secret=webhook_secret,
+        policy_file=policy_file,
         public_url=public_url,
         key_file=key_file,
         host=host,

@@ -7,6 +7,16 @@ from contextlib import AbstractContextManager
 from datetime import datetime
 from typing import Any, Protocol
 
+from actas.domain.access import (
+    AccessRequest,
+    AccessSession,
+    Approval,
+    Case,
+    CaseNote,
+    EndReason,
+    RequestState,
+    Revocation,
+)
 from actas.domain.audit import AuditEvent, AuditQuery
 from actas.domain.roles import Role
 from actas.domain.staff import Staff, StaffSession
@@ -68,6 +78,114 @@ class AuditLog(Protocol):
         ...
 
 
+class AssignmentRepo(Protocol):
+    def for_staff(self, staff_id: str) -> frozenset[tuple[str, str]]: ...
+    def add(self, staff_id: str, application_id: str, account_id: str) -> bool: ...
+    def remove(self, staff_id: str, application_id: str, account_id: str) -> bool: ...
+
+
+class SlackLinkRepo(Protocol):
+    def staff_for(self, slack_user_id: str) -> str | None: ...
+    def link(self, slack_user_id: str, staff_id: str) -> None: ...
+
+
+class CaseRepo(Protocol):
+    def add(self, case: Case) -> None: ...
+    def get(self, case_id: str) -> Case | None: ...
+    def close(self, case_id: str, *, at: datetime, by: str, changes: str, verify: str) -> bool: ...
+    def add_note(self, note: CaseNote) -> None: ...
+    def notes(self, case_id: str) -> list[CaseNote]: ...
+    def for_subject(self, application_id: str, subject_id: str) -> list[Case]: ...
+
+
+class AccessRequestRepo(Protocol):
+    def add(self, request: AccessRequest) -> None: ...
+    def get(self, request_id: str) -> AccessRequest | None: ...
+    def transition(
+        self,
+        request_id: str,
+        *,
+        from_states: frozenset[RequestState],
+        to: RequestState,
+        at: datetime,
+    ) -> bool:
+        """Compare-and-set the state; False when another transition won."""
+        ...
+
+    def add_approval(self, approval: Approval) -> bool:
+        """False when this approver already answered this request."""
+        ...
+
+    def approvals(self, request_id: str) -> list[Approval]: ...
+    def in_states(self, states: frozenset[RequestState]) -> list[AccessRequest]: ...
+    def for_case(self, case_id: str) -> list[AccessRequest]: ...
+
+
+class AccessSessionRepo(Protocol):
+    def add(self, session: AccessSession) -> None: ...
+    def get(self, session_id: str) -> AccessSession | None: ...
+    def open_sessions(self) -> list[AccessSession]: ...
+    def for_case(self, case_id: str) -> list[AccessSession]: ...
+    def for_staff(self, staff_id: str) -> list[AccessSession]: ...
+    def end(self, session_id: str, *, at: datetime, reason: EndReason) -> bool:
+        """End a session that has not ended yet; False if it already had."""
+        ...
+
+    def rotate_refresh(
+        self, session_id: str, *, old_hash: str | None, new_hash: str, at: datetime
+    ) -> bool:
+        """Swap the refresh handle (compare-and-set) and mark the session active."""
+        ...
+
+    def extend(self, session_id: str, *, expires_at: datetime) -> bool: ...
+
+
+class HandoffRepo(Protocol):
+    def add(
+        self,
+        *,
+        code_hash: str,
+        session_id: str,
+        application_id: str,
+        handoff_url: str,
+        issued_at: datetime,
+        expires_at: datetime,
+    ) -> None: ...
+    def redeem(self, *, code_hash: str, application_id: str, at: datetime) -> str | None:
+        """Mark the code used in one conditional UPDATE; the session id, or None."""
+        ...
+
+
+class RevocationRepo(Protocol):
+    def add(
+        self,
+        *,
+        session_id: str,
+        application_id: str,
+        reason: str,
+        at: datetime,
+        session_expires_at: datetime,
+    ) -> None:
+        """Record and announce (to every replica, after commit) that a session ended."""
+        ...
+
+    def current(self, *, now: datetime, after_seq: int = 0) -> list[Revocation]:
+        """Revocations whose sessions would otherwise still be alive."""
+        ...
+
+
+class OutboxRepo(Protocol):
+    def add(
+        self, *, channel: str, target: str, event_type: str, payload: dict[str, Any], at: datetime
+    ) -> None: ...
+
+
+class RevocationPublisher(Protocol):
+    """Tells this process's listeners (SSE clients) of a committed revocation."""
+
+    def publish(self, revocation: Revocation) -> None: ...
+
+
 class UnitOfWork(Protocol):
     """One transaction: its repositories, and the audit log its events go to."""
 
@@ -83,6 +201,22 @@ class UnitOfWork(Protocol):
     def subjects(self) -> SubjectRepo: ...
     @property
     def audit(self) -> AuditLog: ...
+    @property
+    def assignments(self) -> AssignmentRepo: ...
+    @property
+    def slack_links(self) -> SlackLinkRepo: ...
+    @property
+    def cases(self) -> CaseRepo: ...
+    @property
+    def requests(self) -> AccessRequestRepo: ...
+    @property
+    def sessions(self) -> AccessSessionRepo: ...
+    @property
+    def handoffs(self) -> HandoffRepo: ...
+    @property
+    def revocations(self) -> RevocationRepo: ...
+    @property
+    def outbox(self) -> OutboxRepo: ...
 
 
 class UnitOfWorkFactory(Protocol):

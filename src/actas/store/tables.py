@@ -275,7 +275,9 @@ handoff_codes = Table(
 revocations = Table(
     "revocations",
     metadata,
-    Column("seq", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column(
+        "seq", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    ),
     Column("session_id", String(36), nullable=False, index=True),
     Column("application_id", String(63), nullable=False),
     Column("reason", String(32), nullable=False),

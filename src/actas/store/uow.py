@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -12,7 +12,17 @@ from actas.audit import chain
 from actas.audit.query import query_events
 from actas.domain.audit import AuditEvent, AuditQuery
 from actas.domain.clock import Clock
-from actas.domain.ports import Signer
+from actas.domain.ports import RevocationPublisher, Signer
+from actas.store.access_repos import (
+    SqlAccessRequestRepo,
+    SqlAccessSessionRepo,
+    SqlAssignmentRepo,
+    SqlCaseRepo,
+    SqlHandoffRepo,
+    SqlOutboxRepo,
+    SqlRevocationRepo,
+    SqlSlackLinkRepo,
+)
 from actas.store.engine import READ_ONLY
 from actas.store.repos import (
     SqlAccountRepo,
@@ -38,14 +48,24 @@ class SqlAuditLog:
 
 
 class SqlUnitOfWork:
-    def __init__(self, conn: Connection) -> None:
+    def __init__(self, conn: Connection, publisher: RevocationPublisher | None = None) -> None:
         self.conn = conn
+        #: Run once the transaction has committed (never if it rolls back).
+        self.after_commit: list[Callable[[], None]] = []
         self.staff = SqlStaffRepo(conn)
         self.staff_sessions = SqlStaffSessionRepo(conn)
         self.applications = SqlApplicationRepo(conn)
         self.accounts = SqlAccountRepo(conn)
         self.subjects = SqlSubjectRepo(conn)
         self.audit = SqlAuditLog(conn)
+        self.assignments = SqlAssignmentRepo(conn)
+        self.slack_links = SqlSlackLinkRepo(conn)
+        self.cases = SqlCaseRepo(conn)
+        self.requests = SqlAccessRequestRepo(conn)
+        self.sessions = SqlAccessSessionRepo(conn)
+        self.handoffs = SqlHandoffRepo(conn)
+        self.revocations = SqlRevocationRepo(conn, self.after_commit, publisher)
+        self.outbox = SqlOutboxRepo(conn)
 
 
 class Store:
@@ -59,8 +79,10 @@ class Store:
         clock: Clock,
         signer: Signer | None = None,
         checkpoint_every: int = 1000,
+        publisher: RevocationPublisher | None = None,
     ) -> None:
         self.engine = engine
+        self.publisher = publisher
         self.clock = clock
         self.signer = signer
         self.checkpoint_every = checkpoint_every
@@ -68,7 +90,7 @@ class Store:
     @contextmanager
     def transaction(self) -> Iterator[SqlUnitOfWork]:
         with self.engine.begin() as conn:
-            uow = SqlUnitOfWork(conn)
+            uow = SqlUnitOfWork(conn, self.publisher)
             yield uow
             chain.append(
                 conn,
@@ -77,6 +99,8 @@ class Store:
                 signer=self.signer,
                 checkpoint_every=self.checkpoint_every,
             )
+        for callback in uow.after_commit:
+            callback()
 
     __call__ = transaction
 

@@ -1,0 +1,580 @@
+"""Repositories for cases, requests, approvals, sessions, handoff codes, revocations, outbox."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete, insert, select, update
+from sqlalchemy.engine import Connection, Row
+from sqlalchemy.exc import IntegrityError
+
+from actas.domain.access import (
+    AccessRequest,
+    AccessSession,
+    Approval,
+    Case,
+    CaseNote,
+    CaseStatus,
+    EndReason,
+    NoteKind,
+    RequestState,
+    Revocation,
+)
+from actas.domain.ports import RevocationPublisher
+from actas.store.tables import (
+    access_requests,
+    access_sessions,
+    approvals,
+    case_notes,
+    cases,
+    handoff_codes,
+    outbox,
+    revocations,
+    staff_assignments,
+    staff_slack,
+)
+
+#: PostgreSQL channel on which every replica hears of revocations.
+REVOCATION_CHANNEL = "actas_revocations"
+
+
+class SqlAssignmentRepo:
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    def for_staff(self, staff_id: str) -> frozenset[tuple[str, str]]:
+        t = staff_assignments
+        rows = self.conn.execute(
+            select(t.c.application_id, t.c.account_id).where(t.c.staff_id == staff_id)
+        )
+        return frozenset((r.application_id, r.account_id) for r in rows)
+
+    def add(self, staff_id: str, application_id: str, account_id: str) -> bool:
+        if (application_id, account_id) in self.for_staff(staff_id):
+            return False
+        self.conn.execute(
+            insert(staff_assignments).values(
+                staff_id=staff_id, application_id=application_id, account_id=account_id
+            )
+        )
+        return True
+
+    def remove(self, staff_id: str, application_id: str, account_id: str) -> bool:
+        t = staff_assignments
+        result = self.conn.execute(
+            delete(t).where(
+                t.c.staff_id == staff_id,
+                t.c.application_id == application_id,
+                t.c.account_id == account_id,
+            )
+        )
+        return result.rowcount == 1
+
+
+class SqlSlackLinkRepo:
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    def staff_for(self, slack_user_id: str) -> str | None:
+        value = self.conn.execute(
+            select(staff_slack.c.staff_id).where(staff_slack.c.slack_user_id == slack_user_id)
+        ).scalar()
+        return str(value) if value is not None else None
+
+    def link(self, slack_user_id: str, staff_id: str) -> None:
+        self.conn.execute(delete(staff_slack).where(staff_slack.c.staff_id == staff_id))
+        self.conn.execute(delete(staff_slack).where(staff_slack.c.slack_user_id == slack_user_id))
+        self.conn.execute(
+            insert(staff_slack).values(slack_user_id=slack_user_id, staff_id=staff_id)
+        )
+
+
+def _case(row: Row[Any]) -> Case:
+    m = row._mapping
+    return Case(
+        id=m["id"],
+        application_id=m["application_id"],
+        subject_id=m["subject_id"],
+        account_id=m["account_id"],
+        staff_id=m["staff_id"],
+        ticket=m["ticket"],
+        reason_code=m["reason_code"],
+        reason_text=m["reason_text"],
+        status=CaseStatus(m["status"]),
+        opened_at=m["opened_at"],
+        closed_at=m["closed_at"],
+        closed_by=m["closed_by"],
+        summary_changes=m["summary_changes"],
+        summary_verify=m["summary_verify"],
+    )
+
+
+class SqlCaseRepo:
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    def add(self, case: Case) -> None:
+        self.conn.execute(
+            insert(cases).values(
+                id=case.id,
+                application_id=case.application_id,
+                subject_id=case.subject_id,
+                account_id=case.account_id,
+                staff_id=case.staff_id,
+                ticket=case.ticket,
+                reason_code=case.reason_code,
+                reason_text=case.reason_text,
+                status=case.status.value,
+                opened_at=case.opened_at,
+            )
+        )
+
+    def get(self, case_id: str) -> Case | None:
+        row = self.conn.execute(select(cases).where(cases.c.id == case_id)).first()
+        return _case(row) if row else None
+
+    def close(self, case_id: str, *, at: datetime, by: str, changes: str, verify: str) -> bool:
+        result = self.conn.execute(
+            update(cases)
+            .where(cases.c.id == case_id, cases.c.status == CaseStatus.OPEN.value)
+            .values(
+                status=CaseStatus.CLOSED.value,
+                closed_at=at,
+                closed_by=by,
+                summary_changes=changes,
+                summary_verify=verify,
+            )
+        )
+        return result.rowcount == 1
+
+    def add_note(self, note: CaseNote) -> None:
+        self.conn.execute(
+            insert(case_notes).values(
+                id=note.id,
+                case_id=note.case_id,
+                staff_id=note.staff_id,
+                at=note.at,
+                kind=note.kind.value,
+                body=json.dumps(note.body, ensure_ascii=False),
+            )
+        )
+
+    def notes(self, case_id: str) -> list[CaseNote]:
+        rows = self.conn.execute(
+            select(case_notes).where(case_notes.c.case_id == case_id).order_by(case_notes.c.at)
+        )
+        return [
+            CaseNote(
+                id=r.id,
+                case_id=r.case_id,
+                staff_id=r.staff_id,
+                at=r.at,
+                kind=NoteKind(r.kind),
+                body=json.loads(r.body),
+            )
+            for r in rows
+        ]
+
+    def for_subject(self, application_id: str, subject_id: str) -> list[Case]:
+        rows = self.conn.execute(
+            select(cases)
+            .where(cases.c.application_id == application_id, cases.c.subject_id == subject_id)
+            .order_by(cases.c.opened_at.desc())
+        )
+        return [_case(r) for r in rows]
+
+
+def _request(row: Row[Any]) -> AccessRequest:
+    m = row._mapping
+    return AccessRequest(
+        id=m["id"],
+        case_id=m["case_id"],
+        staff_id=m["staff_id"],
+        application_id=m["application_id"],
+        subject_id=m["subject_id"],
+        account_id=m["account_id"],
+        kind=m["kind"],
+        scopes=tuple(m["scopes"].split()),
+        minutes=m["minutes"],
+        break_glass=m["break_glass"],
+        state=RequestState(m["state"]),
+        outcome=m["outcome"],
+        reasons=tuple(json.loads(m["reasons"])),
+        approvals_required=m["approvals_required"],
+        approver_roles=tuple(m["approver_roles"].split()),
+        high_risk=m["high_risk"],
+        review_required=m["review_required"],
+        created_at=m["created_at"],
+        expires_at=m["expires_at"],
+        decided_at=m["decided_at"],
+        extends_session_id=m["extends_session_id"],
+        extension_reason=m["extension_reason"],
+    )
+
+
+class SqlAccessRequestRepo:
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    def add(self, request: AccessRequest) -> None:
+        self.conn.execute(
+            insert(access_requests).values(
+                id=request.id,
+                case_id=request.case_id,
+                staff_id=request.staff_id,
+                application_id=request.application_id,
+                subject_id=request.subject_id,
+                account_id=request.account_id,
+                kind=request.kind,
+                scopes=" ".join(request.scopes),
+                minutes=request.minutes,
+                break_glass=request.break_glass,
+                state=request.state.value,
+                outcome=request.outcome,
+                reasons=json.dumps(list(request.reasons), ensure_ascii=False),
+                approvals_required=request.approvals_required,
+                approver_roles=" ".join(request.approver_roles),
+                high_risk=request.high_risk,
+                review_required=request.review_required,
+                created_at=request.created_at,
+                expires_at=request.expires_at,
+                decided_at=request.decided_at,
+                extends_session_id=request.extends_session_id,
+                extension_reason=request.extension_reason,
+            )
+        )
+
+    def get(self, request_id: str) -> AccessRequest | None:
+        row = self.conn.execute(
+            select(access_requests).where(access_requests.c.id == request_id)
+        ).first()
+        return _request(row) if row else None
+
+    def transition(
+        self,
+        request_id: str,
+        *,
+        from_states: frozenset[RequestState],
+        to: RequestState,
+        at: datetime,
+    ) -> bool:
+        result = self.conn.execute(
+            update(access_requests)
+            .where(
+                access_requests.c.id == request_id,
+                access_requests.c.state.in_([s.value for s in from_states]),
+            )
+            .values(state=to.value, decided_at=at)
+        )
+        return result.rowcount == 1
+
+    def add_approval(self, approval: Approval) -> bool:
+        exists = self.conn.execute(
+            select(approvals.c.request_id).where(
+                approvals.c.request_id == approval.request_id,
+                approvals.c.approver_id == approval.approver_id,
+            )
+        ).first()
+        if exists:
+            return False
+        try:
+            with self.conn.begin_nested():
+                self.conn.execute(
+                    insert(approvals).values(
+                        request_id=approval.request_id,
+                        approver_id=approval.approver_id,
+                        decision=approval.decision,
+                        comment=approval.comment,
+                        via=approval.via,
+                        at=approval.at,
+                    )
+                )
+        except IntegrityError:
+            return False  # a concurrent delivery of the same answer won the race
+        return True
+
+    def approvals(self, request_id: str) -> list[Approval]:
+        rows = self.conn.execute(
+            select(approvals).where(approvals.c.request_id == request_id).order_by(approvals.c.at)
+        )
+        return [
+            Approval(
+                request_id=r.request_id,
+                approver_id=r.approver_id,
+                decision=r.decision,
+                comment=r.comment,
+                via=r.via,
+                at=r.at,
+            )
+            for r in rows
+        ]
+
+    def in_states(self, states: frozenset[RequestState]) -> list[AccessRequest]:
+        rows = self.conn.execute(
+            select(access_requests)
+            .where(access_requests.c.state.in_([s.value for s in states]))
+            .order_by(access_requests.c.created_at)
+        )
+        return [_request(r) for r in rows]
+
+    def for_case(self, case_id: str) -> list[AccessRequest]:
+        rows = self.conn.execute(
+            select(access_requests)
+            .where(access_requests.c.case_id == case_id)
+            .order_by(access_requests.c.created_at)
+        )
+        return [_request(r) for r in rows]
+
+
+def _session(row: Row[Any]) -> AccessSession:
+    m = row._mapping
+    return AccessSession(
+        id=m["id"],
+        request_id=m["request_id"],
+        case_id=m["case_id"],
+        staff_id=m["staff_id"],
+        application_id=m["application_id"],
+        subject_id=m["subject_id"],
+        account_id=m["account_id"],
+        kind=m["kind"],
+        scopes=tuple(m["scopes"].split()),
+        started_at=m["started_at"],
+        expires_at=m["expires_at"],
+        idle_seconds=m["idle_seconds"],
+        last_active_at=m["last_active_at"],
+        handoff_url=m["handoff_url"],
+        review_required=m["review_required"],
+        ended_at=m["ended_at"],
+        end_reason=EndReason(m["end_reason"]) if m["end_reason"] else None,
+    )
+
+
+class SqlAccessSessionRepo:
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    def add(self, session: AccessSession) -> None:
+        self.conn.execute(
+            insert(access_sessions).values(
+                id=session.id,
+                request_id=session.request_id,
+                case_id=session.case_id,
+                staff_id=session.staff_id,
+                application_id=session.application_id,
+                subject_id=session.subject_id,
+                account_id=session.account_id,
+                kind=session.kind,
+                scopes=" ".join(session.scopes),
+                started_at=session.started_at,
+                expires_at=session.expires_at,
+                idle_seconds=session.idle_seconds,
+                last_active_at=session.last_active_at,
+                handoff_url=session.handoff_url,
+                review_required=session.review_required,
+            )
+        )
+
+    def get(self, session_id: str) -> AccessSession | None:
+        row = self.conn.execute(
+            select(access_sessions).where(access_sessions.c.id == session_id)
+        ).first()
+        return _session(row) if row else None
+
+    def _where(self, *clauses: Any) -> list[AccessSession]:
+        rows = self.conn.execute(
+            select(access_sessions).where(*clauses).order_by(access_sessions.c.started_at)
+        )
+        return [_session(r) for r in rows]
+
+    def open_sessions(self) -> list[AccessSession]:
+        return self._where(access_sessions.c.ended_at.is_(None))
+
+    def for_case(self, case_id: str) -> list[AccessSession]:
+        return self._where(access_sessions.c.case_id == case_id)
+
+    def for_staff(self, staff_id: str) -> list[AccessSession]:
+        return self._where(access_sessions.c.staff_id == staff_id)
+
+    def end(self, session_id: str, *, at: datetime, reason: EndReason) -> bool:
+        result = self.conn.execute(
+            update(access_sessions)
+            .where(access_sessions.c.id == session_id, access_sessions.c.ended_at.is_(None))
+            .values(ended_at=at, end_reason=reason.value, refresh_hash=None)
+        )
+        return result.rowcount == 1
+
+    def rotate_refresh(
+        self, session_id: str, *, old_hash: str | None, new_hash: str, at: datetime
+    ) -> bool:
+        t = access_sessions
+        current = t.c.refresh_hash.is_(None) if old_hash is None else t.c.refresh_hash == old_hash
+        result = self.conn.execute(
+            update(t)
+            .where(t.c.id == session_id, t.c.ended_at.is_(None), current)
+            .values(refresh_hash=new_hash, last_active_at=at)
+        )
+        return result.rowcount == 1
+
+    def extend(self, session_id: str, *, expires_at: datetime) -> bool:
+        result = self.conn.execute(
+            update(access_sessions)
+            .where(access_sessions.c.id == session_id, access_sessions.c.ended_at.is_(None))
+            .values(expires_at=expires_at)
+        )
+        return result.rowcount == 1
+
+
+class SqlHandoffRepo:
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    def add(
+        self,
+        *,
+        code_hash: str,
+        session_id: str,
+        application_id: str,
+        handoff_url: str,
+        issued_at: datetime,
+        expires_at: datetime,
+    ) -> None:
+        self.conn.execute(
+            insert(handoff_codes).values(
+                code_hash=code_hash,
+                session_id=session_id,
+                application_id=application_id,
+                handoff_url=handoff_url,
+                issued_at=issued_at,
+                expires_at=expires_at,
+            )
+        )
+
+    def redeem(self, *, code_hash: str, application_id: str, at: datetime) -> str | None:
+        """One conditional UPDATE ... RETURNING: of any number of concurrent redemptions of one
+        code, exactly one gets a row back (PostgreSQL re-checks the WHERE after the row lock;
+        SQLite runs one writer at a time)."""
+        t = handoff_codes
+        row = self.conn.execute(
+            update(t)
+            .where(
+                t.c.code_hash == code_hash,
+                t.c.used_at.is_(None),
+                t.c.expires_at > at,
+                t.c.application_id == application_id,
+            )
+            .values(used_at=at)
+            .returning(t.c.session_id)
+        ).first()
+        return str(row.session_id) if row else None
+
+
+class SqlRevocationRepo:
+    def __init__(
+        self,
+        conn: Connection,
+        after_commit: list[Callable[[], None]],
+        publisher: RevocationPublisher | None,
+    ) -> None:
+        self.conn = conn
+        self.after_commit = after_commit
+        self.publisher = publisher
+
+    def add(
+        self,
+        *,
+        session_id: str,
+        application_id: str,
+        reason: str,
+        at: datetime,
+        session_expires_at: datetime,
+    ) -> None:
+        seq = self.conn.execute(
+            insert(revocations)
+            .values(
+                session_id=session_id,
+                application_id=application_id,
+                reason=reason,
+                at=at,
+                session_expires_at=session_expires_at,
+            )
+            .returning(revocations.c.seq)
+        ).scalar_one()
+        revocation = Revocation(
+            seq=int(seq),
+            session_id=session_id,
+            application_id=application_id,
+            reason=reason,
+            at=at,
+            session_expires_at=session_expires_at,
+        )
+        if self.conn.dialect.name == "postgresql":
+            # NOTIFY is transactional: every replica hears it when, and only if, this commits.
+            self.conn.execute(
+                select(_pg_notify(REVOCATION_CHANNEL, revocation_payload(revocation)))
+            )
+        publisher = self.publisher
+        if publisher is not None:
+            self.after_commit.append(lambda: publisher.publish(revocation))
+
+    def current(self, *, now: datetime, after_seq: int = 0) -> list[Revocation]:
+        t = revocations
+        rows = self.conn.execute(
+            select(t).where(t.c.seq > after_seq, t.c.session_expires_at > now).order_by(t.c.seq)
+        )
+        return [
+            Revocation(
+                seq=int(r.seq),
+                session_id=r.session_id,
+                application_id=r.application_id,
+                reason=r.reason,
+                at=r.at,
+                session_expires_at=r.session_expires_at,
+            )
+            for r in rows
+        ]
+
+
+def _pg_notify(channel: str, payload: str) -> Any:
+    from sqlalchemy import func
+
+    return func.pg_notify(channel, payload)
+
+
+def revocation_payload(revocation: Revocation) -> str:
+    """The JSON a revocation travels as, between replicas and to SDKs."""
+    return json.dumps(
+        {
+            "seq": revocation.seq,
+            "session": revocation.session_id,
+            "application": revocation.application_id,
+            "reason": revocation.reason,
+            "at": revocation.at.isoformat(),
+            "session_expires_at": revocation.session_expires_at.isoformat(),
+        },
+        separators=(",", ":"),
+    )
+
+
+class SqlOutboxRepo:
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    def add(
+        self, *, channel: str, target: str, event_type: str, payload: dict[str, Any], at: datetime
+    ) -> None:
+        self.conn.execute(
+            insert(outbox).values(
+                id=str(uuid.uuid4()),
+                channel=channel,
+                target=target,
+                event_type=event_type,
+                payload=json.dumps(payload, ensure_ascii=False, separators=(",", ":")),
+                created_at=at,
+                attempts=0,
+                next_attempt_at=at,
+            )
+        )
