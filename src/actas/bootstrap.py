@@ -12,6 +12,8 @@ from actas.domain.ports import PasswordHasher
 from actas.domain.staff import LockoutRule
 from actas.keys import keyring
 from actas.keys.keyring import KeySource
+from actas.keys.tokens import KeyRingMinter
+from actas.policy_file import load_default_policy, load_policy
 from actas.security.passwords import Argon2Passwords
 from actas.security.totp import PyOtpTotp
 from actas.services.context import ServiceContext
@@ -61,6 +63,9 @@ def build(
         lockout=LockoutRule(threshold=settings.lockout_threshold, seconds=settings.lockout_seconds),
         session_ttl=timedelta(seconds=settings.staff_session_ttl),
         session_idle=timedelta(seconds=settings.staff_session_idle),
+        policy=load_policy(settings.policy_file) if settings.policy_file else load_default_policy(),
+        minter=KeyRingMinter(keys, issuer=settings.public_url),
+        public_url=settings.public_url,
     )
     return Broker(
         settings=settings, engine=engine, store=store, keys=keys, services=services, clock=clock

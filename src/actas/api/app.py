@@ -12,7 +12,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from actas import __version__
 from actas.api import problems
-from actas.api.routes import audit, auth, directory, staff, system
+from actas.api.routes import access, audit, auth, directory, staff, system
 from actas.bootstrap import Broker
 
 log = logging.getLogger("actas")
@@ -51,7 +51,14 @@ def create_app(broker: Broker, *, checkpoint_interval: float | None = None) -> F
     )
     app.state.broker = broker
     problems.install(app)
-    for router in (system.router, auth.router, staff.router, directory.router, audit.router):
+    for router in (
+        system.router,
+        auth.router,
+        staff.router,
+        directory.router,
+        access.router,
+        audit.router,
+    ):
         app.include_router(router)
     app.add_middleware(problems.BodyLimit, limit=broker.settings.max_body_bytes)
     return app

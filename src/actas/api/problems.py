@@ -22,6 +22,7 @@ STATUS: dict[type[errors.ActasError], int] = {
     errors.NotFound: 404,
     errors.Conflict: 409,
     errors.AuthenticationFailed: 401,
+    errors.InvalidGrant: 400,
     errors.AccountLocked: 423,
     errors.Forbidden: 403,
     errors.StepUpRequired: 401,

@@ -163,3 +163,10 @@ class Revocation:
     reason: str
     at: datetime
     session_expires_at: datetime
+
+
+@dataclass(frozen=True)
+class MintedToken:
+    token: str
+    jti: str
+    expires_at: datetime

@@ -43,6 +43,13 @@ class AccountLocked(ActasError):
         self.retry_after = retry_after
 
 
+class InvalidGrant(ActasError):
+    """A one-time code or refresh handle is unknown, used, expired or bound elsewhere.
+    One message for all of these, so that probing learns nothing."""
+
+    code = "invalid_grant"
+
+
 class Forbidden(ActasError):
     code = "forbidden"
 

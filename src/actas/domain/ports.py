@@ -14,6 +14,7 @@ from actas.domain.access import (
     Case,
     CaseNote,
     EndReason,
+    MintedToken,
     RequestState,
     Revocation,
 )
@@ -131,10 +132,12 @@ class AccessSessionRepo(Protocol):
         """End a session that has not ended yet; False if it already had."""
         ...
 
-    def rotate_refresh(
-        self, session_id: str, *, old_hash: str | None, new_hash: str, at: datetime
-    ) -> bool:
-        """Swap the refresh handle (compare-and-set) and mark the session active."""
+    def set_refresh(self, session_id: str, *, refresh_hash: str, at: datetime) -> bool:
+        """Give a session its refresh handle, once (at handoff)."""
+        ...
+
+    def touch(self, session_id: str, *, refresh_hash: str, at: datetime) -> bool:
+        """Mark the session active if ``refresh_hash`` is its handle and it has not ended."""
         ...
 
     def extend(self, session_id: str, *, expires_at: datetime) -> bool: ...
@@ -151,7 +154,9 @@ class HandoffRepo(Protocol):
         issued_at: datetime,
         expires_at: datetime,
     ) -> None: ...
-    def redeem(self, *, code_hash: str, application_id: str, at: datetime) -> str | None:
+    def redeem(
+        self, *, code_hash: str, application_id: str, handoff_url: str, at: datetime
+    ) -> str | None:
         """Mark the code used in one conditional UPDATE; the session id, or None."""
         ...
 
@@ -184,6 +189,23 @@ class RevocationPublisher(Protocol):
     """Tells this process's listeners (SSE clients) of a committed revocation."""
 
     def publish(self, revocation: Revocation) -> None: ...
+
+
+class ActorTokenMinter(Protocol):
+    """Signs actor tokens with the broker's current key (the contract is in DESIGN.md)."""
+
+    def mint(
+        self,
+        *,
+        audience: str,
+        subject: str,
+        actor: str,
+        session_id: str,
+        scopes: tuple[str, ...],
+        account: str,
+        now: datetime,
+        not_after: datetime,
+    ) -> MintedToken: ...
 
 
 class UnitOfWork(Protocol):

@@ -6,8 +6,15 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from actas.domain.clock import Clock
-from actas.domain.ports import PasswordHasher, TotpVerifier, UnitOfWorkFactory
+from actas.domain.policy import Policy
+from actas.domain.ports import (
+    ActorTokenMinter,
+    PasswordHasher,
+    TotpVerifier,
+    UnitOfWorkFactory,
+)
 from actas.domain.staff import LockoutRule
+from actas.services.announce import Channel
 
 
 @dataclass(frozen=True)
@@ -21,5 +28,11 @@ class ServiceContext:
     lockout: LockoutRule
     session_ttl: timedelta
     session_idle: timedelta
+    policy: Policy
+    minter: ActorTokenMinter
+    #: The base of every link the broker builds (never a request's Host header).
+    public_url: str
     #: The issuer shown in authenticator apps.
     issuer: str = "actas"
+    #: Where announcements go (Slack, webhooks); written to the outbox with each change.
+    channels: tuple[Channel, ...] = ()

@@ -16,6 +16,7 @@ from actas.domain.staff import (
     normalise_email,
 )
 from actas.domain.tokens import STAFF_SESSION_PREFIX, looks_like, new_token, token_hash
+from actas.services import access
 from actas.services.context import ServiceContext
 
 #: Touch a session's last-seen time at most this often: one write a minute, not one a request.
@@ -244,6 +245,8 @@ def disable_staff(ctx: ServiceContext, *, email: str, by: Actor) -> int:
                 data={"staff": member.id, "sessions_ended": ended},
             )
         )
+        # Their access sessions end too, each with its own revocation and event.
+        access.end_sessions_of(ctx, uow, member.id, by)
     return ended
 
 

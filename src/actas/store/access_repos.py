@@ -407,15 +407,21 @@ class SqlAccessSessionRepo:
         )
         return result.rowcount == 1
 
-    def rotate_refresh(
-        self, session_id: str, *, old_hash: str | None, new_hash: str, at: datetime
-    ) -> bool:
+    def set_refresh(self, session_id: str, *, refresh_hash: str, at: datetime) -> bool:
         t = access_sessions
-        current = t.c.refresh_hash.is_(None) if old_hash is None else t.c.refresh_hash == old_hash
         result = self.conn.execute(
             update(t)
-            .where(t.c.id == session_id, t.c.ended_at.is_(None), current)
-            .values(refresh_hash=new_hash, last_active_at=at)
+            .where(t.c.id == session_id, t.c.ended_at.is_(None), t.c.refresh_hash.is_(None))
+            .values(refresh_hash=refresh_hash, last_active_at=at)
+        )
+        return result.rowcount == 1
+
+    def touch(self, session_id: str, *, refresh_hash: str, at: datetime) -> bool:
+        t = access_sessions
+        result = self.conn.execute(
+            update(t)
+            .where(t.c.id == session_id, t.c.ended_at.is_(None), t.c.refresh_hash == refresh_hash)
+            .values(last_active_at=at)
         )
         return result.rowcount == 1
 
@@ -453,7 +459,9 @@ class SqlHandoffRepo:
             )
         )
 
-    def redeem(self, *, code_hash: str, application_id: str, at: datetime) -> str | None:
+    def redeem(
+        self, *, code_hash: str, application_id: str, handoff_url: str, at: datetime
+    ) -> str | None:
         """One conditional UPDATE ... RETURNING: of any number of concurrent redemptions of one
         code, exactly one gets a row back (PostgreSQL re-checks the WHERE after the row lock;
         SQLite runs one writer at a time)."""
@@ -465,6 +473,7 @@ class SqlHandoffRepo:
                 t.c.used_at.is_(None),
                 t.c.expires_at > at,
                 t.c.application_id == application_id,
+                t.c.handoff_url == handoff_url,
             )
             .values(used_at=at)
             .returning(t.c.session_id)

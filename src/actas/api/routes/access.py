@@ -1,0 +1,392 @@
+"""Cases, access requests, approvals and sessions (staff), handoff and refresh (application)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+from pydantic import Field
+
+from actas.api.deps import AppDep, BrokerDep, StaffDep
+from actas.api.schemas import Strict
+from actas.domain.access import AccessRequest, AccessSession, Case, NoteKind, RequestState
+from actas.domain.policy import Decision
+from actas.services import access as access_service
+
+router = APIRouter(prefix="/v1", tags=["access"])
+
+Scope = Annotated[str, Field(min_length=1, max_length=80)]
+
+
+class CaseIn(Strict):
+    application: str = Field(min_length=1, max_length=63)
+    subject: str = Field(min_length=1, max_length=128)
+    ticket: str = Field(min_length=1, max_length=200)
+    reason_code: str = Field(min_length=1, max_length=64)
+    reason: str = Field(min_length=1, max_length=2000)
+
+
+class NoteIn(Strict):
+    kind: NoteKind = NoteKind.NOTE
+    text: str | None = Field(default=None, max_length=2000)
+    device: str | None = Field(default=None, max_length=2000)
+    browser: str | None = Field(default=None, max_length=2000)
+    steps: str | None = Field(default=None, max_length=2000)
+    error_text: str | None = Field(default=None, max_length=2000)
+    time: str | None = Field(default=None, max_length=200)
+    repeatable: bool | None = None
+
+
+class CloseIn(Strict):
+    changes: str = Field(min_length=1, max_length=2000, description="What changed")
+    verify: str = Field(
+        min_length=1, max_length=2000, description="How the customer can verify or undo it"
+    )
+
+
+class RequestIn(Strict):
+    case: str = Field(min_length=1, max_length=36)
+    kind: str = Field(pattern="^(assist|impersonate)$")
+    scopes: list[Scope] = Field(default_factory=list, max_length=20)
+    minutes: int = Field(ge=1, le=24 * 60)
+    break_glass: bool = False
+    extends_session: str | None = Field(default=None, max_length=36)
+    extension_reason: str | None = Field(default=None, max_length=2000)
+
+
+class AnswerIn(Strict):
+    comment: str = Field(default="", max_length=2000)
+    code: str | None = Field(default=None, min_length=6, max_length=8)
+
+
+class StartIn(Strict):
+    code: str = Field(min_length=6, max_length=8)
+
+
+class RevokeIn(Strict):
+    reason: str = Field(default="", max_length=2000)
+
+
+class RedeemIn(Strict):
+    code: str = Field(min_length=1, max_length=200)
+    handoff_url: str = Field(min_length=1, max_length=2000)
+
+
+class RefreshIn(Strict):
+    refresh_handle: str = Field(min_length=1, max_length=200)
+
+
+def case_out(case: Case) -> dict[str, Any]:
+    return {
+        "id": case.id,
+        "application": case.application_id,
+        "subject": case.subject_id,
+        "account": case.account_id,
+        "staff": case.staff_id,
+        "ticket": case.ticket,
+        "reason_code": case.reason_code,
+        "reason": case.reason_text,
+        "status": case.status.value,
+        "opened_at": case.opened_at,
+        "closed_at": case.closed_at,
+        "summary": (
+            {"changes": case.summary_changes, "verify": case.summary_verify}
+            if case.closed_at
+            else None
+        ),
+    }
+
+
+def request_out(request: AccessRequest) -> dict[str, Any]:
+    return {
+        "id": request.id,
+        "case": request.case_id,
+        "staff": request.staff_id,
+        "application": request.application_id,
+        "subject": request.subject_id,
+        "account": request.account_id,
+        "kind": request.kind,
+        "scopes": list(request.scopes),
+        "minutes": request.minutes,
+        "break_glass": request.break_glass,
+        "state": request.state.value,
+        "decision": {
+            "outcome": request.outcome,
+            "reasons": list(request.reasons),
+            "approvals_required": request.approvals_required,
+            "approver_roles": list(request.approver_roles),
+            "high_risk": request.high_risk,
+            "review_required": request.review_required,
+        },
+        "created_at": request.created_at,
+        "expires_at": request.expires_at,
+        "extends_session": request.extends_session_id,
+    }
+
+
+def decision_out(decision: Decision) -> dict[str, Any]:
+    return {
+        "outcome": decision.outcome.value,
+        "reasons": list(decision.reasons),
+        "approvals_required": decision.approvals_required,
+        "approver_roles": sorted(r.value for r in decision.approver_roles),
+        "high_risk": decision.high_risk,
+        "consent_required": decision.consent_required,
+        "approval_required": decision.approval_required,
+        "max_minutes": decision.max_minutes,
+    }
+
+
+def session_out(session: AccessSession) -> dict[str, Any]:
+    return {
+        "id": session.id,
+        "case": session.case_id,
+        "request": session.request_id,
+        "staff": session.staff_id,
+        "application": session.application_id,
+        "subject": session.subject_id,
+        "account": session.account_id,
+        "kind": session.kind,
+        "scopes": list(session.scopes),
+        "started_at": session.started_at,
+        "expires_at": session.expires_at,
+        "idle_timeout_seconds": session.idle_seconds,
+        "last_active_at": session.last_active_at,
+        "ended_at": session.ended_at,
+        "end_reason": session.end_reason.value if session.end_reason else None,
+        "review_required": session.review_required,
+    }
+
+
+# --- cases -----------------------------------------------------------------------------------
+
+
+@router.post("/cases", status_code=201, summary="Open a case for a subject")
+def open_case(body: CaseIn, caller: StaffDep, broker: BrokerDep) -> dict[str, Any]:
+    case = access_service.open_case(
+        broker.services,
+        staff=caller.staff,
+        application_id=body.application,
+        subject_id=body.subject,
+        ticket=body.ticket,
+        reason_code=body.reason_code,
+        reason_text=body.reason,
+        by=caller.actor,
+    )
+    return case_out(case)
+
+
+@router.get("/cases/{case_id}", summary="A case with its notes, requests and sessions")
+def get_case(case_id: str, _: StaffDep, broker: BrokerDep) -> dict[str, Any]:
+    detail = access_service.case_detail(broker.services, case_id)
+    return {
+        **case_out(detail.case),
+        "notes": [
+            {"id": n.id, "staff": n.staff_id, "at": n.at, "kind": n.kind.value, **n.body}
+            for n in detail.notes
+        ],
+        "requests": [request_out(r) for r in detail.requests],
+        "sessions": [session_out(s) for s in detail.sessions],
+    }
+
+
+@router.post("/cases/{case_id}/notes", status_code=201, summary="Record a note or observation")
+def add_note(case_id: str, body: NoteIn, caller: StaffDep, broker: BrokerDep) -> dict[str, Any]:
+    fields = body.model_dump(exclude={"kind"}, exclude_none=True)
+    note = access_service.add_note(
+        broker.services,
+        staff=caller.staff,
+        case_id=case_id,
+        kind=body.kind,
+        body=fields,
+        by=caller.actor,
+    )
+    return {"id": note.id, "at": note.at, "kind": note.kind.value, **note.body}
+
+
+@router.post("/cases/{case_id}/close", summary="Close with the summary for the customer")
+def close_case(case_id: str, body: CloseIn, caller: StaffDep, broker: BrokerDep) -> dict[str, Any]:
+    case = access_service.close_case(
+        broker.services,
+        staff=caller.staff,
+        case_id=case_id,
+        changes=body.changes,
+        verify=body.verify,
+        by=caller.actor,
+    )
+    return case_out(case)
+
+
+# --- requests and approvals ------------------------------------------------------------------
+
+
+@router.post("/access-requests/preview", summary="The decision a request would get, unrecorded")
+def preview(body: RequestIn, caller: StaffDep, broker: BrokerDep) -> dict[str, Any]:
+    decision = access_service.preview(
+        broker.services,
+        staff=caller.staff,
+        case_id=body.case,
+        kind=body.kind,
+        scopes=frozenset(body.scopes),
+        minutes=body.minutes,
+        break_glass=body.break_glass,
+    )
+    return decision_out(decision)
+
+
+@router.post("/access-requests", status_code=201, summary="Ask for access; returns the decision")
+def create_request(body: RequestIn, caller: StaffDep, broker: BrokerDep) -> dict[str, Any]:
+    request = access_service.request_access(
+        broker.services,
+        staff=caller.staff,
+        case_id=body.case,
+        kind=body.kind,
+        scopes=frozenset(body.scopes),
+        minutes=body.minutes,
+        break_glass=body.break_glass,
+        extends_session_id=body.extends_session,
+        extension_reason=body.extension_reason,
+        by=caller.actor,
+    )
+    return request_out(request)
+
+
+@router.get("/access-requests", summary="Requests in a state (default: pending approval)")
+def list_requests(
+    _: StaffDep,
+    broker: BrokerDep,
+    state: Annotated[list[RequestState] | None, Query()] = None,
+) -> list[dict[str, Any]]:
+    states = frozenset(state or [RequestState.PENDING_APPROVAL])
+    return [request_out(r) for r in access_service.requests_in(broker.services, states)]
+
+
+@router.get("/access-requests/{request_id}", summary="A request and its answers")
+def get_request(request_id: str, _: StaffDep, broker: BrokerDep) -> dict[str, Any]:
+    request, answers = access_service.get_request(broker.services, request_id)
+    return {
+        **request_out(request),
+        "answers": [
+            {
+                "approver": a.approver_id,
+                "decision": a.decision,
+                "comment": a.comment,
+                "via": a.via,
+                "at": a.at,
+            }
+            for a in answers
+        ],
+    }
+
+
+@router.post("/access-requests/{request_id}/approve", summary="Approve (never your own)")
+def approve(request_id: str, body: AnswerIn, caller: StaffDep, broker: BrokerDep) -> dict[str, Any]:
+    request = access_service.approve_request(
+        broker.services,
+        approver=caller.staff,
+        request_id=request_id,
+        comment=body.comment,
+        via="api",
+        code=body.code,
+        by=caller.actor,
+    )
+    return request_out(request)
+
+
+@router.post("/access-requests/{request_id}/deny", summary="Deny, with a comment")
+def deny(request_id: str, body: AnswerIn, caller: StaffDep, broker: BrokerDep) -> dict[str, Any]:
+    request = access_service.deny_request(
+        broker.services,
+        approver=caller.staff,
+        request_id=request_id,
+        comment=body.comment,
+        via="api",
+        by=caller.actor,
+    )
+    return request_out(request)
+
+
+@router.post(
+    "/access-requests/{request_id}/start",
+    summary="Step up with a TOTP code and start; returns the one-time handoff",
+)
+def start(request_id: str, body: StartIn, caller: StaffDep, broker: BrokerDep) -> dict[str, Any]:
+    started = access_service.start_session(
+        broker.services, staff=caller.staff, request_id=request_id, code=body.code, by=caller.actor
+    )
+    return {
+        "session": session_out(started.session),
+        "handoff_code": started.handoff_code,
+        "redirect_url": started.redirect_url,
+    }
+
+
+# --- sessions --------------------------------------------------------------------------------
+
+
+@router.get("/sessions", summary="Live sessions")
+def list_sessions(_: StaffDep, broker: BrokerDep) -> list[dict[str, Any]]:
+    return [session_out(s) for s in access_service.live_sessions(broker.services)]
+
+
+@router.get("/sessions/{session_id}", summary="One session")
+def get_session(session_id: str, _: StaffDep, broker: BrokerDep) -> dict[str, Any]:
+    return session_out(access_service.get_session(broker.services, session_id))
+
+
+@router.post("/sessions/{session_id}/end", summary="End your own session")
+def end(session_id: str, caller: StaffDep, broker: BrokerDep) -> dict[str, Any]:
+    session = access_service.end_session(
+        broker.services, staff=caller.staff, session_id=session_id, by=caller.actor
+    )
+    return session_out(session)
+
+
+@router.post("/sessions/{session_id}/revoke", summary="Revoke (owner, lead, security, admin)")
+def revoke(session_id: str, body: RevokeIn, caller: StaffDep, broker: BrokerDep) -> dict[str, Any]:
+    session = access_service.revoke_session(
+        broker.services,
+        staff=caller.staff,
+        session_id=session_id,
+        reason=body.reason,
+        by=caller.actor,
+    )
+    return session_out(session)
+
+
+def _token_out(redeemed: access_service.Redeemed, now: datetime) -> dict[str, Any]:
+    return {
+        "access_token": redeemed.token.token,
+        "token_type": "Bearer",
+        "issued_token_type": "urn:ietf:params:oauth:token-type:jwt",
+        "expires_in": max(0, int((redeemed.token.expires_at - now).total_seconds())),
+        "expires_at": redeemed.token.expires_at,
+        "session": redeemed.session.id,
+        "session_expires_at": redeemed.session.expires_at,
+        **({"refresh_handle": redeemed.refresh_handle} if redeemed.refresh_handle else {}),
+    }
+
+
+@router.post("/handoff/redeem", summary="Exchange a handoff code for an actor token (app)")
+def redeem(body: RedeemIn, caller: AppDep, broker: BrokerDep) -> dict[str, Any]:
+    redeemed = access_service.redeem_handoff(
+        broker.services,
+        app=caller.application,
+        code=body.code,
+        handoff_url=body.handoff_url,
+        by=caller.actor,
+    )
+    return _token_out(redeemed, broker.clock())
+
+
+@router.post("/sessions/{session_id}/refresh", summary="A fresh actor token (app)")
+def refresh(session_id: str, body: RefreshIn, caller: AppDep, broker: BrokerDep) -> dict[str, Any]:
+    redeemed = access_service.refresh_session(
+        broker.services,
+        app=caller.application,
+        session_id=session_id,
+        refresh_handle=body.refresh_handle,
+        by=caller.actor,
+    )
+    return _token_out(redeemed, broker.clock())
