@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -137,7 +138,7 @@ ASSIST_RESET_MFA = {
 
 
 def _rows(
-    table: dict[tuple[Role, ...], tuple[Outcome, ...]],
+    table: Mapping[tuple[Role, ...], tuple[Outcome, ...]],
 ) -> list[tuple[tuple[Role, ...], str, Outcome]]:
     return [
         (roles, name, outcome)
@@ -147,14 +148,18 @@ def _rows(
 
 
 @pytest.mark.parametrize(("roles", "target_name", "expected"), _rows(IMPERSONATE_READ))
-def test_impersonate_read_matrix(roles: tuple[Role, ...], target_name: str, expected: Outcome):
+def test_impersonate_read_matrix(
+    roles: tuple[Role, ...], target_name: str, expected: Outcome
+) -> None:
     decision = run(staff(*roles), ask(IMPERSONATE, ("read",)), target_name)
     assert decision.outcome is expected, decision.reasons
     assert decision.reasons
 
 
 @pytest.mark.parametrize(("roles", "target_name", "expected"), _rows(ASSIST_RESET_MFA))
-def test_assist_reset_mfa_matrix(roles: tuple[Role, ...], target_name: str, expected: Outcome):
+def test_assist_reset_mfa_matrix(
+    roles: tuple[Role, ...], target_name: str, expected: Outcome
+) -> None:
     decision = run(staff(*roles), ask(ASSIST, ("admin:reset_mfa",)), target_name)
     assert decision.outcome is expected, decision.reasons
     assert decision.reasons
@@ -172,12 +177,12 @@ def test_assist_reset_mfa_matrix(roles: tuple[Role, ...], target_name: str, expe
         ),
     ],
 )
-def test_ineligible_targets_say_why(target_name: str, reason: str):
+def test_ineligible_targets_say_why(target_name: str, reason: str) -> None:
     decision = run(staff(Role.LEAD), target_name=target_name)
     assert decision.reasons == (reason,)
 
 
-def test_a_subject_of_another_account_is_refused():
+def test_a_subject_of_another_account_is_refused() -> None:
     subject, _ = target()
     other = AccountView(application_id=APP, id="globex", flags=frozenset())
     decision = decide(
@@ -188,7 +193,7 @@ def test_a_subject_of_another_account_is_refused():
     assert "the subject belongs to account notes/acme, not notes/globex" in decision.reasons[0]
 
 
-def test_allow_says_why():
+def test_allow_says_why() -> None:
     decision = run(staff(Role.AGENT))
     assert decision.reasons == (
         "allowed: agent may impersonate for up to 20 minutes; "
@@ -201,7 +206,7 @@ def test_allow_says_why():
     assert decision.allowed
 
 
-def test_approval_says_by_whom_and_why():
+def test_approval_says_by_whom_and_why() -> None:
     decision = run(staff(Role.AGENT), target_name="flagged")
     assert decision.reasons == (
         "needs approval by a lead or security because the account is flagged",
@@ -215,14 +220,14 @@ def test_approval_says_by_whom_and_why():
     )
 
 
-def test_two_approvals_are_named():
+def test_two_approvals_are_named() -> None:
     policy = dataclasses.replace(POLICY, approvals_required=2)
     decision = run(staff(Role.AGENT), target_name="flagged", policy=policy)
     assert decision.approvals_required == 2
     assert decision.reasons[0].startswith("needs approval by 2 different staff holding lead or")
 
 
-def test_consent_comes_first_and_approval_is_announced():
+def test_consent_comes_first_and_approval_is_announced() -> None:
     decision = run(staff(Role.AGENT), target_name="regulated")
     assert decision.outcome is CONSENT
     assert decision.consent_required
@@ -252,11 +257,11 @@ def test_consent_comes_first_and_approval_is_announced():
         ((Role.SECURITY,), 60, ALLOW),
     ],
 )
-def test_duration_cap(roles: tuple[Role, ...], minutes: int, expected: Outcome):
+def test_duration_cap(roles: tuple[Role, ...], minutes: int, expected: Outcome) -> None:
     assert run(staff(*roles), ask(minutes=minutes)).outcome is expected
 
 
-def test_too_long_names_both_numbers():
+def test_too_long_names_both_numbers() -> None:
     decision = run(staff(Role.AGENT), ask(minutes=90))
     assert decision.reasons == ("denied: 90 minutes is over the agent maximum of 20",)
     assert decision.max_minutes == 20
@@ -264,7 +269,7 @@ def test_too_long_names_both_numbers():
     assert combined.reasons == ("denied: 90 minutes is over the lead maximum of 30",)
 
 
-def test_all_deny_reasons_are_collected():
+def test_all_deny_reasons_are_collected() -> None:
     decision = run(
         staff(Role.AGENT), ask(IMPERSONATE, ("write", "admin:Nope"), 90, "curiosity"), "no_access"
     )
@@ -298,11 +303,11 @@ def test_all_deny_reasons_are_collected():
 )
 def test_kind_and_scope_table(
     roles: tuple[Role, ...], kind: AccessKind, scopes: tuple[str, ...], expected: Outcome
-):
+) -> None:
     assert run(staff(*roles), ask(kind, scopes)).outcome is expected
 
 
-def test_scope_denials_name_the_scope():
+def test_scope_denials_name_the_scope() -> None:
     decision = run(staff(Role.AGENT), ask(IMPERSONATE, ("write",)))
     assert decision.reasons[0].startswith("denied: agent may not use scope write")
     assert run(staff(Role.AGENT), ask(scopes=())).scopes == {"read"}
@@ -312,7 +317,7 @@ def test_scope_denials_name_the_scope():
     assert admin.reasons == ("denied: admin may not impersonate (only assist)",)
 
 
-def test_unknown_reason_code_is_refused():
+def test_unknown_reason_code_is_refused() -> None:
     decision = run(staff(Role.AGENT), ask(reason_code="curiosity"))
     assert decision.outcome is DENY
     assert decision.reasons[0].startswith("denied: reason code 'curiosity' is not one of ")
@@ -334,11 +339,11 @@ def test_high_risk(
     scopes: tuple[str, ...],
     target_name: str,
     high_risk: bool,
-):
+) -> None:
     assert run(staff(*roles), ask(kind, scopes), target_name).high_risk is high_risk
 
 
-def test_high_risk_kinds():
+def test_high_risk_kinds() -> None:
     policy = dataclasses.replace(POLICY, high_risk_kinds=frozenset({ASSIST}))
     assert run(staff(Role.AGENT), ask(ASSIST, ("admin:reset_mfa",)), policy=policy).high_risk
 
@@ -373,13 +378,13 @@ LEAD_ANYWHERE = RolePolicy(
 )
 def test_assigned_only_holds_only_if_every_role_says_so(
     roles: tuple[Role, ...], assigned: bool, expected: Outcome
-):
+) -> None:
     policy = _custom(agent=AGENT_ASSIGNED, lead=LEAD_ANYWHERE)
     decision = run(staff(*roles, assigned=assigned), policy=policy)
     assert decision.outcome is expected, decision.reasons
 
 
-def test_roles_combine_most_permissively():
+def test_roles_combine_most_permissively() -> None:
     policy = _custom(agent=AGENT_ASSIGNED, lead=LEAD_ANYWHERE)
     combined = effective_role_policy(policy=policy, roles={Role.AGENT, Role.LEAD, Role.ADMIN})
     assert combined == RolePolicy(
@@ -420,7 +425,7 @@ CONSENT_ONLY = dataclasses.replace(
 
 
 @pytest.mark.parametrize(
-    ("grant", "request", "expected", "hint"),
+    ("grant", "spec", "expected", "hint"),
     [
         (consent(), ask(), ALLOW, "covered by the customer's consent until 2025-03-01 13:00 UTC"),
         (None, ask(), CONSENT, "there is no consent on file"),
@@ -442,22 +447,22 @@ CONSENT_ONLY = dataclasses.replace(
     ],
 )
 def test_consent_coverage(
-    grant: Consent | None, request: AccessRequestSpec, expected: Outcome, hint: str
-):
-    decision = run(staff(Role.AGENT), request, "regulated", consent=grant, policy=CONSENT_ONLY)
+    grant: Consent | None, spec: AccessRequestSpec, expected: Outcome, hint: str
+) -> None:
+    decision = run(staff(Role.AGENT), spec, "regulated", consent=grant, policy=CONSENT_ONLY)
     assert decision.outcome is expected, decision.reasons
     assert hint in decision.reasons[0]
     assert decision.consent_required is (expected is CONSENT)
 
 
-def test_consent_does_not_replace_approval():
+def test_consent_does_not_replace_approval() -> None:
     decision = run(staff(Role.AGENT), target_name="regulated", consent=consent())
     assert decision.outcome is APPROVAL
     assert decision.reasons[0].startswith("covered by the customer's consent until")
     assert not decision.consent_required
 
 
-def test_a_flag_the_policy_leaves_out_asks_for_everything():
+def test_a_flag_the_policy_leaves_out_asks_for_everything() -> None:
     policy = dataclasses.replace(POLICY, flags={})
     decision = run(staff(Role.AGENT), target_name="flagged", policy=policy)
     assert decision.outcome is CONSENT
@@ -480,13 +485,15 @@ def test_a_flag_the_policy_leaves_out_asks_for_everything():
         ((Role.LEAD,), "normal", 10, DENY),
     ],
 )
-def test_break_glass_table(roles: tuple[Role, ...], target_name: str, minutes: int, expected):
+def test_break_glass_table(
+    roles: tuple[Role, ...], target_name: str, minutes: int, expected: Outcome
+) -> None:
     decision = run(staff(*roles), ask(minutes=minutes, break_glass=True), target_name)
     assert decision.outcome is expected, decision.reasons
     assert decision.review_required is (expected is ALLOW)
 
 
-def test_break_glass_skips_approval_and_consent_and_is_reviewed():
+def test_break_glass_skips_approval_and_consent_and_is_reviewed() -> None:
     decision = run(staff(Role.SECURITY), ask(minutes=25, break_glass=True), "regulated")
     assert decision.outcome is ALLOW
     assert decision.high_risk
@@ -500,7 +507,7 @@ def test_break_glass_skips_approval_and_consent_and_is_reviewed():
     assert "without break-glass this would need approval" in "\n".join(decision.reasons)
 
 
-def test_break_glass_refusals_say_why():
+def test_break_glass_refusals_say_why() -> None:
     agent = run(staff(Role.AGENT), ask(break_glass=True))
     assert agent.reasons == ("denied: break-glass is only for security; you hold agent",)
     over = run(staff(Role.SECURITY), ask(minutes=45, break_glass=True))
@@ -527,7 +534,9 @@ def test_break_glass_refusals_say_why():
         (staff(Role.LEAD, staff_id="bob"), True, True, False),  # high risk: console + TOTP only
     ],
 )
-def test_approval_table(approver: StaffView, high_risk: bool, via_slack: bool, expected: bool):
+def test_approval_table(
+    approver: StaffView, high_risk: bool, via_slack: bool, expected: bool
+) -> None:
     ok, why = can_approve(
         policy=POLICY,
         approver=approver,
@@ -539,7 +548,7 @@ def test_approval_table(approver: StaffView, high_risk: bool, via_slack: bool, e
     assert why
 
 
-def test_approval_refusals_say_why():
+def test_approval_refusals_say_why() -> None:
     own = can_approve(
         policy=POLICY, approver=staff(Role.SECURITY), requester_id="alice", decision_high_risk=False
     )
@@ -590,7 +599,7 @@ def test_no_outcome_but_deny_breaks_a_hard_rule(
     reason_code: str,
     break_glass: bool,
     grant: Consent | None,
-):
+) -> None:
     subject = SubjectView(
         application_id=APP,
         id="u-1",
@@ -637,7 +646,7 @@ def test_no_outcome_but_deny_breaks_a_hard_rule(
 # -- the policy's own invariants ------------------------------------------------------------------
 
 
-def test_policy_refuses_to_configure_no_access():
+def test_policy_refuses_to_configure_no_access() -> None:
     with pytest.raises(InvalidInput, match="no_access cannot be configured"):
         dataclasses.replace(
             POLICY, flags={AccountFlag.NO_ACCESS: FlagRule(approval=True, consent=True)}
@@ -652,7 +661,7 @@ def test_policy_refuses_to_configure_no_access():
         )
 
 
-def test_policy_mappings_cannot_be_changed():
+def test_policy_mappings_cannot_be_changed() -> None:
     with pytest.raises(TypeError):
         POLICY.roles[Role.AGENT] = LEAD_ANYWHERE  # type: ignore[index]
 
@@ -660,7 +669,7 @@ def test_policy_mappings_cannot_be_changed():
 # -- the policy file ------------------------------------------------------------------------------
 
 
-def test_the_shipped_default_loads():
+def test_the_shipped_default_loads() -> None:
     policy = load_policy(DEFAULT_POLICY_PATH)
     assert policy == POLICY
     assert policy.roles[Role.AGENT] == RolePolicy(
@@ -705,7 +714,7 @@ def broken(old: str, new: str) -> tuple[str, PolicyError]:
     return text, caught.value
 
 
-def test_negative_max_minutes_points_at_its_line():
+def test_negative_max_minutes_points_at_its_line() -> None:
     text, error = broken("max_minutes = 20", "max_minutes = -5")
     line = line_of(text, "max_minutes = -5")
     assert (
@@ -749,14 +758,14 @@ def test_negative_max_minutes_points_at_its_line():
         ("high_risk_kinds = []", "high_risk_kinds = 3", "high_risk_kinds = 3", "must be an array"),
     ],
 )
-def test_errors_point_at_the_right_line(old: str, new: str, at: str, message: str):
+def test_errors_point_at_the_right_line(old: str, new: str, at: str, message: str) -> None:
     text, error = broken(old, new)
     assert error.line == line_of(text, at), str(error)
     assert message in error.problems[0].message
     assert str(error).startswith(f"policy.toml:{error.line}: ")
 
 
-def test_missing_keys_and_flags_are_errors():
+def test_missing_keys_and_flags_are_errors() -> None:
     _, error = broken("assigned_only = false\n\n[roles.lead]", "\n[roles.lead]")
     assert "roles.agent is missing assigned_only" in str(error)
     _, error = broken("[flags.flagged]\napproval = true\nconsent = false\n", "")
@@ -765,13 +774,13 @@ def test_missing_keys_and_flags_are_errors():
     assert "the policy is missing approver_roles" in str(error)
 
 
-def test_every_problem_is_reported_at_once():
+def test_every_problem_is_reported_at_once() -> None:
     _, error = broken("max_minutes = 20", "max_minutes = -5\ncolour = 'red'")
     assert len(error.problems) == 2
     assert len(str(error).splitlines()) == 2
 
 
-def test_break_glass_roles_need_a_role_table():
+def test_break_glass_roles_need_a_role_table() -> None:
     _, error = broken('roles = ["security"]', 'roles = ["security"]\nmax_minute = 1')
     assert "unknown key break_glass.max_minute" in str(error)
     start = DEFAULT_TEXT.index("[roles.security]")
@@ -785,14 +794,14 @@ def test_break_glass_roles_need_a_role_table():
     )
 
 
-def test_break_glass_may_be_switched_off():
+def test_break_glass_may_be_switched_off() -> None:
     text = DEFAULT_TEXT.replace(
         'enabled = true\nroles = ["security"]\nmax_minutes = 30', "enabled = false", 1
     )
     assert load_policy_text(text, source="p.toml").break_glass == BreakGlass(enabled=False)
 
 
-def test_file_errors(tmp_path: Path):
+def test_file_errors(tmp_path: Path) -> None:
     missing = tmp_path / "nope.toml"
     with pytest.raises(PolicyError) as caught:
         load_policy(missing)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 
 from sqlalchemy.engine import Engine
@@ -13,9 +13,12 @@ from actas.domain.staff import LockoutRule
 from actas.keys import keyring
 from actas.keys.keyring import KeySource
 from actas.keys.tokens import KeyRingMinter
+from actas.notify.outbox import channels_for
 from actas.policy_file import load_default_policy, load_policy
+from actas.revocation.bus import RevocationBus
 from actas.security.passwords import Argon2Passwords
 from actas.security.totp import PyOtpTotp
+from actas.services.announce import Channel
 from actas.services.context import ServiceContext
 from actas.settings import Settings
 from actas.store.engine import make_engine
@@ -31,6 +34,11 @@ class Broker:
     keys: KeySource
     services: ServiceContext
     clock: Clock
+    #: Where announcements go (Slack, webhooks), from the settings.
+    channels: tuple[Channel, ...] = ()
+    #: This process's revocation fan-out to SSE clients (fed after commit and, on PostgreSQL,
+    #: by the LISTEN thread the app starts).
+    bus: RevocationBus = field(default_factory=RevocationBus)
 
 
 def initialise(settings: Settings, *, clock: Clock = system_clock) -> bool:
@@ -53,7 +61,15 @@ def build(
 ) -> Broker:
     engine = make_engine(settings.database_url)
     keys = KeySource(settings.key_file, clock)
-    store = Store(engine, clock=clock, signer=keys, checkpoint_every=settings.checkpoint_every)
+    bus = RevocationBus()
+    store = Store(
+        engine,
+        clock=clock,
+        signer=keys,
+        checkpoint_every=settings.checkpoint_every,
+        publisher=bus,
+    )
+    channels = channels_for(settings)
     services = ServiceContext(
         uow=store.transaction,
         read=store.read,
@@ -66,7 +82,15 @@ def build(
         policy=load_policy(settings.policy_file) if settings.policy_file else load_default_policy(),
         minter=KeyRingMinter(keys, issuer=settings.public_url),
         public_url=settings.public_url,
+        channels=channels,
     )
     return Broker(
-        settings=settings, engine=engine, store=store, keys=keys, services=services, clock=clock
+        settings=settings,
+        engine=engine,
+        store=store,
+        keys=keys,
+        services=services,
+        clock=clock,
+        channels=channels,
+        bus=bus,
     )

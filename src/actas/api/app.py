@@ -14,6 +14,7 @@ from actas import __version__
 from actas.api import problems
 from actas.api.routes import access, audit, auth, directory, staff, system
 from actas.bootstrap import Broker
+from actas.notify.outbox import OutboxRunner, start_delivery
 
 log = logging.getLogger("actas")
 
@@ -28,15 +29,28 @@ async def _checkpoint_loop(broker: Broker, interval: float) -> None:
             log.exception("audit checkpoint failed; will retry")
 
 
-def create_app(broker: Broker, *, checkpoint_interval: float | None = None) -> FastAPI:
+def create_app(
+    broker: Broker,
+    *,
+    checkpoint_interval: float | None = None,
+    deliver_outbox: bool = False,
+) -> FastAPI:
+    """``deliver_outbox`` runs the announcement delivery worker (Slack, webhooks) while the
+    app lives; tests leave it off and deliver explicitly."""
+
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         task = None
         if checkpoint_interval:
             task = asyncio.create_task(_checkpoint_loop(broker, checkpoint_interval))
+        runner: OutboxRunner | None = None
+        if deliver_outbox:
+            runner = start_delivery(broker.store, broker.settings, clock=broker.clock)
         try:
             yield
         finally:
+            if runner is not None:
+                await asyncio.to_thread(runner.stop)
             if task is not None:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):

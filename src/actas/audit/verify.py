@@ -290,8 +290,8 @@ class _Walk:
             raise _Found(
                 "truncated",
                 last + 1,
-                f"log truncated after checkpoint at seq {proof.seq}: that checkpoint covers "
-                f"events up to {proof.seq} but the log ends at event {last}",
+                f"log truncated after checkpoint at seq {proof.seq}: the log ends at event "
+                f"{last}, so events {last + 1} to {proof.seq} at least were deleted",
             )
         if forged is not None:
             raise _Found("checkpoint_signature", forged.seq, _bad_signature(forged))
@@ -312,7 +312,8 @@ def _check_head(head: Any, last: int, last_hash: bytes) -> None:
         raise _Found(
             "head_mismatch",
             head_seq + 1,
-            f"the head names event {head_seq} but the log goes on to event {last}",
+            f"the head names event {head_seq} but the log goes on to event {last}: "
+            f"events {head_seq + 1} to {last} are past its head",
         )
     if head_hash != last_hash:
         raise _Found(

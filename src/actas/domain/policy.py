@@ -195,6 +195,10 @@ class Consent:
     kinds: frozenset[AccessKind]
     expires_at: datetime
 
+    def __post_init__(self) -> None:
+        if self.expires_at.tzinfo is None:
+            raise InvalidInput("the consent's expiry must carry a time zone")
+
 
 @dataclass(frozen=True, kw_only=True)
 class AccessRequestSpec:
@@ -348,21 +352,23 @@ def decide(
             f"{subject.account_id}, not {account.application_id}/{account.id}"
         )
 
-    break_glass_ok = False
-    if request.break_glass:
-        if not policy.break_glass.enabled:
-            denials.append("denied: break-glass is disabled by the policy")
-        elif not staff.roles & policy.break_glass.roles:
-            denials.append(
-                f"denied: break-glass is only for {_names(policy.break_glass.roles, ' or ')}; "
-                f"you hold {_names(staff.roles)}"
-            )
-        else:
-            break_glass_ok = True
+    break_glass_refused = ""
+    if request.break_glass and not policy.break_glass.enabled:
+        break_glass_refused = "denied: break-glass is disabled by the policy"
+    elif request.break_glass and not staff.roles & policy.break_glass.roles:
+        break_glass_refused = (
+            f"denied: break-glass is only for {_names(policy.break_glass.roles, ' or ')}; "
+            f"you hold {_names(staff.roles)}"
+        )
+    break_glass_ok = request.break_glass and not break_glass_refused
 
     cap = 0
     if role_policy is None:
-        denials.append(f"denied: no role you hold ({_names(staff.roles)}) grants support access")
+        denials.append(
+            f"denied: no role you hold ({_names(staff.roles)}) grants support access"
+            if staff.roles
+            else "denied: you hold no role, and support access needs one"
+        )
     else:
         cap = policy.break_glass.max_minutes if break_glass_ok else role_policy.max_minutes
         if kind not in role_policy.kinds:
@@ -408,6 +414,8 @@ def decide(
             f"denied: reason code {request.reason_code[:70]!r} is not one of "
             + ", ".join(policy.reason_codes)
         )
+    if break_glass_refused:
+        denials.append(break_glass_refused)
 
     high_risk = is_high_risk(
         policy=policy,
@@ -460,7 +468,10 @@ def decide(
         ]
         if consent_flags:
             because = _account_is(consent_flags)
-            reasons.append(f"break-glass skips the customer's consent that {because} asks for")
+            reasons.append(
+                "break-glass: the customer's consent is skipped too; without break-glass "
+                f"it would be needed because {because}"
+            )
         if approval_line:
             reasons.append(f"without break-glass this would need {approval_line}")
         reasons.append(allowed_line + " under break-glass")
