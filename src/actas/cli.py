@@ -9,6 +9,7 @@ import sys
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from functools import wraps
+from pathlib import Path
 from typing import Any, TypeVar
 
 import click
@@ -92,7 +93,7 @@ def serve(host: str | None, port: int | None) -> None:
 
     settings = _settings()
     broker = build(settings)
-    app = create_app(broker, checkpoint_interval=60.0)
+    app = create_app(broker, checkpoint_interval=60.0, sweep_interval=5.0, deliver_outbox=True)
     bind_host = host or settings.host
     bind_port = port or settings.port
     click.echo(f"actas broker on http://{bind_host}:{bind_port} (public URL {settings.public_url})")
@@ -201,6 +202,114 @@ def staff_list() -> None:
     for member in staff_service.list_staff(_broker().services):
         state = "disabled" if not member.active else "active"
         click.echo(f"{member.email}\t{','.join(sorted(member.roles))}\t{state}\t{member.id}")
+
+
+@staff.command("assign")
+@click.argument("email")
+@click.option("--app", "app_id", required=True)
+@click.option("--account", "account_id", required=True)
+@click.option("--remove", is_flag=True, help="Remove the assignment instead.")
+@friendly
+def staff_assign(email: str, app_id: str, account_id: str, remove: bool) -> None:
+    """Assign a staff member to an account (for roles limited to their assignments)."""
+    from actas.services import staff as staff_service
+
+    changed = staff_service.assign(
+        _broker().services,
+        email=email,
+        application_id=app_id,
+        account_id=account_id,
+        remove=remove,
+        by=_cli_actor(),
+    )
+    verb = "unassigned from" if remove else "assigned to"
+    click.echo(f"{email} {verb} {app_id}/{account_id}" + ("" if changed else " (no change)"))
+
+
+@staff.command("slack")
+@click.argument("email")
+@click.argument("slack_user_id")
+@friendly
+def staff_slack(email: str, slack_user_id: str) -> None:
+    """Link a staff member to their Slack user id, for approvals from Slack."""
+    from actas.services import staff as staff_service
+
+    staff_service.link_slack(
+        _broker().services, email=email, slack_user_id=slack_user_id, by=_cli_actor()
+    )
+    click.echo(f"{email} is Slack user {slack_user_id}")
+
+
+# --- policy ----------------------------------------------------------------------------------
+
+
+@main.group()
+def policy() -> None:
+    """The access policy."""
+
+
+@policy.command("check")
+@click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
+def policy_check(path: Path) -> None:
+    """Validate a policy file; on a mistake, name its line and exit 1."""
+    from actas.domain.policy import describe
+    from actas.policy_file import PolicyError, load_policy
+
+    try:
+        loaded = load_policy(path)
+    except PolicyError as exc:
+        click.echo(str(exc), err=True)
+        sys.exit(1)
+    click.echo(f"{path}: valid")
+    for line in describe(loaded):
+        click.echo(f"  {line}")
+
+
+@policy.command("explain")
+@click.option("--staff", "staff_email", required=True, help="Staff email.")
+@click.option("--subject", "subject_id", required=True)
+@click.option("--app", "app_id", default=None, help="Application (default: the only one).")
+@click.option("--kind", type=click.Choice(["assist", "impersonate"]), required=True)
+@click.option("--minutes", type=click.IntRange(1, 1440), required=True)
+@click.option("--scope", "scopes", multiple=True, help="read, write, admin:<action>")
+@click.option("--reason-code", default=None)
+@click.option("--break-glass", is_flag=True)
+@friendly
+def policy_explain(
+    staff_email: str,
+    subject_id: str,
+    app_id: str | None,
+    kind: str,
+    minutes: int,
+    scopes: tuple[str, ...],
+    reason_code: str | None,
+    break_glass: bool,
+) -> None:
+    """Print the decision a request would get now, and why."""
+    from actas.services import access as access_service
+    from actas.services import applications as app_service
+
+    broker = _broker()
+    if app_id is None:
+        apps = app_service.list_applications(broker.services)
+        if len(apps) != 1:
+            _fail("name the application with --app (there is not exactly one)")
+        app_id = apps[0].id
+    decision = access_service.explain(
+        broker.services,
+        staff_email=staff_email,
+        application_id=app_id,
+        subject_id=subject_id,
+        kind=kind,
+        scopes=frozenset(scopes),
+        minutes=minutes,
+        reason_code=reason_code,
+        break_glass=break_glass,
+    )
+    click.echo(f"decision: {decision.outcome.value}")
+    for reason in decision.reasons:
+        click.echo(f"  - {reason}")
+    sys.exit(0 if decision.outcome.value != "deny" else 1)
 
 
 # --- applications ----------------------------------------------------------------------------

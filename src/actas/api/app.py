@@ -12,8 +12,9 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from actas import __version__
 from actas.api import problems
-from actas.api.routes import access, audit, auth, directory, staff, system
+from actas.api.routes import access, audit, auth, directory, revocations, slack, staff, system
 from actas.bootstrap import Broker
+from actas.services import access as access_service
 from actas.notify.outbox import OutboxRunner, start_delivery
 
 log = logging.getLogger("actas")
@@ -29,10 +30,21 @@ async def _checkpoint_loop(broker: Broker, interval: float) -> None:
             log.exception("audit checkpoint failed; will retry")
 
 
+async def _sweep_loop(broker: Broker, interval: float) -> None:
+    """End sessions at their hard expiry or idle limit even when nobody asks for them again."""
+    while True:
+        await asyncio.sleep(interval)
+        try:
+            await asyncio.to_thread(access_service.sweep, broker.services)
+        except SQLAlchemyError:
+            log.exception("session sweep failed; will retry")
+
+
 def create_app(
     broker: Broker,
     *,
     checkpoint_interval: float | None = None,
+    sweep_interval: float | None = None,
     deliver_outbox: bool = False,
 ) -> FastAPI:
     """``deliver_outbox`` runs the announcement delivery worker (Slack, webhooks) while the
@@ -40,18 +52,34 @@ def create_app(
 
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        task = None
+        tasks = []
         if checkpoint_interval:
-            task = asyncio.create_task(_checkpoint_loop(broker, checkpoint_interval))
+            tasks.append(asyncio.create_task(_checkpoint_loop(broker, checkpoint_interval)))
+        if sweep_interval:
+            tasks.append(asyncio.create_task(_sweep_loop(broker, sweep_interval)))
         runner: OutboxRunner | None = None
         if deliver_outbox:
             runner = start_delivery(broker.store, broker.settings, clock=broker.clock)
+        listener = None
+        if not broker.settings.is_sqlite:  # replicas hear each other's revocations
+            from actas.revocation.pg_listener import start_listener
+
+            listener = await asyncio.to_thread(
+                start_listener,
+                broker.settings.database_url,
+                broker.bus,
+                broker.store,
+                broker.clock,
+            )
         try:
             yield
         finally:
+            broker.bus.close()
+            if listener is not None:
+                await asyncio.to_thread(listener.stop)
             if runner is not None:
                 await asyncio.to_thread(runner.stop)
-            if task is not None:
+            for task in tasks:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
@@ -71,6 +99,8 @@ def create_app(
         staff.router,
         directory.router,
         access.router,
+        slack.router,
+        revocations.router,
         audit.router,
     ):
         app.include_router(router)

@@ -305,6 +305,50 @@ def preview(
         )
 
 
+def explain(
+    ctx: ServiceContext,
+    *,
+    staff_email: str,
+    application_id: str,
+    subject_id: str,
+    kind: str,
+    scopes: frozenset[str],
+    minutes: int,
+    reason_code: str | None = None,
+    break_glass: bool = False,
+) -> Decision:
+    """The decision for a hypothetical request, for ``actas policy explain``."""
+    with ctx.read() as uow:
+        staff = uow.staff.by_email(staff_email.strip().lower())
+        if staff is None:
+            raise NotFound(f"no staff member with email {staff_email[:80]}")
+        subject = uow.subjects.get(application_id, subject_id)
+        if subject is None:
+            raise NotFound(f"no subject {subject_id[:128]} in application {application_id[:63]}")
+        hypothetical = Case(
+            id="explain",
+            application_id=application_id,
+            subject_id=subject_id,
+            account_id=subject.account_id,
+            staff_id=staff.id,
+            ticket="-",
+            reason_code=reason_code or ctx.policy.reason_codes[0],
+            reason_text="-",
+            status=CaseStatus.OPEN,
+            opened_at=ctx.clock(),
+        )
+        return _decide(
+            ctx,
+            uow,
+            staff=staff,
+            case=hypothetical,
+            kind=kind,
+            scopes=scopes,
+            minutes=minutes,
+            break_glass=break_glass,
+        )
+
+
 _STATE_FOR = {
     Outcome.ALLOW: RequestState.APPROVED,
     Outcome.NEEDS_APPROVAL: RequestState.PENDING_APPROVAL,

@@ -7,7 +7,13 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from actas.domain.audit import Actor, AuditEvent
-from actas.domain.errors import AccountLocked, AuthenticationFailed, Conflict, NotFound
+from actas.domain.errors import (
+    AccountLocked,
+    AuthenticationFailed,
+    Conflict,
+    InvalidInput,
+    NotFound,
+)
 from actas.domain.roles import Role
 from actas.domain.staff import (
     Staff,
@@ -316,3 +322,55 @@ def reset_totp(ctx: ServiceContext, *, email: str, by: Actor) -> str:
 def list_staff(ctx: ServiceContext) -> list[Staff]:
     with ctx.read() as uow:
         return uow.staff.all()
+
+
+def assign(
+    ctx: ServiceContext,
+    *,
+    email: str,
+    application_id: str,
+    account_id: str,
+    remove: bool,
+    by: Actor,
+) -> bool:
+    """Assign a staff member to an account, or remove the assignment. True if it changed."""
+    email = normalise_email(email)
+    with ctx.uow() as uow:
+        member = _existing(uow.staff.by_email(email), email)
+        if uow.accounts.get(application_id, account_id) is None:
+            raise NotFound(f"no account {account_id[:128]} in application {application_id[:63]}")
+        if remove:
+            changed = uow.assignments.remove(member.id, application_id, account_id)
+        else:
+            changed = uow.assignments.add(member.id, application_id, account_id)
+        if changed:
+            uow.audit.record(
+                AuditEvent(
+                    type="staff.unassigned" if remove else "staff.assigned",
+                    actor=by.id,
+                    account=account_id,
+                    ip=by.ip,
+                    user_agent=by.user_agent,
+                    data={"staff": member.id, "application": application_id},
+                )
+            )
+    return changed
+
+
+def link_slack(ctx: ServiceContext, *, email: str, slack_user_id: str, by: Actor) -> None:
+    """Map a Slack user to a staff member: approvals from Slack act as that person."""
+    email = normalise_email(email)
+    if not slack_user_id.isalnum() or len(slack_user_id) > 32:
+        raise InvalidInput(f"Slack user id {slack_user_id[:40]!r} is not an id like U024BE7LH")
+    with ctx.uow() as uow:
+        member = _existing(uow.staff.by_email(email), email)
+        uow.slack_links.link(slack_user_id, member.id)
+        uow.audit.record(
+            AuditEvent(
+                type="staff.slack_linked",
+                actor=by.id,
+                ip=by.ip,
+                user_agent=by.user_agent,
+                data={"staff": member.id, "slack_user": slack_user_id},
+            )
+        )

@@ -1,0 +1,89 @@
+"""Slack's interactions endpoint: Approve, Deny and Revoke buttons.
+
+The signature is checked over the raw body before anything is parsed; the Slack user must map
+to an active staff member entitled to act; a repeated delivery changes nothing twice (the
+services' state machine and the unique approval per approver see to that); high-risk requests
+are never approved here (the button only links to the console, where a TOTP code is asked).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from starlette.concurrency import run_in_threadpool
+from starlette.responses import JSONResponse
+
+from actas.api.deps import BrokerDep, request_actor
+from actas.bootstrap import Broker
+from actas.domain.audit import Actor
+from actas.domain.errors import ActasError, AuthenticationFailed, InvalidInput, NotFound
+from actas.notify.slack import Interaction, parse_interaction, verify_interaction
+from actas.services import access as access_service
+
+router = APIRouter(prefix="/v1/slack", tags=["slack"])
+
+
+def _reply(text: str) -> JSONResponse:
+    return JSONResponse({"response_type": "ephemeral", "replace_original": False, "text": text})
+
+
+def _act(broker: Broker, interaction: Interaction, actor: Actor) -> str:
+    services = broker.services
+    with services.read() as uow:
+        staff_id = uow.slack_links.staff_for(interaction.user_id)
+        staff = uow.staff.by_id(staff_id) if staff_id else None
+    if staff is None or not staff.active:
+        return "Your Slack account is not linked to an active actas staff member; nothing changed."
+    by = Actor(id=staff.id, ip=actor.ip, user_agent="slack")
+    if interaction.action_id in {"approve", "deny"}:
+        approve = interaction.action_id == "approve"
+        if approve:
+            request = access_service.approve_request(
+                services,
+                approver=staff,
+                request_id=interaction.value,
+                comment="approved in Slack",
+                via="slack",
+                code=None,
+                by=by,
+            )
+        else:
+            request = access_service.deny_request(
+                services,
+                approver=staff,
+                request_id=interaction.value,
+                comment="denied in Slack",
+                via="slack",
+                by=by,
+            )
+        return f"Request {request.id[:8]} is now {request.state.value.replace('_', ' ')}."
+    if interaction.action_id == "revoke":
+        session = access_service.revoke_session(
+            services, staff=staff, session_id=interaction.value, reason="revoked in Slack", by=by
+        )
+        return f"Session {session.id[:8]} revoked."
+    return "Nothing to do for this button."
+
+
+@router.post("/interactions", summary="Slack button clicks (signed by Slack)")
+async def interactions(request: Request, broker: BrokerDep) -> Any:
+    secret = broker.settings.slack.signing_secret
+    if secret is None:
+        raise NotFound("Slack is not configured on this broker")
+    body = await request.body()
+    if not verify_interaction(
+        request.headers, body, secret.value, now=lambda: broker.clock().timestamp()
+    ):
+        raise AuthenticationFailed("the Slack signature is missing, wrong or stale")
+    try:
+        interaction = parse_interaction(body)
+    except ValueError as exc:
+        raise InvalidInput(f"the Slack payload is malformed: {exc}") from None
+    actor = request_actor(request, None)
+    try:
+        text = await run_in_threadpool(_act, broker, interaction, actor)
+    except ActasError as exc:
+        # Slack shows the reply to the person who clicked; nothing changed.
+        text = f"Nothing changed: {exc.detail}"
+    return _reply(text)
