@@ -13,6 +13,8 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import click
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import SQLAlchemyError
 
 from actas.bootstrap import Broker, build, initialise
 from actas.domain.audit import Actor, AuditEvent, AuditQuery
@@ -39,9 +41,21 @@ def friendly(func: F) -> F:
             return func(*args, **kwargs)
         except (SettingsError, KeyFileError, ActasError) as exc:
             _fail(str(exc))
+        except SQLAlchemyError as exc:
+            _fail(_database_problem(exc))
         return None
 
     return wrapper  # type: ignore[return-value]
+
+
+def _database_problem(exc: SQLAlchemyError) -> str:
+    """One line naming the setting; the URL's password never shows."""
+    try:
+        url = make_url(load_settings().database_url).render_as_string(hide_password=True)
+    except (SettingsError, ValueError):
+        url = "(unparsable)"
+    reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0][:200]
+    return f"ACTAS_DATABASE_URL={url!r} cannot be used: {reason}"
 
 
 def _settings() -> Settings:
@@ -49,7 +63,12 @@ def _settings() -> Settings:
 
 
 def _broker() -> Broker:
-    return build(_settings())
+    """The broker for one command; its connections close when the command ends."""
+    broker = build(_settings())
+    context = click.get_current_context(silent=True)
+    if context is not None:
+        context.call_on_close(broker.engine.dispose)
+    return broker
 
 
 def _cli_actor() -> Actor:

@@ -133,20 +133,17 @@ class BodyLimit:
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > self.limit:
-                    raise _TooLarge
+                    # An HTTPException passes through FastAPI's body reader untouched (any
+                    # other error becomes a 400 there) and reaches the problem handler.
+                    raise StarletteHTTPException(
+                        413, f"the request body is larger than {self.limit} bytes"
+                    )
             return message
 
-        try:
-            await self.app(scope, counted, send)
-        except _TooLarge:
-            await self._refuse(scope, receive, send)
+        await self.app(scope, counted, send)
 
     async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
         response = problem(
             413, f"the request body is larger than {self.limit} bytes", code="too_large"
         )
         await response(scope, receive, send)
-
-
-class _TooLarge(Exception):
-    pass

@@ -199,6 +199,8 @@ def load(path: Path) -> KeyRing:
         if not isinstance(items, list):
             raise KeyFileError(f"{file}: expected an object with a 'keys' list")
         entries.extend(KeyEntry.from_json(item, file) for item in items)
+    if not entries:
+        raise KeyFileError(f"ACTAS_KEY_FILE={str(path)!r} holds no key")
     return KeyRing(entries)
 
 
@@ -246,10 +248,12 @@ class KeySource:
         self._stamp = self._mtime()
         self._checked = time.monotonic()
 
-    def _mtime(self) -> float:
-        if self.path.is_dir():
-            return max((f.stat().st_mtime for f in self.path.glob("*.json")), default=0.0)
-        return self.path.stat().st_mtime
+    def _mtime(self) -> tuple[tuple[int, int, int], ...]:
+        """What changes whenever a key file is replaced: saves go through os.replace, so the
+        inode changes even when the modification time does not (coarse clocks, copies)."""
+        files = sorted(self.path.glob("*.json")) if self.path.is_dir() else [self.path]
+        stats = (f.stat() for f in files)
+        return tuple((s.st_ino, s.st_mtime_ns, s.st_size) for s in stats)
 
     def ring(self) -> KeyRing:
         if time.monotonic() - self._checked >= self.recheck_seconds:
