@@ -21,7 +21,7 @@ from actas.domain.roles import Role
 from actas.services import staff as staff_service
 from actas.settings import Secret, SlackSettings
 from tests.conftest import People
-from tests.test_lifecycle import World, ask, open_case, set_flags
+from tests.scenario import World, ask, open_case, set_flags
 
 SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
 

@@ -170,3 +170,25 @@ class MintedToken:
     token: str
     jti: str
     expires_at: datetime
+
+
+#: Kinds of event a host app's SDK ships: a request seen during impersonation, a request it
+#: refused (scope or protected action), a side effect it suppressed, a background job.
+APP_EVENT_KINDS = ("request", "refused", "suppressed", "job")
+
+
+@dataclass(frozen=True)
+class AppEvent:
+    """One event shipped by the SDK. Never bodies or query values: a route template and an
+    id the application chose to name."""
+
+    id: str
+    session_id: str
+    kind: str
+    at: datetime
+    method: str | None = None
+    route: str | None = None
+    status: int | None = None
+    resource: str | None = None
+    detail: str | None = None
+    suppressed: tuple[tuple[str, int], ...] = ()

@@ -179,6 +179,12 @@ class RevocationRepo(Protocol):
         ...
 
 
+class IngestRepo(Protocol):
+    def claim(self, ids: list[str], *, session_id: str, at: datetime) -> set[str]:
+        """Remember ``ids``; return those never seen before (the ones to append)."""
+        ...
+
+
 class OutboxRepo(Protocol):
     def add(
         self, *, channel: str, target: str, event_type: str, payload: dict[str, Any], at: datetime
@@ -239,6 +245,8 @@ class UnitOfWork(Protocol):
     def revocations(self) -> RevocationRepo: ...
     @property
     def outbox(self) -> OutboxRepo: ...
+    @property
+    def ingested(self) -> IngestRepo: ...
 
 
 class UnitOfWorkFactory(Protocol):

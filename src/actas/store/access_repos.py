@@ -32,6 +32,7 @@ from actas.store.tables import (
     case_notes,
     cases,
     handoff_codes,
+    ingested_events,
     outbox,
     revocations,
     staff_assignments,
@@ -566,6 +567,28 @@ def revocation_payload(revocation: Revocation) -> str:
         },
         separators=(",", ":"),
     )
+
+
+class SqlIngestRepo:
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    def claim(self, ids: list[str], *, session_id: str, at: datetime) -> set[str]:
+        if not ids:
+            return set()
+        seen = {
+            str(r.id)
+            for r in self.conn.execute(
+                select(ingested_events.c.id).where(ingested_events.c.id.in_(ids))
+            )
+        }
+        fresh = [i for i in dict.fromkeys(ids) if i not in seen]
+        if fresh:
+            self.conn.execute(
+                insert(ingested_events),
+                [{"id": i, "session_id": session_id, "received_at": at} for i in fresh],
+            )
+        return set(fresh)
 
 
 class SqlOutboxRepo:

@@ -302,3 +302,14 @@ outbox = Table(
     Column("last_error", Text, nullable=True),
     Index("ix_outbox_pending", "delivered_at", "dead_at", "next_attempt_at"),
 )
+
+# --- host-app events (migration 0003) --------------------------------------------------------
+
+#: Ids of the events SDKs shipped, so a batch sent again after a crash is appended only once.
+ingested_events = Table(
+    "ingested_events",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("session_id", String(36), nullable=False),
+    Column("received_at", UtcDateTime, nullable=False),
+)

@@ -19,6 +19,7 @@ from actas.store.access_repos import (
     SqlAssignmentRepo,
     SqlCaseRepo,
     SqlHandoffRepo,
+    SqlIngestRepo,
     SqlOutboxRepo,
     SqlRevocationRepo,
     SqlSlackLinkRepo,
@@ -66,6 +67,7 @@ class SqlUnitOfWork:
         self.handoffs = SqlHandoffRepo(conn)
         self.revocations = SqlRevocationRepo(conn, self.after_commit, publisher)
         self.outbox = SqlOutboxRepo(conn)
+        self.ingested = SqlIngestRepo(conn)
 
 
 class Store:

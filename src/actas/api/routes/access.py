@@ -10,7 +10,14 @@ from pydantic import Field
 
 from actas.api.deps import AppDep, BrokerDep, StaffDep
 from actas.api.schemas import Strict
-from actas.domain.access import AccessRequest, AccessSession, Case, NoteKind, RequestState
+from actas.domain.access import (
+    AccessRequest,
+    AccessSession,
+    AppEvent,
+    Case,
+    NoteKind,
+    RequestState,
+)
 from actas.domain.policy import Decision
 from actas.services import access as access_service
 
@@ -390,3 +397,57 @@ def refresh(session_id: str, body: RefreshIn, caller: AppDep, broker: BrokerDep)
         by=caller.actor,
     )
     return _token_out(redeemed, broker.clock())
+
+
+class AppEventIn(Strict):
+    id: str = Field(min_length=8, max_length=36, pattern=r"^[A-Za-z0-9-]+$")
+    session: str = Field(min_length=1, max_length=36)
+    kind: str = Field(pattern="^(request|refused|suppressed|job)$")
+    at: datetime
+    method: str | None = Field(default=None, pattern="^[A-Z]{3,7}$")
+    route: str | None = Field(default=None, max_length=300)
+    status: int | None = Field(default=None, ge=100, le=599)
+    resource: str | None = Field(default=None, max_length=200)
+    detail: str | None = Field(default=None, max_length=300)
+    suppressed: dict[Annotated[str, Field(max_length=40)], Annotated[int, Field(ge=0)]] = Field(
+        default_factory=dict, max_length=20
+    )
+
+
+class AppEventsIn(Strict):
+    events: list[AppEventIn] = Field(min_length=1, max_length=500)
+
+
+@router.post("/audit/app-events", summary="Events the host app's SDK saw (app credential)")
+def app_events(body: AppEventsIn, caller: AppDep, broker: BrokerDep) -> dict[str, int]:
+    events = [
+        AppEvent(
+            id=e.id,
+            session_id=e.session,
+            kind=e.kind,
+            at=e.at,
+            method=e.method,
+            route=e.route,
+            status=e.status,
+            resource=e.resource,
+            detail=e.detail,
+            suppressed=tuple(sorted(e.suppressed.items())),
+        )
+        for e in body.events
+    ]
+    appended = access_service.ingest_app_events(
+        broker.services, app=caller.application, events=events, by=caller.actor
+    )
+    return {"received": len(events), "appended": appended}
+
+
+@router.post("/sessions/{session_id}/app-end", summary="The banner's End button (app)")
+def app_end(session_id: str, body: RefreshIn, caller: AppDep, broker: BrokerDep) -> dict[str, Any]:
+    session = access_service.end_by_app(
+        broker.services,
+        app=caller.application,
+        session_id=session_id,
+        refresh_handle=body.refresh_handle,
+        by=caller.actor,
+    )
+    return session_out(session)
