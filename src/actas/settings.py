@@ -7,8 +7,9 @@ setting and its value (secrets redacted), so a wrong start never ends in a trace
 from __future__ import annotations
 
 import os
+import re
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -51,7 +52,7 @@ class SlackSettings:
 
 @dataclass(frozen=True)
 class Settings:
-    database_url: str
+    database_url: str = field(repr=False)
     public_url: str
     key_file: Path
     host: str = "127.0.0.1"
@@ -73,6 +74,10 @@ class Settings:
     checkpoint_every: int = 1000
     #: Largest request body the API accepts, in bytes.
     max_body_bytes: int = 64 * 1024
+
+    def __repr__(self) -> str:
+        shown = ", ".join(f"{f.name}={getattr(self, f.name)!r}" for f in fields(self) if f.repr)
+        return f"Settings(database_url={mask_url(self.database_url)!r}, {shown})"
 
     @property
     def is_sqlite(self) -> bool:
@@ -115,6 +120,14 @@ _KEYS = (
 )
 
 
+_URL_PASSWORD = re.compile(r"(://[^:/@\s]*:)[^@\s]*@")
+
+
+def mask_url(url: str) -> str:
+    """A database URL fit to show: everything but its password."""
+    return _URL_PASSWORD.sub(r"\1***@", url)
+
+
 def _shown(key: str, value: object) -> str:
     return "'**********'" if key in _SECRET_KEYS else repr(value)
 
@@ -123,14 +136,18 @@ def _env_name(key: str) -> str:
     return "ACTAS_" + key.upper()
 
 
-def _read_file(path: Path) -> dict[str, Any]:
+def _read_file(path: Path, *, named: bool) -> dict[str, Any]:
+    where = f"ACTAS_CONFIG={str(path)!r}" if named else str(path)
     try:
         with path.open("rb") as fh:
             data = tomllib.load(fh)
     except OSError as exc:
-        raise SettingsError(f"ACTAS_CONFIG={str(path)!r} cannot be read: {exc.strerror}") from exc
+        raise SettingsError(f"{where} cannot be read: {exc.strerror}") from exc
     except tomllib.TOMLDecodeError as exc:
-        raise SettingsError(f"ACTAS_CONFIG={str(path)!r} is not valid TOML: {exc}") from exc
+        raise SettingsError(f"{where} is not valid TOML: {exc}") from exc
+    stray = sorted(k for k, v in data.items() if not isinstance(v, dict))
+    if stray:
+        raise SettingsError(f"{path}: {stray[0]} is outside any table; settings go under [broker]")
     section = data.get("broker", {})
     if not isinstance(section, dict):
         raise SettingsError(f"{path}: [broker] must be a table")
@@ -160,6 +177,8 @@ def _bool(key: str, raw: object) -> bool:
 
 
 def _http_url(key: str, raw: str) -> str:
+    if any(c.isspace() or ord(c) < 0x20 or ord(c) == 0x7F for c in raw):
+        raise SettingsError(f"{_env_name(key)}={_shown(key, raw)} contains whitespace")
     parts = urlsplit(raw)
     if parts.scheme not in {"http", "https"} or not parts.hostname:
         raise SettingsError(f"{_env_name(key)}={_shown(key, raw)} is not an http(s) URL")
@@ -170,15 +189,17 @@ def _http_url(key: str, raw: str) -> str:
 
 def _database_url(raw: str) -> str:
     if raw.startswith(("sqlite:///", "sqlite+pysqlite:///")):
+        if raw.split(":///", 1)[1] in {"", ":memory:"}:
+            # An in-memory database would lose everything, the audit log included, on restart.
+            raise SettingsError(f"ACTAS_DATABASE_URL={raw!r} names no file")
         return raw
     if raw.startswith("postgresql+psycopg://"):
         return raw
     if raw.startswith(("postgresql://", "postgres://")):
         # psycopg 3 is the only PostgreSQL driver we ship; name it so SQLAlchemy picks it.
         return "postgresql+psycopg://" + raw.split("://", 1)[1]
-    shown = raw.split("@")[-1] if "@" in raw else raw
     raise SettingsError(
-        f"ACTAS_DATABASE_URL={shown!r} is not sqlite:///PATH or postgresql+psycopg://..."
+        f"ACTAS_DATABASE_URL={mask_url(raw)!r} is not sqlite:///PATH or postgresql+psycopg://..."
     )
 
 
@@ -189,9 +210,9 @@ def load_settings(environ: dict[str, str] | None = None, *, cwd: Path | None = N
     config_path = env.get("ACTAS_CONFIG")
     file_values: dict[str, Any] = {}
     if config_path:
-        file_values = _read_file(Path(config_path))
+        file_values = _read_file(Path(config_path), named=True)
     elif (base / "actas.toml").exists():
-        file_values = _read_file(base / "actas.toml")
+        file_values = _read_file(base / "actas.toml", named=False)
 
     raw: dict[str, Any] = dict(file_values)
     for key in _KEYS:
@@ -201,6 +222,8 @@ def load_settings(environ: dict[str, str] | None = None, *, cwd: Path | None = N
     database_url = _database_url(str(raw.get("database_url", f"sqlite:///{base / 'actas.db'}")))
     port = _int("port", raw.get("port", 8400), low=1, high=65535)
     host = str(raw.get("host", "127.0.0.1"))
+    if not re.fullmatch(r"[A-Za-z0-9.:\[\]-]{1,253}", host):
+        raise SettingsError(f"ACTAS_HOST={host!r} is not a host name or address")
     public_url = _http_url("public_url", str(raw.get("public_url", f"http://{host}:{port}")))
     key_file = Path(str(raw.get("key_file", base / "actas-keys.json")))
 

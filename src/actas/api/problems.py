@@ -101,7 +101,8 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
         detail = exc.detail if isinstance(exc.detail, str) else TITLES.get(exc.status_code, "")
-        return problem(exc.status_code, detail, headers=dict(exc.headers or {}) or None)
+        code = "too_large" if exc.status_code == 413 else None
+        return problem(exc.status_code, detail, code=code, headers=dict(exc.headers or {}) or None)
 
 
 class BodyLimit:
@@ -122,7 +123,11 @@ class BodyLimit:
                     size = int(value)
                 except ValueError:
                     size = -1
-                if size < 0 or size > self.limit:
+                if size < 0:
+                    response = problem(400, "Content-Length is not a size", code="bad_length")
+                    await response(scope, receive, send)
+                    return
+                if size > self.limit:
                     await self._refuse(scope, receive, send)
                     return
         seen = 0
