@@ -62,9 +62,7 @@ class Subscription:
         try:
             self._queue.put_nowait(revocation)
         except asyncio.QueueFull:
-            log.warning(
-                "revocation subscriber fell %d behind; dropping it", self._queue.maxsize
-            )
+            log.warning("revocation subscriber fell %d behind; dropping it", self._queue.maxsize)
             self.dropped = True
             self._end()
 

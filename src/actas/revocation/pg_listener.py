@@ -26,8 +26,11 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
 from actas.domain.access import Revocation
+from actas.domain.clock import Clock
+from actas.revocation import backlog
 from actas.revocation.bus import RevocationBus
 from actas.store.access_repos import REVOCATION_CHANNEL
+from actas.store.uow import Store
 
 log = logging.getLogger("actas.revocation")
 
@@ -198,3 +201,17 @@ class PgRevocationListener:
         self._bus.publish(revocation)
 
 
+def start_listener(
+    database_url: str, bus: RevocationBus, store: Store, clock: Clock, *, wait: float = 5.0
+) -> PgRevocationListener:
+    """Start listening for ``store``'s database and wait (up to ``wait`` seconds) until the
+    first LISTEN is in place, so that streams opened from now on miss nothing."""
+    listener = PgRevocationListener(
+        database_url,
+        bus,
+        backlog=lambda after: backlog(store, clock, after_seq=after),
+    )
+    listener.start()
+    if not listener.wait_listening(wait):
+        log.warning("revocation listener not connected after %.0fs; it keeps trying", wait)
+    return listener
