@@ -14,8 +14,8 @@ from actas import __version__
 from actas.api import problems
 from actas.api.routes import access, audit, auth, directory, revocations, slack, staff, system
 from actas.bootstrap import Broker
-from actas.services import access as access_service
 from actas.notify.outbox import OutboxRunner, start_delivery
+from actas.services import access as access_service
 
 log = logging.getLogger("actas")
 

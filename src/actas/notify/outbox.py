@@ -17,7 +17,8 @@ from __future__ import annotations
 import json
 import logging
 import threading
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from types import TracebackType
@@ -53,6 +54,8 @@ class DeliveryStats:
     dead: int = 0
     #: Results not recorded because another worker took the row over (an expired lease).
     lost: int = 0
+    #: Claimed but handed back unsent, because the batch ran close to the end of its lease.
+    released: int = 0
 
 
 def backoff(attempts: int, *, base: float = 5.0, cap: float = 3600.0) -> timedelta:
@@ -134,6 +137,8 @@ class OutboxWorker:
         self.backoff_base = backoff_base
         self.backoff_max = backoff_max
         self.send_timeout = send_timeout
+        #: Measures how long a batch has been sending (replaceable in tests).
+        self.monotonic: Callable[[], float] = time.monotonic
 
     def lease_for(self, limit: int) -> timedelta:
         return timedelta(seconds=self.send_timeout * limit + 60)
@@ -142,9 +147,16 @@ class OutboxWorker:
         """Send what is due now, at most ``limit`` rows; never raises for a receiver's failure."""
         if not 1 <= limit <= 1000:
             raise ValueError("limit must be within 1..1000")
+        started = self.monotonic()
+        budget = self.lease_for(limit).total_seconds() - 30 - 2 * self.send_timeout
         claimed = self._claim(limit)
-        delivered = retried = dead = lost = 0
-        for row in claimed:
+        delivered = retried = dead = lost = released = 0
+        for index, row in enumerate(claimed):
+            if index > 0 and self.monotonic() - started > budget:
+                # Slow receivers ate the lease: hand the rest back rather than let another
+                # worker take them over while we still send (which would send them twice).
+                released = self._release(claimed[index:])
+                break
             result = self._send(row)
             outcome = self._record(row, result)
             if outcome == "delivered":
@@ -156,7 +168,12 @@ class OutboxWorker:
             else:
                 lost += 1
         return DeliveryStats(
-            claimed=len(claimed), delivered=delivered, retried=retried, dead=dead, lost=lost
+            claimed=len(claimed),
+            delivered=delivered,
+            retried=retried,
+            dead=dead,
+            lost=lost,
+            released=released,
         )
 
     def close(self) -> None:
@@ -260,6 +277,16 @@ class OutboxWorker:
                 .values(attempts=attempts, next_attempt_at=retry_at, last_error=error)
             ).rowcount
         return "retry" if done == 1 else self._lost(row)
+
+    def _release(self, rows: list[_Claimed]) -> int:
+        now = self.clock()
+        released = 0
+        with self.engine.begin() as conn:
+            for row in rows:
+                released += conn.execute(
+                    update(outbox).where(self._ours(row)).values(next_attempt_at=now)
+                ).rowcount
+        return released
 
     def _lost(self, row: _Claimed) -> str:
         log.warning("outbox row %s was taken over by another worker (lease expired)", row.id)
