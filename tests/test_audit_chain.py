@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import multiprocessing
+import threading
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -22,7 +23,7 @@ from sqlalchemy.exc import DBAPIError
 from actas.audit import chain
 from actas.audit.chain import canonical_bytes, checkpoint_message, leaf_hash
 from actas.audit.verify import VerifyReport, _check_index, _index_agrees, verify_log
-from actas.domain.audit import AuditEvent
+from actas.domain.audit import AuditEvent, format_time
 from actas.domain.clock import FrozenClock, system_clock
 from actas.domain.subjects import Application
 from actas.keys import keyring
@@ -199,16 +200,31 @@ def test_index_fast_path_agrees_with_parsing(clock: FrozenClock) -> None:
         event = make_event(n)
         event_id = str(uuid.uuid4())
         text_ = canonical_bytes(event.body(seq=n, event_id=event_id, at=at)).decode()
+        later = at + timedelta(microseconds=1)
         sqlite_at = at.replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
+        sqlite_later = later.replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
         columns = (n, event_id, event.type, event.actor, event.subject, event.account)
-        for stamp in (at, sqlite_at):
+        # As psycopg gives it, as SQLite stores it, as PostgreSQL's to_char spells it.
+        for stamp, wrong_stamp in (
+            (at, later),
+            (sqlite_at, sqlite_later),
+            (format_time(at), format_time(later)),
+        ):
             assert _index_agrees(text_, *columns, stamp)
             _check_index((n, text_, b"", b"", *columns[1:], stamp))
-            for i, bad in enumerate((n + 1, "x", "x", "x", "x", "x")):
-                wrong = list(columns)
-                wrong[i] = bad
-                assert not _index_agrees(text_, *wrong, stamp)  # type: ignore[arg-type]
-            assert not _index_agrees(text_, *columns, at + timedelta(microseconds=1))
+            seq, event_id, type_, actor, subject, account = columns
+            for wrong in (
+                (seq + 1, event_id, type_, actor, subject, account),
+                (seq, "x", type_, actor, subject, account),
+                (seq, event_id, "x", actor, subject, account),
+                (seq, event_id, type_, "x", subject, account),
+                (seq, event_id, type_, actor, "x", account),
+                (seq, event_id, type_, actor, subject, "x"),
+            ):
+                assert not _index_agrees(text_, *wrong, stamp)
+            assert not _index_agrees(text_, *columns, wrong_stamp)
+            with pytest.raises(Exception, match="disagree with its hashed content: at"):
+                _check_index((n, text_, b"", b"", *columns[1:], wrong_stamp))
     # An equal instant in another spelling falls back to parsing, which accepts it.
     event = make_event(1)
     body = canonical_bytes(event.body(seq=1, event_id="e", at=at)).decode()
@@ -694,3 +710,94 @@ def test_equal_instant_in_another_spelling_or_time_zone(
         conn.exec_driver_sql("SET TIME ZONE 'Asia/Kolkata'")
         conn.commit()
         assert verify_log(conn, checker=signer).ok
+
+
+def test_forged_last_event_claiming_another_seq(
+    log: Store, signer: KeySource, engine: Engine, clock: FrozenClock
+) -> None:
+    """A re-hashed last event links and hashes fine; its content still has to say its seq."""
+    with tampered(engine) as conn:
+        row = event_row(conn, 35)
+        forged = row["canonical"].replace('"seq":35,', '"seq":36,')
+        digest = leaf_hash(row["prev_hash"], forged.encode())
+        conn.execute(
+            update(audit_events)
+            .where(audit_events.c.seq == 35)
+            .values(canonical=forged, hash=digest)
+        )
+        conn.execute(update(audit_head).values(hash=digest))
+    report = verify(engine, signer)
+    assert_problem(report, "index_mismatch", 35)
+    assert report.detail is not None
+    assert report.detail.endswith(": seq")
+
+
+@pytest.mark.parametrize("chunk", [3, 5000])
+def test_gap_wider_than_a_chunk(log: Store, signer: KeySource, engine: Engine, chunk: int) -> None:
+    with tampered(engine) as conn:
+        conn.execute(delete(audit_events).where(audit_events.c.seq.between(5, 30)))
+    report = verify(engine, signer, chunk=chunk)
+    assert_problem(report, "missing", 5)
+    assert report.detail == (
+        "event 5 is missing, with 25 more after it: the log jumps from event 4 to 31"
+    )
+
+
+@pytest.mark.parametrize("seq", [0, -7, 36, 10**12])
+def test_event_outside_the_chain(
+    log: Store, signer: KeySource, engine: Engine, clock: FrozenClock, seq: int
+) -> None:
+    """A row put before event 1 or far past the head is found (without walking the gap)."""
+    at = clock()
+    event = AuditEvent(type="case.note", actor="mallory")
+    body = event.body(seq=seq, event_id=str(uuid.uuid4()), at=at)
+    forged = canonical_bytes(body)
+    with tampered(engine) as conn:
+        # Right after the last event it even links to it: only the head gives it away.
+        prev = event_row(conn, 35)["hash"] if seq == 36 else bytes(32)
+        conn.execute(
+            insert(audit_events).values(
+                seq=seq,
+                id=body["id"],
+                at=at,
+                type=event.type,
+                actor=event.actor,
+                canonical=forged.decode(),
+                prev_hash=prev,
+                hash=leaf_hash(prev, forged),
+            )
+        )
+    report = verify(engine, signer, chunk=4)
+    if seq < 1:
+        assert_problem(report, "inserted", seq)
+    elif seq == 36:
+        assert_problem(report, "head_mismatch", 36)
+    else:
+        assert_problem(report, "missing", 36)
+
+
+def test_verify_while_appends_go_on(log: Store, signer: KeySource, engine: Engine) -> None:
+    """The walk reads one snapshot: appends committed meanwhile are no false alarm."""
+    done = threading.Event()
+    failures: list[BaseException] = []
+
+    def append() -> None:
+        try:
+            for n in range(60):
+                with log.transaction() as uow:
+                    uow.audit.record(make_event(n))
+        except BaseException as exc:  # pragma: no cover - reported below
+            failures.append(exc)
+        finally:
+            done.set()
+
+    thread = threading.Thread(target=append)
+    thread.start()
+    reports = []
+    while not done.is_set():
+        reports.append(verify(engine, signer, chunk=4))
+    thread.join()
+    assert not failures
+    assert reports
+    assert all(r.ok for r in reports), [r for r in reports if not r.ok]
+    assert verify(engine, signer).events == EVENTS + 60

@@ -43,7 +43,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from sqlalchemy import String, select, type_coerce
+from sqlalchemy import String, func, select, type_coerce
 from sqlalchemy.engine import Connection
 
 from actas.audit.chain import checkpoint_message, leaf_hash
@@ -83,6 +83,14 @@ _EVENT_COLUMNS = (
     audit_events.c.subject,
     audit_events.c.account,
     type_coerce(audit_events.c.at, String).label("at"),
+)
+
+#: On PostgreSQL ``at`` comes as text in ``format_time``'s spelling, made by the server.
+_PG_EVENT_COLUMNS = (
+    *_EVENT_COLUMNS[:-1],
+    func.to_char(func.timezone("UTC", audit_events.c.at), 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"').label(
+        "at"
+    ),
 )
 
 
@@ -189,46 +197,80 @@ class _Walk:
         pending = next(checkpoints, None)
         expected = 1
         prev = GENESIS_HASH
-        for rows in self._event_chunks():
-            for row in rows:
-                seq, canonical, prev_hash, digest, event_id, type_, actor, subject, account, at = (
-                    row
-                )
-                if seq != expected:
-                    raise _Found("missing", expected, _missing(expected, seq))
-                if leaf_hash(prev_hash, canonical.encode("utf-8")) != digest:
-                    raise _Found(
-                        "edited",
+        # Local names for the functions: this loop is the walk's whole cost.
+        leaf, agrees = leaf_hash, _index_agrees
+        try:
+            for rows in self._event_chunks():
+                for row in rows:
+                    (
                         seq,
-                        f"event {seq} was edited: its stored hash does not match its content",
-                    )
-                if prev_hash != prev:
-                    _broken_link(seq, canonical)
-                if not _index_agrees(canonical, seq, event_id, type_, actor, subject, account, at):
-                    _check_index(row)
-                while pending is not None and pending.seq <= seq:
-                    self._check_checkpoint(pending, seq, digest)
-                    pending = next(checkpoints, None)
-                prev = digest
-                expected += 1
-                self.events += 1
+                        canonical,
+                        prev_hash,
+                        digest,
+                        event_id,
+                        type_,
+                        actor,
+                        subject,
+                        account,
+                        at,
+                    ) = row
+                    if seq != expected:
+                        if seq < expected:  # only before event 1: the walk goes up by one
+                            raise _Found(
+                                "inserted",
+                                seq,
+                                f"event {seq} was inserted: no event can come before event 1",
+                            )
+                        raise _Found("missing", expected, _missing(expected, seq))
+                    if leaf(prev_hash, canonical.encode("utf-8")) != digest:
+                        raise _Found(
+                            "edited",
+                            seq,
+                            f"event {seq} was edited: its stored hash does not match its content",
+                        )
+                    if prev_hash != prev:
+                        _broken_link(seq, canonical)
+                    if not agrees(canonical, seq, event_id, type_, actor, subject, account, at):
+                        _check_index(row)
+                    while pending is not None and pending.seq <= seq:
+                        self._check_checkpoint(pending, seq, digest)
+                        pending = next(checkpoints, None)
+                    prev = digest
+                    expected += 1
+        finally:
+            self.events = expected - 1
         last = expected - 1
         if pending is not None:
             self._check_tail_checkpoints(pending, checkpoints, last)
         _check_head(head, last, prev)
 
     def _event_chunks(self) -> Iterator[Sequence[Any]]:
-        query = select(*_EVENT_COLUMNS).order_by(audit_events.c.seq).limit(self.chunk)
-        after: int | None = None
-        while True:
-            page = query if after is None else query.where(audit_events.c.seq > after)
-            rows = self.conn.execute(page).all()
-            yield rows
-            if len(rows) < self.chunk:
-                return
-            after = int(rows[-1][0])
+        """The events in ``seq`` order, a range of ``chunk`` sequence numbers per query.
+
+        Ranges rather than ``LIMIT`` pages: ``seq > :after ORDER BY seq LIMIT :n`` is planned
+        as a sequential scan and a sort of the whole table while PostgreSQL has no statistics
+        for it (as after a bulk load), once per page; a bounded range is an index scan either
+        way.
+        """
+        seq = audit_events.c.seq
+        low, high = self.conn.execute(select(func.min(seq), func.max(seq))).one()
+        if low is None or high is None:
+            return
+        columns = _PG_EVENT_COLUMNS if self.conn.dialect.name == "postgresql" else _EVENT_COLUMNS
+        query = select(*columns).order_by(seq)
+        after = int(low) - 1
+        while after < high:
+            rows = self.conn.execute(query.where(seq > after, seq <= after + self.chunk)).all()
+            if rows:
+                yield rows
+                after = int(rows[-1][0])
+            else:  # a gap as wide as a chunk: skip to the next event
+                following = self.conn.execute(select(func.min(seq)).where(seq > after)).scalar_one()
+                after = int(following) - 1
 
     def _checkpoints(self) -> Iterator[_Checkpoint]:
+        """The checkpoints in ``seq`` order. One per thousand events or so: ``LIMIT`` pages
+        are fine here, a log of a million events has one page of them."""
         query = (
             select(
                 audit_checkpoints.c.seq,
@@ -389,27 +431,25 @@ def _index_agrees(
     nested keys can only be inside ``data``, before it) each ``,"key":`` fragment can only be
     that top-level key.
     """
-    head = (
-        '{"account":'
-        + ("null" if account is None else _json_string(account))
-        + ',"actor":'
-        + ("null" if actor is None else _json_string(actor))
-        + ',"at":"'
-    )
+    account_json = "null" if account is None else _json_string(account)
+    actor_json = "null" if actor is None else _json_string(actor)
     if isinstance(at, str):
-        # SQLite text, "2026-11-23 12:00:00.000000" for "2026-11-23T12:00:00.000000Z".
-        if len(at) != 26:
+        if len(at) == 27:  # PostgreSQL's to_char: "2026-11-23T12:00:00.000000Z"
+            head = f'{{"account":{account_json},"actor":{actor_json},"at":"{at}",'
+        elif len(at) == 26:  # SQLite's text: "2026-11-23 12:00:00.000000"
+            head = f'{{"account":{account_json},"actor":{actor_json},"at":"{at[:10]}T{at[11:]}Z",'
+        else:
             return False
-        head += at[:10] + "T" + at[11:] + 'Z","case":'
         if not canonical.startswith(head):
             return False
         end = len(head)
     else:
+        head = f'{{"account":{account_json},"actor":{actor_json},"at":"'
         if not canonical.startswith(head):
             return False
         start = len(head)
         end = start + 27  # format_time's length
-        if not canonical.startswith('","case":', end):
+        if not canonical.startswith('",', end):
             return False
         try:
             if datetime.fromisoformat(canonical[start:end]) != at:
@@ -417,16 +457,13 @@ def _index_agrees(
         except ValueError:
             return False
     tail = canonical.rfind(',"id":')
+    subject_json = "null" if subject is None else _json_string(subject)
     return (
         tail > end
-        and canonical.startswith(',"id":' + _json_string(event_id) + ',"ip":', tail)
+        and canonical.startswith(f',"id":{_json_string(event_id)},"ip":', tail)
         and canonical.find(f',"seq":{seq},"session":', tail) > 0
-        and canonical.find(
-            ',"subject":' + ("null" if subject is None else _json_string(subject)) + ',"ticket":',
-            tail,
-        )
-        > 0
-        and canonical.find(',"type":' + _json_string(type_) + ',"user_agent":', tail) > 0
+        and canonical.find(f',"subject":{subject_json},"ticket":', tail) > 0
+        and canonical.find(f',"type":{_json_string(type_)},"user_agent":', tail) > 0
     )
 
 
