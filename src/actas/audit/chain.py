@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -27,8 +28,39 @@ from actas.store.tables import audit_checkpoints, audit_events, audit_head
 CHECKPOINT_LABEL = b"actas-audit-checkpoint/v1"
 
 
+_MAX_SAFE_INT = 2**53 - 1
+
+
+def _plain(value: Any) -> bool:
+    """True when ``json.dumps`` with sorted keys writes exactly RFC 8785's bytes for ``value``:
+    ASCII keys (RFC 8785 sorts by UTF-16 code units, Python by code points), integers a
+    JavaScript number holds exactly, and no floats (events hold none)."""
+    if isinstance(value, dict):
+        return all(k.isascii() and _plain(v) for k, v in value.items())
+    if isinstance(value, list | tuple):
+        return all(_plain(v) for v in value)
+    if isinstance(value, bool) or value is None or isinstance(value, str):
+        return True
+    if isinstance(value, int):
+        return -_MAX_SAFE_INT <= value <= _MAX_SAFE_INT
+    return False
+
+
 def canonical_bytes(body: dict[str, Any]) -> bytes:
-    """RFC 8785 (JCS) bytes of an event body."""
+    """RFC 8785 (JCS) bytes of an event body.
+
+    The rfc8785 package is pure Python (about 46 µs an event, two thirds of an append); for the
+    bodies events actually have, the standard library's encoder writes the same bytes in a
+    sixth of the time. Anything outside that safe subset (or a lone surrogate, which cannot be
+    encoded) takes the reference implementation. ``tests/test_canonical.py`` compares both.
+    """
+    if _plain(body):
+        try:
+            return json.dumps(
+                body, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+            ).encode("utf-8")
+        except UnicodeEncodeError:
+            pass
     return rfc8785.dumps(body)
 
 
