@@ -14,6 +14,7 @@ from actas import __version__
 from actas.api import problems
 from actas.api.routes import access, audit, auth, directory, revocations, slack, staff, system
 from actas.bootstrap import Broker
+from actas.console import router as console_router
 from actas.notify.outbox import OutboxRunner, start_delivery
 from actas.services import access as access_service
 
@@ -102,6 +103,7 @@ def create_app(
         slack.router,
         revocations.router,
         audit.router,
+        console_router,
     ):
         app.include_router(router)
     app.add_middleware(problems.BodyLimit, limit=broker.settings.max_body_bytes)

@@ -1,0 +1,190 @@
+"""The audit log for the ``security`` role: filters, each event's details, the chain's
+verification status and exports (JSON Lines and CSV) of the filtered events."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Iterator
+from dataclasses import replace
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import urlencode
+
+from starlette.responses import Response, StreamingResponse
+
+from actas.audit.verify import verify_log
+from actas.console import timefmt
+from actas.console.web import Page
+from actas.domain.audit import EVENT_FIELDS, AuditQuery
+from actas.domain.errors import ActasError, InvalidInput
+from actas.services import audit as audit_service
+from actas.services import staff as staff_service
+
+LIMITS = (50, 200, 1000)
+FILTERS = ("account", "subject", "staff", "type", "since", "until")
+#: Common event types, offered as suggestions in the type filter.
+EVENT_TYPES = (
+    "staff.login",
+    "staff.login_failed",
+    "staff.locked",
+    "staff.logout",
+    "staff.added",
+    "staff.disabled",
+    "staff.enabled",
+    "staff.roles_changed",
+    "staff.totp_reset",
+    "case.opened",
+    "case.note_added",
+    "case.closed",
+    "access.requested",
+    "access.approved",
+    "access.denied",
+    "access.expired",
+    "access.cancelled",
+    "access.break_glass",
+    "session.started",
+    "session.handoff_redeemed",
+    "session.refreshed",
+    "session.extended",
+    "session.ended",
+    "session.revoked",
+    "account.created",
+    "account.updated",
+    "subject.created",
+    "subject.updated",
+)
+CSV_COLUMNS = (*EVENT_FIELDS, "prev_hash", "hash")
+#: Exports page through the log this many events at a time.
+EXPORT_PAGE = 1000
+
+
+def _filters(page: Page) -> dict[str, Any]:
+    values: dict[str, Any] = {name: page.query(name, limit=128).strip() for name in FILTERS}
+    raw_limit = page.query("limit", limit=5)
+    values["limit"] = int(raw_limit) if raw_limit.isdigit() and int(raw_limit) in LIMITS else 200
+    return values
+
+
+def _query(page: Page, filters: dict[str, Any]) -> AuditQuery:
+    def moment(name: str) -> datetime | None:
+        try:
+            return timefmt.parse_local(filters[name], page.tz)
+        except ValueError:
+            label = "from" if name == "since" else "until"
+            shown = filters[name][:32]
+            raise InvalidInput(f"the {label} time {shown!r} is not a date and time") from None
+
+    return AuditQuery(
+        account=filters["account"] or None,
+        subject=filters["subject"] or None,
+        actor=filters["staff"] or None,
+        type=filters["type"] or None,
+        since=moment("since"),
+        until=moment("until"),
+        limit=filters["limit"],
+        newest_first=True,
+    )
+
+
+def _shown(event: dict[str, Any]) -> dict[str, Any]:
+    shown = dict(event)
+    shown["at_time"] = datetime.fromisoformat(str(event["at"])).astimezone(UTC)
+    shown["pretty"] = json.dumps(event, indent=2, ensure_ascii=False, sort_keys=True)
+    return shown
+
+
+def audit(page: Page) -> Response:
+    filters = _filters(page)
+    events: list[dict[str, Any]] = []
+    status = 200
+    try:
+        events = [_shown(e) for e in audit_service.read_events(page.ctx, _query(page, filters))]
+    except ActasError as exc:
+        status = page.failed(exc)
+    members = staff_service.list_staff(page.ctx)
+    exported = {k: v for k, v in filters.items() if k in FILTERS and v}
+    return page.render(
+        "audit.html",
+        status=status,
+        title="Audit log",
+        filters=filters,
+        events=events,
+        staff_list=sorted(members, key=lambda m: m.display_name.lower()),
+        names={m.id: m for m in members},
+        event_types=EVENT_TYPES,
+        export_query=f"?{urlencode(exported)}" if exported else "",
+    )
+
+
+def verify(page: Page) -> Response:
+    with page.broker.engine.connect() as conn:
+        report = verify_log(conn, checker=page.broker.keys)
+    template = "_verify.html" if page.is_htmx else "verify.html"
+    return page.render(template, title="Chain verification", report=report)
+
+
+def _all_matching(page: Page, query: AuditQuery) -> Iterator[dict[str, Any]]:
+    """Every matching event, oldest first, a page at a time."""
+    after = 0
+    while True:
+        batch = audit_service.read_events(
+            page.ctx, replace(query, after_seq=after, limit=EXPORT_PAGE, newest_first=False)
+        )
+        yield from batch
+        if len(batch) < EXPORT_PAGE:
+            return
+        after = int(batch[-1]["seq"])
+
+
+def _cell(value: Any) -> str:
+    """A CSV cell a spreadsheet will not run as a formula."""
+    if value is None:
+        return ""
+    text = value if isinstance(value, str) else json.dumps(value, sort_keys=True)
+    if text[:1] in {"=", "+", "-", "@", "\t", "\r"}:
+        return "'" + text
+    return text
+
+
+def _csv_lines(events: Iterator[dict[str, Any]]) -> Iterator[str]:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer.writerow(CSV_COLUMNS)
+    for event in events:
+        writer.writerow([_cell(event.get(column)) for column in CSV_COLUMNS])
+        yield buffer.getvalue()
+        buffer.seek(0)
+        buffer.truncate()
+    yield buffer.getvalue()
+
+
+def _export(page: Page, kind: str) -> Response:
+    try:
+        query = _query(page, _filters(page))
+    except ActasError as exc:
+        status = page.failed(exc)
+        detail = page.errors[-1]
+        return page.render("error.html", status=status, title="Export refused", detail=detail)
+    stamp = page.now().astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
+    events = _all_matching(page, query)
+    if kind == "csv":
+        body: Iterator[str] = _csv_lines(events)
+        media = "text/csv; charset=utf-8"
+    else:
+        body = (json.dumps(e, ensure_ascii=False, sort_keys=True) + "\n" for e in events)
+        media = "application/jsonl; charset=utf-8"
+    return StreamingResponse(
+        body,
+        media_type=media,
+        headers={"Content-Disposition": f'attachment; filename="actas-audit-{stamp}.{kind}"'},
+    )
+
+
+def export_jsonl(page: Page) -> Response:
+    return _export(page, "jsonl")
+
+
+def export_csv(page: Page) -> Response:
+    return _export(page, "csv")

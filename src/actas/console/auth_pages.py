@@ -1,0 +1,148 @@
+"""Signing in and out, and the authenticator enrollment page."""
+
+from __future__ import annotations
+
+import io
+from urllib.parse import parse_qs, urlsplit
+
+import segno
+from markupsafe import Markup
+from starlette.responses import RedirectResponse, Response
+
+from actas.api.deps import SESSION_COOKIE, request_actor
+from actas.console import csrf
+from actas.console.web import HOME, PREFIX, Page, SignInRequired, current_caller, safe_next
+from actas.domain.errors import AccountLocked, AuthenticationFailed
+from actas.services import staff as staff_service
+
+WRONG = (
+    "The email, password or code is wrong. Codes change every 30 seconds and each one works "
+    "once: if you just used a code, wait for the next one."
+)
+EXPIRED = "Your session has ended. Sign in again to continue."
+SIGNED_OUT = "You have signed out."
+
+
+def home(page: Page) -> Response:
+    return RedirectResponse(HOME, status_code=303)
+
+
+def _signed_in(page: Page) -> bool:
+    try:
+        page.caller = current_caller(page.request, page.broker)
+    except SignInRequired:
+        return False
+    return True
+
+
+def _login_page(
+    page: Page, *, token: str, status: int = 200, info: str | None = None, email: str = ""
+) -> Response:
+    response = page.render(
+        "login.html",
+        status=status,
+        title="Sign in",
+        login_token=token,
+        next_url=safe_next(page.query("next", limit=500) or page.text("next", limit=500)),
+        info=info,
+        email=email,
+    )
+    _set_login_cookie(page, response, token)
+    return response
+
+
+def _set_login_cookie(page: Page, response: Response, token: str) -> None:
+    response.set_cookie(
+        csrf.LOGIN_COOKIE, token, path="/", secure=True, httponly=True, samesite="strict"
+    )
+
+
+def login_form(page: Page) -> Response:
+    if _signed_in(page):
+        return RedirectResponse(safe_next(page.query("next", limit=500)), status_code=303)
+    page.caller = None
+    info = None
+    if page.query("expired", limit=5):
+        info = EXPIRED
+    elif page.query("bye", limit=5):
+        info = SIGNED_OUT
+    token = page.request.cookies.get(csrf.LOGIN_COOKIE) or csrf.new_login_token()
+    if len(token) > 200:
+        token = csrf.new_login_token()
+    return _login_page(page, token=token, info=info)
+
+
+def login(page: Page) -> Response:
+    email = page.text("email", limit=320)
+    try:
+        signed = staff_service.login(
+            page.ctx,
+            email=email,
+            password=page.text("password", limit=1024),
+            code=page.text("code", limit=16),
+            by=request_actor(page.request, None),
+        )
+    except AccountLocked as exc:
+        minutes = max(1, -(-exc.retry_after // 60))
+        page.errors.append(
+            "This account is locked after too many failed sign-ins. Try again in "
+            f"{minutes} minute{'s' if minutes != 1 else ''}, or ask an admin."
+        )
+        response = _login_page(page, token=csrf.new_login_token(), status=423, email=email)
+        response.headers["Retry-After"] = str(exc.retry_after)
+        return response
+    except AuthenticationFailed:
+        page.errors.append(WRONG)
+        return _login_page(page, token=csrf.new_login_token(), status=401, email=email)
+    response = RedirectResponse(safe_next(page.text("next", limit=500)), status_code=303)
+    response.set_cookie(
+        SESSION_COOKIE,
+        signed.token,
+        max_age=page.broker.settings.staff_session_ttl,
+        path="/",
+        secure=True,
+        httponly=True,
+        samesite="strict",
+    )
+    response.delete_cookie(
+        csrf.LOGIN_COOKIE, path="/", secure=True, httponly=True, samesite="strict"
+    )
+    return response
+
+
+def logout(page: Page) -> Response:
+    me = page.me
+    staff_service.logout(page.ctx, staff=me.staff, session=me.session, by=me.actor)
+    response = RedirectResponse(f"{PREFIX}/login?bye=1", status_code=303)
+    response.delete_cookie(SESSION_COOKIE, path="/", secure=True, httponly=True, samesite="strict")
+    return response
+
+
+def qr_svg(uri: str, *, label: str) -> Markup:
+    """The otpauth URI as an inline SVG QR code (no script, no style attribute)."""
+    out = io.BytesIO()
+    segno.make(uri, error="m").save(
+        out,
+        kind="svg",
+        xmldecl=False,
+        svgns=True,
+        nl=False,
+        scale=6,
+        border=4,
+        dark="#000",
+        light="#fff",
+        svgclass="qr",
+        lineclass=None,
+        title=label,
+    )
+    svg = out.getvalue().decode("ascii")
+    # An image with a name for screen readers. segno's output holds no script or style, and
+    # the label is escaped: the one place the console marks generated markup as safe.
+    named = Markup('<svg role="img" aria-label="{}" ').format(label)
+    return Markup(svg.replace("<svg ", str(named), 1))  # noqa: S704
+
+
+def secret_of(uri: str) -> str:
+    """The base32 key inside an otpauth URI, grouped by four for typing it in."""
+    secret = parse_qs(urlsplit(uri).query).get("secret", [""])[0]
+    return " ".join(secret[i : i + 4] for i in range(0, len(secret), 4))

@@ -1,0 +1,82 @@
+"""The console's routes: one table of path, method, view and the roles it needs.
+
+They are plain Starlette routes (not FastAPI operations): HTML pages are no part of the API's
+OpenAPI document. Each endpoint is wrapped by :func:`actas.console.web.view`, which signs the
+staff member in, checks a POST's CSRF token and the roles, and adds the security headers.
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+
+from actas.console import (
+    access_pages,
+    audit_pages,
+    auth_pages,
+    customer_pages,
+    session_pages,
+    staff_pages,
+)
+from actas.console.security_headers import SecurityHeaders
+from actas.console.web import PREFIX, TEMPLATES, View, view
+from actas.domain.roles import Role
+
+STATIC = TEMPLATES.parent / "static"
+SECURITY = (Role.SECURITY,)
+ADMIN = (Role.ADMIN,)
+
+#: (path under /console, method, view, public, roles)
+PAGES: tuple[tuple[str, str, View, bool, tuple[Role, ...]], ...] = (
+    ("/", "GET", auth_pages.home, False, ()),
+    ("/login", "GET", auth_pages.login_form, True, ()),
+    ("/login", "POST", auth_pages.login, True, ()),
+    ("/logout", "POST", auth_pages.logout, False, ()),
+    ("/search", "GET", customer_pages.search, False, ()),
+    ("/subjects/{app}/{subject}", "GET", customer_pages.subject, False, ()),
+    ("/cases", "POST", customer_pages.open_case, False, ()),
+    ("/cases/{case}", "GET", customer_pages.case, False, ()),
+    ("/cases/{case}/notes", "POST", customer_pages.add_note, False, ()),
+    ("/cases/{case}/close", "POST", customer_pages.close_case, False, ()),
+    ("/cases/{case}/access", "GET", access_pages.access_form, False, ()),
+    ("/cases/{case}/access", "POST", access_pages.ask, False, ()),
+    ("/cases/{case}/preview", "POST", access_pages.preview, False, ()),
+    ("/requests/{request}", "GET", access_pages.request_page, False, ()),
+    ("/requests/{request}/status", "GET", access_pages.request_status, False, ()),
+    ("/requests/{request}/start", "POST", access_pages.start, False, ()),
+    ("/requests/{request}/approve", "POST", access_pages.approve, False, ()),
+    ("/requests/{request}/deny", "POST", access_pages.deny, False, ()),
+    ("/approvals", "GET", access_pages.approvals, False, ()),
+    ("/sessions", "GET", session_pages.sessions, False, ()),
+    ("/sessions/{session}", "GET", session_pages.session, False, ()),
+    ("/sessions/{session}/end", "POST", session_pages.end, False, ()),
+    ("/sessions/{session}/revoke", "POST", session_pages.revoke, False, ()),
+    ("/sessions/{session}/extend", "POST", session_pages.extend, False, ()),
+    ("/audit", "GET", audit_pages.audit, False, SECURITY),
+    ("/audit/verify", "GET", audit_pages.verify, False, SECURITY),
+    ("/audit/export.jsonl", "GET", audit_pages.export_jsonl, False, SECURITY),
+    ("/audit/export.csv", "GET", audit_pages.export_csv, False, SECURITY),
+    ("/staff", "GET", staff_pages.staff, False, ADMIN),
+    ("/staff", "POST", staff_pages.add, False, ADMIN),
+    ("/staff/{staff}/roles", "POST", staff_pages.set_roles, False, ADMIN),
+    ("/staff/{staff}/disable", "POST", staff_pages.disable, False, ADMIN),
+    ("/staff/{staff}/enable", "POST", staff_pages.enable, False, ADMIN),
+    ("/staff/{staff}/reset-totp", "POST", staff_pages.reset_totp, False, ADMIN),
+)
+
+
+def _build() -> APIRouter:
+    router = APIRouter(include_in_schema=False)
+    router.routes.append(Route("/", view(auth_pages.home), methods=["GET"], name="console:root"))
+    for suffix, method, fn, public, roles in PAGES:
+        endpoint = view(fn, public=public, roles=roles)
+        name = f"console:{method.lower()}:{suffix}"
+        router.routes.append(Route(PREFIX + suffix, endpoint, methods=[method], name=name))
+    # Vendored htmx, the stylesheet and the script: revalidated, never from another host.
+    static = SecurityHeaders(StaticFiles(directory=STATIC), cache_control="no-cache")
+    router.routes.append(Mount(f"{PREFIX}/static", app=static, name="console:static"))
+    return router
+
+
+router = _build()

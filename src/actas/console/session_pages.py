@@ -1,0 +1,92 @@
+"""Live sessions: the list with countdowns, one session, End, Revoke and Extend."""
+
+from __future__ import annotations
+
+from starlette.responses import Response
+
+from actas.console.web import Page, can_revoke, path, staff_names
+from actas.domain.errors import ActasError, InvalidInput
+from actas.services import access as access_service
+from actas.services import directory
+
+
+def sessions(page: Page, *, status: int = 200) -> Response:
+    live = sorted(access_service.live_sessions(page.ctx), key=lambda s: s.expires_at)
+    return page.render(
+        "sessions.html",
+        status=status,
+        title="Live sessions",
+        sessions=live,
+        cards=directory.subject_cards(page.ctx, [(s.application_id, s.subject_id) for s in live]),
+        names=staff_names(page.ctx),
+        revoker=can_revoke(page.staff),
+    )
+
+
+def session(page: Page, *, status: int = 200) -> Response:
+    found = access_service.get_session(page.ctx, page.param("session"))
+    cards = directory.subject_cards(page.ctx, [(found.application_id, found.subject_id)])
+    return page.render(
+        "session.html",
+        status=status,
+        title="Session",
+        session=found,
+        card=cards.get((found.application_id, found.subject_id)),
+        names=staff_names(page.ctx),
+        live=found.live_at(page.now()),
+        mine=found.staff_id == page.staff.id,
+        revoker=can_revoke(page.staff),
+    )
+
+
+def _back(page: Page, status: int) -> Response:
+    if page.text("back", limit=20) == "session":
+        return session(page, status=status)
+    return sessions(page, status=status)
+
+
+def end(page: Page) -> Response:
+    try:
+        access_service.end_session(
+            page.ctx, staff=page.staff, session_id=page.param("session"), by=page.me.actor
+        )
+    except ActasError as exc:
+        return _back(page, page.failed(exc))
+    return page.redirect(path("sessions"), done="ended")
+
+
+def revoke(page: Page) -> Response:
+    try:
+        access_service.revoke_session(
+            page.ctx,
+            staff=page.staff,
+            session_id=page.param("session"),
+            reason=page.text("reason"),
+            by=page.me.actor,
+        )
+    except ActasError as exc:
+        return _back(page, page.failed(exc))
+    return page.redirect(path("sessions"), done="revoked")
+
+
+def extend(page: Page) -> Response:
+    session_id = page.param("session")
+    try:
+        found = access_service.get_session(page.ctx, session_id)
+        raw = page.text("minutes", limit=10).strip()
+        if not raw.isdigit():
+            raise InvalidInput(f"minutes must be a whole number, got {raw[:10]!r}")
+        request = access_service.request_access(
+            page.ctx,
+            staff=page.staff,
+            case_id=found.case_id,
+            kind=found.kind,
+            scopes=frozenset(found.scopes),
+            minutes=int(raw),
+            extends_session_id=found.id,
+            extension_reason=page.text("reason"),
+            by=page.me.actor,
+        )
+    except ActasError as exc:
+        return session(page, status=page.failed(exc))
+    return page.redirect(path("requests", request.id))

@@ -1,0 +1,77 @@
+/* actas console: local times and countdowns. No inline script anywhere: this file and the
+   vendored htmx are the only scripts the Content-Security-Policy lets run. */
+(function () {
+  "use strict";
+
+  var ZONE = /^[A-Za-z][A-Za-z0-9_+\-\/]{0,63}$/;
+
+  function browserZone() {
+    try {
+      var tz = Intl.DateTimeFormat().resolvedOptions().timeZone;
+      return tz && ZONE.test(tz) ? tz : null;
+    } catch (e) {
+      return null;
+    }
+  }
+
+  function pad(n) {
+    return (n < 10 ? "0" : "") + n;
+  }
+
+  function localText(date, tz) {
+    var parts = {};
+    new Intl.DateTimeFormat("en-GB", {
+      timeZone: tz, year: "numeric", month: "2-digit", day: "2-digit",
+      hour: "2-digit", minute: "2-digit", hourCycle: "h23", timeZoneName: "short"
+    }).formatToParts(date).forEach(function (p) { parts[p.type] = p.value; });
+    return parts.year + "-" + parts.month + "-" + parts.day + " " + parts.hour + ":" +
+      parts.minute + " " + (parts.timeZoneName || tz);
+  }
+
+  function localise(root, tz) {
+    root.querySelectorAll("time[data-local]").forEach(function (el) {
+      var at = new Date(el.getAttribute("datetime"));
+      if (!isNaN(at)) { el.textContent = localText(at, tz); }
+    });
+  }
+
+  function leftText(until) {
+    var seconds = Math.floor((until - Date.now()) / 1000);
+    if (seconds <= 0) { return "ended"; }
+    var minutes = Math.floor(seconds / 60);
+    var hours = Math.floor(minutes / 60);
+    if (hours) { return hours + " h " + (minutes % 60) + " min left"; }
+    return minutes + " min " + pad(seconds % 60) + " s left";
+  }
+
+  function tick() {
+    document.querySelectorAll(".countdown[data-until]").forEach(function (el) {
+      var until = Date.parse(el.getAttribute("data-until"));
+      if (isNaN(until)) { return; }
+      var text = leftText(until);
+      if (el.textContent !== text) { el.textContent = text; }
+      if (text === "ended") { el.classList.add("ended"); }
+    });
+  }
+
+  function start() {
+    var tz = browserZone();
+    if (tz && document.body.getAttribute("data-tz") !== tz) {
+      // The server renders times in this zone from the next page on.
+      document.cookie = "actas_tz=" + tz + "; path=/console; max-age=31536000; samesite=strict" +
+        (location.protocol === "https:" ? "; secure" : "");
+      localise(document, tz);
+      document.body.addEventListener("htmx:afterSwap", function (event) {
+        localise(event.target, tz);
+      });
+    }
+    tick();
+    window.setInterval(tick, 1000);
+  }
+
+  if (document.readyState === "loading") {
+    document.addEventListener("DOMContentLoaded", start);
+  } else {
+    start();
+  }
+})();
