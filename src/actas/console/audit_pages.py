@@ -3,21 +3,19 @@ verification status and exports (JSON Lines and CSV) of the filtered events."""
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 from collections.abc import Iterator
-from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlencode
 
 from starlette.responses import Response, StreamingResponse
 
+from actas.audit import export
 from actas.audit.verify import verify_log
 from actas.console import timefmt
 from actas.console.web import Page
-from actas.domain.audit import EVENT_FIELDS, AuditQuery
+from actas.domain.audit import AuditQuery
 from actas.domain.errors import ActasError, InvalidInput
 from actas.services import audit as audit_service
 from actas.services import staff as staff_service
@@ -55,9 +53,6 @@ EVENT_TYPES = (
     "subject.created",
     "subject.updated",
 )
-CSV_COLUMNS = (*EVENT_FIELDS, "prev_hash", "hash")
-#: Exports page through the log this many events at a time.
-EXPORT_PAGE = 1000
 
 
 def _filters(page: Page) -> dict[str, Any]:
@@ -125,41 +120,6 @@ def verify(page: Page) -> Response:
     return page.render(template, title="Chain verification", report=report)
 
 
-def _all_matching(page: Page, query: AuditQuery) -> Iterator[dict[str, Any]]:
-    """Every matching event, oldest first, a page at a time."""
-    after = 0
-    while True:
-        batch = audit_service.read_events(
-            page.ctx, replace(query, after_seq=after, limit=EXPORT_PAGE, newest_first=False)
-        )
-        yield from batch
-        if len(batch) < EXPORT_PAGE:
-            return
-        after = int(batch[-1]["seq"])
-
-
-def _cell(value: Any) -> str:
-    """A CSV cell a spreadsheet will not run as a formula."""
-    if value is None:
-        return ""
-    text = value if isinstance(value, str) else json.dumps(value, sort_keys=True)
-    if text[:1] in {"=", "+", "-", "@", "\t", "\r"}:
-        return "'" + text
-    return text
-
-
-def _csv_lines(events: Iterator[dict[str, Any]]) -> Iterator[str]:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\r\n")
-    writer.writerow(CSV_COLUMNS)
-    for event in events:
-        writer.writerow([_cell(event.get(column)) for column in CSV_COLUMNS])
-        yield buffer.getvalue()
-        buffer.seek(0)
-        buffer.truncate()
-    yield buffer.getvalue()
-
-
 def _export(page: Page, kind: str) -> Response:
     try:
         query = _query(page, _filters(page))
@@ -168,12 +128,18 @@ def _export(page: Page, kind: str) -> Response:
         detail = page.errors[-1]
         return page.render("error.html", status=status, title="Export refused", detail=detail)
     stamp = page.now().astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
-    events = _all_matching(page, query)
+    head = export.header(
+        query=query,
+        checkpoint=audit_service.latest_checkpoint(page.ctx),
+        ring=page.broker.keys.ring(),
+        now=page.now(),
+    )
+    events = export.all_matching(lambda q: audit_service.read_events(page.ctx, q), query)
     if kind == "csv":
-        body: Iterator[str] = _csv_lines(events)
+        body: Iterator[str] = export.csv_lines(head, events)
         media = "text/csv; charset=utf-8"
     else:
-        body = (json.dumps(e, ensure_ascii=False, sort_keys=True) + "\n" for e in events)
+        body = export.jsonl(head, events)
         media = "application/jsonl; charset=utf-8"
     return StreamingResponse(
         body,

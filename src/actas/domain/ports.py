@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from contextlib import AbstractContextManager
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -69,6 +70,17 @@ class SubjectRepo(Protocol):
     def upsert(self, subject: Subject) -> None: ...
 
 
+@dataclass(frozen=True)
+class Checkpoint:
+    """A signed statement: the log had ``seq`` events and the last one's hash was ``hash``."""
+
+    seq: int
+    hash: bytes
+    at: datetime
+    kid: str
+    signature: bytes
+
+
 class AuditLog(Protocol):
     def record(self, event: AuditEvent) -> None:
         """Queue an event; it is appended to the chain inside this same transaction."""
@@ -77,6 +89,8 @@ class AuditLog(Protocol):
     def query(self, query: AuditQuery) -> list[dict[str, Any]]:
         """Events matching ``query``, oldest first, as their canonical JSON objects."""
         ...
+
+    def latest_checkpoint(self) -> Checkpoint | None: ...
 
 
 class AssignmentRepo(Protocol):

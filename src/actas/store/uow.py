@@ -6,13 +6,14 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.engine import Connection, Engine
 
 from actas.audit import chain
 from actas.audit.query import query_events
 from actas.domain.audit import AuditEvent, AuditQuery
 from actas.domain.clock import Clock
-from actas.domain.ports import RevocationPublisher, Signer
+from actas.domain.ports import Checkpoint, RevocationPublisher, Signer
 from actas.store.access_repos import (
     SqlAccessRequestRepo,
     SqlAccessSessionRepo,
@@ -25,6 +26,7 @@ from actas.store.access_repos import (
     SqlSlackLinkRepo,
 )
 from actas.store.engine import READ_ONLY
+from actas.store.tables import audit_checkpoints
 from actas.store.repos import (
     SqlAccountRepo,
     SqlApplicationRepo,
@@ -46,6 +48,19 @@ class SqlAuditLog:
 
     def query(self, query: AuditQuery) -> list[dict[str, Any]]:
         return query_events(self.conn, query)
+
+    def latest_checkpoint(self) -> Checkpoint | None:
+        t = audit_checkpoints
+        row = self.conn.execute(select(t).order_by(t.c.seq.desc()).limit(1)).first()
+        if row is None:
+            return None
+        return Checkpoint(
+            seq=int(row.seq),
+            hash=bytes(row.hash),
+            at=row.at,
+            kid=row.kid,
+            signature=bytes(row.signature),
+        )
 
 
 class SqlUnitOfWork:

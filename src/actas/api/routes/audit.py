@@ -6,9 +6,11 @@ from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
+from starlette.responses import StreamingResponse
 
 from actas.api.deps import BrokerDep, StaffCaller, require_roles
 from actas.api.schemas import AuditPage
+from actas.audit import export
 from actas.domain.audit import AuditQuery
 from actas.domain.roles import Role
 from actas.services import audit as audit_service
@@ -43,3 +45,34 @@ def events(
     found = audit_service.read_events(broker.services, query)
     next_after = int(str(found[-1]["seq"])) if len(found) == limit else None
     return AuditPage(events=found, next_after_seq=next_after)
+
+
+@router.get(
+    "/export",
+    summary="Export events (JSON Lines or CSV) with the latest signed checkpoint",
+    response_class=StreamingResponse,
+)
+def export_events(
+    _: Security,
+    broker: BrokerDep,
+    account: Annotated[str | None, Query(max_length=128)] = None,
+    subject: Annotated[str | None, Query(max_length=128)] = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    format: Annotated[str, Query(pattern="^(jsonl|csv)$")] = "jsonl",
+) -> StreamingResponse:
+    query = AuditQuery(account=account, subject=subject, since=since, until=until)
+    head = export.header(
+        query=query,
+        checkpoint=audit_service.latest_checkpoint(broker.services),
+        ring=broker.keys.ring(),
+        now=broker.clock(),
+    )
+    events = export.all_matching(lambda q: audit_service.read_events(broker.services, q), query)
+    stamp = broker.clock().strftime("%Y%m%dT%H%M%SZ")
+    name = f"actas-audit-{account or 'all'}-{stamp}.{format}"
+    body = export.csv_lines(head, events) if format == "csv" else export.jsonl(head, events)
+    media = "text/csv; charset=utf-8" if format == "csv" else "application/jsonl; charset=utf-8"
+    return StreamingResponse(
+        body, media_type=media, headers={"Content-Disposition": f'attachment; filename="{name}"'}
+    )
