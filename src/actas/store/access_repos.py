@@ -25,6 +25,7 @@ from actas.domain.access import (
     Revocation,
 )
 from actas.domain.ports import RevocationPublisher
+from actas.store.rows import enum_value, from_row, joined, split, to_row
 from actas.store.tables import (
     access_requests,
     access_sessions,
@@ -95,23 +96,7 @@ class SqlSlackLinkRepo:
 
 
 def _case(row: Row[Any]) -> Case:
-    m = row._mapping
-    return Case(
-        id=m["id"],
-        application_id=m["application_id"],
-        subject_id=m["subject_id"],
-        account_id=m["account_id"],
-        staff_id=m["staff_id"],
-        ticket=m["ticket"],
-        reason_code=m["reason_code"],
-        reason_text=m["reason_text"],
-        status=CaseStatus(m["status"]),
-        opened_at=m["opened_at"],
-        closed_at=m["closed_at"],
-        closed_by=m["closed_by"],
-        summary_changes=m["summary_changes"],
-        summary_verify=m["summary_verify"],
-    )
+    return from_row(Case, row, status=CaseStatus)
 
 
 class SqlCaseRepo:
@@ -119,20 +104,7 @@ class SqlCaseRepo:
         self.conn = conn
 
     def add(self, case: Case) -> None:
-        self.conn.execute(
-            insert(cases).values(
-                id=case.id,
-                application_id=case.application_id,
-                subject_id=case.subject_id,
-                account_id=case.account_id,
-                staff_id=case.staff_id,
-                ticket=case.ticket,
-                reason_code=case.reason_code,
-                reason_text=case.reason_text,
-                status=case.status.value,
-                opened_at=case.opened_at,
-            )
-        )
+        self.conn.execute(insert(cases).values(**to_row(case, status=enum_value)))
 
     def get(self, case_id: str) -> Case | None:
         row = self.conn.execute(select(cases).where(cases.c.id == case_id)).first()
@@ -190,30 +162,13 @@ class SqlCaseRepo:
 
 
 def _request(row: Row[Any]) -> AccessRequest:
-    m = row._mapping
-    return AccessRequest(
-        id=m["id"],
-        case_id=m["case_id"],
-        staff_id=m["staff_id"],
-        application_id=m["application_id"],
-        subject_id=m["subject_id"],
-        account_id=m["account_id"],
-        kind=m["kind"],
-        scopes=tuple(m["scopes"].split()),
-        minutes=m["minutes"],
-        break_glass=m["break_glass"],
-        state=RequestState(m["state"]),
-        outcome=m["outcome"],
-        reasons=tuple(json.loads(m["reasons"])),
-        approvals_required=m["approvals_required"],
-        approver_roles=tuple(m["approver_roles"].split()),
-        high_risk=m["high_risk"],
-        review_required=m["review_required"],
-        created_at=m["created_at"],
-        expires_at=m["expires_at"],
-        decided_at=m["decided_at"],
-        extends_session_id=m["extends_session_id"],
-        extension_reason=m["extension_reason"],
+    return from_row(
+        AccessRequest,
+        row,
+        scopes=split,
+        state=RequestState,
+        reasons=lambda text: tuple(json.loads(text)),
+        approver_roles=split,
     )
 
 
@@ -222,32 +177,14 @@ class SqlAccessRequestRepo:
         self.conn = conn
 
     def add(self, request: AccessRequest) -> None:
-        self.conn.execute(
-            insert(access_requests).values(
-                id=request.id,
-                case_id=request.case_id,
-                staff_id=request.staff_id,
-                application_id=request.application_id,
-                subject_id=request.subject_id,
-                account_id=request.account_id,
-                kind=request.kind,
-                scopes=" ".join(request.scopes),
-                minutes=request.minutes,
-                break_glass=request.break_glass,
-                state=request.state.value,
-                outcome=request.outcome,
-                reasons=json.dumps(list(request.reasons), ensure_ascii=False),
-                approvals_required=request.approvals_required,
-                approver_roles=" ".join(request.approver_roles),
-                high_risk=request.high_risk,
-                review_required=request.review_required,
-                created_at=request.created_at,
-                expires_at=request.expires_at,
-                decided_at=request.decided_at,
-                extends_session_id=request.extends_session_id,
-                extension_reason=request.extension_reason,
-            )
+        values = to_row(
+            request,
+            scopes=joined,
+            state=enum_value,
+            reasons=lambda reasons: json.dumps(list(reasons), ensure_ascii=False),
+            approver_roles=joined,
         )
+        self.conn.execute(insert(access_requests).values(**values))
 
     def get(self, request_id: str) -> AccessRequest | None:
         row = self.conn.execute(
@@ -284,16 +221,7 @@ class SqlAccessRequestRepo:
             return False
         try:
             with self.conn.begin_nested():
-                self.conn.execute(
-                    insert(approvals).values(
-                        request_id=approval.request_id,
-                        approver_id=approval.approver_id,
-                        decision=approval.decision,
-                        comment=approval.comment,
-                        via=approval.via,
-                        at=approval.at,
-                    )
-                )
+                self.conn.execute(insert(approvals).values(**to_row(approval)))
         except IntegrityError:
             return False  # a concurrent delivery of the same answer won the race
         return True
@@ -302,17 +230,7 @@ class SqlAccessRequestRepo:
         rows = self.conn.execute(
             select(approvals).where(approvals.c.request_id == request_id).order_by(approvals.c.at)
         )
-        return [
-            Approval(
-                request_id=r.request_id,
-                approver_id=r.approver_id,
-                decision=r.decision,
-                comment=r.comment,
-                via=r.via,
-                at=r.at,
-            )
-            for r in rows
-        ]
+        return [from_row(Approval, r) for r in rows]
 
     def in_states(self, states: frozenset[RequestState]) -> list[AccessRequest]:
         rows = self.conn.execute(
@@ -332,26 +250,7 @@ class SqlAccessRequestRepo:
 
 
 def _session(row: Row[Any]) -> AccessSession:
-    m = row._mapping
-    return AccessSession(
-        id=m["id"],
-        request_id=m["request_id"],
-        case_id=m["case_id"],
-        staff_id=m["staff_id"],
-        application_id=m["application_id"],
-        subject_id=m["subject_id"],
-        account_id=m["account_id"],
-        kind=m["kind"],
-        scopes=tuple(m["scopes"].split()),
-        started_at=m["started_at"],
-        expires_at=m["expires_at"],
-        idle_seconds=m["idle_seconds"],
-        last_active_at=m["last_active_at"],
-        handoff_url=m["handoff_url"],
-        review_required=m["review_required"],
-        ended_at=m["ended_at"],
-        end_reason=EndReason(m["end_reason"]) if m["end_reason"] else None,
-    )
+    return from_row(AccessSession, row, scopes=split, end_reason=EndReason)
 
 
 class SqlAccessSessionRepo:
@@ -359,25 +258,8 @@ class SqlAccessSessionRepo:
         self.conn = conn
 
     def add(self, session: AccessSession) -> None:
-        self.conn.execute(
-            insert(access_sessions).values(
-                id=session.id,
-                request_id=session.request_id,
-                case_id=session.case_id,
-                staff_id=session.staff_id,
-                application_id=session.application_id,
-                subject_id=session.subject_id,
-                account_id=session.account_id,
-                kind=session.kind,
-                scopes=" ".join(session.scopes),
-                started_at=session.started_at,
-                expires_at=session.expires_at,
-                idle_seconds=session.idle_seconds,
-                last_active_at=session.last_active_at,
-                handoff_url=session.handoff_url,
-                review_required=session.review_required,
-            )
-        )
+        values = to_row(session, scopes=joined, end_reason=enum_value)
+        self.conn.execute(insert(access_sessions).values(**values))
 
     def get(self, session_id: str) -> AccessSession | None:
         row = self.conn.execute(
@@ -535,17 +417,7 @@ class SqlRevocationRepo:
         rows = self.conn.execute(
             select(t).where(t.c.seq > after_seq, t.c.session_expires_at > now).order_by(t.c.seq)
         )
-        return [
-            Revocation(
-                seq=int(r.seq),
-                session_id=r.session_id,
-                application_id=r.application_id,
-                reason=r.reason,
-                at=r.at,
-                session_expires_at=r.session_expires_at,
-            )
-            for r in rows
-        ]
+        return [from_row(Revocation, r, seq=int) for r in rows]
 
 
 def _pg_notify(channel: str, payload: str) -> Any:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
@@ -11,6 +12,7 @@ from sqlalchemy.engine import Connection, Row
 from actas.domain.roles import Role
 from actas.domain.staff import Staff, StaffSession
 from actas.domain.subjects import Account, AccountFlag, Application, Subject
+from actas.store.rows import from_row, to_row
 from actas.store.tables import (
     accounts,
     applications,
@@ -19,6 +21,17 @@ from actas.store.tables import (
     staff_sessions,
     subjects,
 )
+
+
+class _with:
+    """A row with extra values beside its columns (for fields kept in another table)."""
+
+    def __init__(self, row: Row[Any], **extra: Any) -> None:
+        self._values = {**row._mapping, **extra}
+
+    @property
+    def _mapping(self) -> Mapping[Any, Any]:
+        return self._values
 
 
 def _upsert(conn: Connection, table: Any, values: dict[str, Any], keys: list[str]) -> None:
@@ -45,36 +58,11 @@ class SqlStaffRepo:
     def _load(self, row: Row[Any] | None) -> Staff | None:
         if row is None:
             return None
-        m = row._mapping
-        return Staff(
-            id=m["id"],
-            email=m["email"],
-            display_name=m["display_name"],
-            roles=self._roles(m["id"]),
-            password_hash=m["password_hash"],
-            totp_secret=m["totp_secret"],
-            totp_last_step=m["totp_last_step"],
-            failed_logins=m["failed_logins"],
-            locked_until=m["locked_until"],
-            disabled_at=m["disabled_at"],
-            created_at=m["created_at"],
-        )
+        roles = self._roles(row._mapping["id"])
+        return from_row(Staff, _with(row, roles=roles))
 
     def add(self, member: Staff) -> None:
-        self.conn.execute(
-            insert(staff).values(
-                id=member.id,
-                email=member.email,
-                display_name=member.display_name,
-                password_hash=member.password_hash,
-                totp_secret=member.totp_secret,
-                totp_last_step=member.totp_last_step,
-                failed_logins=member.failed_logins,
-                locked_until=member.locked_until,
-                disabled_at=member.disabled_at,
-                created_at=member.created_at,
-            )
-        )
+        self.conn.execute(insert(staff).values(**to_row(member, skip=("roles",))))
         self.set_roles(member.id, member.roles)
 
     def by_id(self, staff_id: str) -> Staff | None:
@@ -139,33 +127,13 @@ class SqlStaffSessionRepo:
         self.conn = conn
 
     def add(self, session: StaffSession, *, token_hash: str) -> None:
-        self.conn.execute(
-            insert(staff_sessions).values(
-                id=session.id,
-                token_hash=token_hash,
-                staff_id=session.staff_id,
-                created_at=session.created_at,
-                expires_at=session.expires_at,
-                last_seen_at=session.last_seen_at,
-                revoked_at=session.revoked_at,
-            )
-        )
+        self.conn.execute(insert(staff_sessions).values(**to_row(session), token_hash=token_hash))
 
     def by_token_hash(self, token_hash: str) -> StaffSession | None:
         row = self.conn.execute(
             select(staff_sessions).where(staff_sessions.c.token_hash == token_hash)
         ).first()
-        if row is None:
-            return None
-        m = row._mapping
-        return StaffSession(
-            id=m["id"],
-            staff_id=m["staff_id"],
-            created_at=m["created_at"],
-            expires_at=m["expires_at"],
-            last_seen_at=m["last_seen_at"],
-            revoked_at=m["revoked_at"],
-        )
+        return from_row(StaffSession, row) if row is not None else None
 
     def touch(self, session_id: str, at: datetime) -> None:
         self.conn.execute(
@@ -194,16 +162,7 @@ class SqlStaffSessionRepo:
 
 
 def _application(row: Row[Any] | None) -> Application | None:
-    if row is None:
-        return None
-    m = row._mapping
-    return Application(
-        id=m["id"],
-        name=m["name"],
-        handoff_url=m["handoff_url"],
-        created_at=m["created_at"],
-        disabled_at=m["disabled_at"],
-    )
+    return from_row(Application, row) if row is not None else None
 
 
 class SqlApplicationRepo:
@@ -212,14 +171,7 @@ class SqlApplicationRepo:
 
     def add(self, app: Application, *, credential_hash: str) -> None:
         self.conn.execute(
-            insert(applications).values(
-                id=app.id,
-                name=app.name,
-                handoff_url=app.handoff_url,
-                credential_hash=credential_hash,
-                created_at=app.created_at,
-                disabled_at=app.disabled_at,
-            )
+            insert(applications).values(**to_row(app), credential_hash=credential_hash)
         )
 
     def by_id(self, app_id: str) -> Application | None:
@@ -286,33 +238,7 @@ class SqlSubjectRepo:
                 subjects.c.application_id == application_id, subjects.c.id == subject_id
             )
         ).first()
-        if row is None:
-            return None
-        m = row._mapping
-        return Subject(
-            application_id=m["application_id"],
-            id=m["id"],
-            account_id=m["account_id"],
-            email=m["email"],
-            email_verified=m["email_verified"],
-            display_name=m["display_name"],
-            privileged=m["privileged"],
-            updated_at=m["updated_at"],
-        )
+        return from_row(Subject, row) if row is not None else None
 
     def upsert(self, subject: Subject) -> None:
-        _upsert(
-            self.conn,
-            subjects,
-            {
-                "application_id": subject.application_id,
-                "id": subject.id,
-                "account_id": subject.account_id,
-                "email": subject.email,
-                "email_verified": subject.email_verified,
-                "display_name": subject.display_name,
-                "privileged": subject.privileged,
-                "updated_at": subject.updated_at,
-            },
-            ["application_id", "id"],
-        )
+        _upsert(self.conn, subjects, to_row(subject), ["application_id", "id"])

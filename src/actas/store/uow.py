@@ -26,7 +26,6 @@ from actas.store.access_repos import (
     SqlSlackLinkRepo,
 )
 from actas.store.engine import READ_ONLY
-from actas.store.tables import audit_checkpoints
 from actas.store.repos import (
     SqlAccountRepo,
     SqlApplicationRepo,
@@ -34,6 +33,7 @@ from actas.store.repos import (
     SqlStaffSessionRepo,
     SqlSubjectRepo,
 )
+from actas.store.tables import audit_checkpoints
 
 
 class SqlAuditLog:
