@@ -358,17 +358,33 @@ _STATE_FOR = {
 }
 
 
-def _announcement(ctx: ServiceContext, **fields: Any) -> dict[str, Any]:
-    payload = {k: v for k, v in fields.items() if v is not None}
-    if "request" in payload:
-        payload["console_url"] = f"{ctx.public_url}/console/requests/{payload['request']}"
-    elif "session" in payload:
-        payload["console_url"] = f"{ctx.public_url}/console/sessions/{payload['session']}"
+def _announcement(
+    ctx: ServiceContext, about: AccessRequest | AccessSession, **fields: Any
+) -> dict[str, Any]:
+    """What Slack and webhooks are told: who, for whom, where, and a link into the console."""
+    kind = "session" if isinstance(about, AccessSession) else "request"
+    payload: dict[str, Any] = {
+        kind: about.id,
+        "case": about.case_id,
+        "staff": about.staff_id,
+        "application": about.application_id,
+        "subject": about.subject_id,
+        "account": about.account_id,
+        "kind": about.kind,
+        "console_url": f"{ctx.public_url}/console/{kind}s/{about.id}",
+    }
+    payload.update({k: v for k, v in fields.items() if v is not None})
     return payload
 
 
-def _announce(ctx: ServiceContext, uow: UnitOfWork, event: str, payload: dict[str, Any]) -> None:
-    announce(uow, ctx.channels, event, payload, at=ctx.clock())
+def _announce(
+    ctx: ServiceContext,
+    uow: UnitOfWork,
+    event: str,
+    about: AccessRequest | AccessSession,
+    **fields: Any,
+) -> None:
+    announce(uow, ctx.channels, event, _announcement(ctx, about, **fields), at=ctx.clock())
 
 
 def request_access(
@@ -455,26 +471,18 @@ def request_access(
                 reason=extension_reason or case.reason_text,
             )
         )
-        payload = _announcement(
-            ctx,
-            request=request.id,
-            case=case.id,
-            staff=staff.id,
-            staff_email=staff.email,
-            application=case.application_id,
-            subject=case.subject_id,
-            account=case.account_id,
-            kind=kind,
-            scopes=list(request.scopes),
-            minutes=minutes,
-            reasons=list(decision.reasons),
-            outcome=decision.outcome.value,
-            high_risk=decision.high_risk,
-        )
-        _announce(ctx, uow, "access.requested", payload)
+        details: dict[str, Any] = {
+            "staff_email": staff.email,
+            "scopes": list(request.scopes),
+            "minutes": minutes,
+            "reasons": list(decision.reasons),
+            "outcome": decision.outcome.value,
+            "high_risk": decision.high_risk,
+        }
+        _announce(ctx, uow, "access.requested", request, **details)
         if break_glass and decision.outcome is Outcome.ALLOW:
             uow.audit.record(_event("access.break_glass", by, case=case, request=request))
-            _announce(ctx, uow, "access.break_glass", payload)
+            _announce(ctx, uow, "access.break_glass", request, **details)
     return request
 
 
@@ -598,23 +606,7 @@ def _record_answer(
         )
     )
     if target is not RequestState.PENDING_APPROVAL:
-        _announce(
-            ctx,
-            uow,
-            event,
-            _announcement(
-                ctx,
-                request=request.id,
-                case=request.case_id,
-                staff=request.staff_id,
-                application=request.application_id,
-                subject=request.subject_id,
-                account=request.account_id,
-                kind=request.kind,
-                minutes=request.minutes,
-                outcome=target.value,
-            ),
-        )
+        _announce(ctx, uow, event, request, minutes=request.minutes, outcome=target.value)
     updated = uow.requests.get(request.id)
     assert updated is not None
     return updated
@@ -786,19 +778,10 @@ def _open(
         ctx,
         uow,
         "session.started",
-        _announcement(
-            ctx,
-            session=session.id,
-            case=case.id,
-            staff=staff.id,
-            staff_email=staff.email,
-            application=session.application_id,
-            subject=session.subject_id,
-            account=session.account_id,
-            kind=session.kind,
-            scopes=list(session.scopes),
-            expires_at=session.expires_at.isoformat(),
-        ),
+        session,
+        staff_email=staff.email,
+        scopes=list(session.scopes),
+        expires_at=session.expires_at.isoformat(),
     )
     redirect = f"{handoff_url}?{urlencode({'code': code})}"
     return Started(session=session, handoff_code=code, redirect_url=redirect)
@@ -825,20 +808,7 @@ def _extend(ctx: ServiceContext, uow: UnitOfWork, request: AccessRequest, by: Ac
             },
         )
     )
-    _announce(
-        ctx,
-        uow,
-        "session.extended",
-        _announcement(
-            ctx,
-            session=session.id,
-            staff=session.staff_id,
-            application=session.application_id,
-            subject=session.subject_id,
-            account=session.account_id,
-            expires_at=new_expiry.isoformat(),
-        ),
-    )
+    _announce(ctx, uow, "session.extended", session, expires_at=new_expiry.isoformat())
     extended = uow.sessions.get(session.id)
     assert extended is not None
     return Started(session=extended, handoff_code=None, redirect_url=None)
@@ -961,20 +931,7 @@ def _end(
     uow.audit.record(
         _event(event, by, session=session, reason=note, data={"end_reason": reason.value})
     )
-    _announce(
-        ctx,
-        uow,
-        event,
-        _announcement(
-            ctx,
-            session=session.id,
-            staff=session.staff_id,
-            application=session.application_id,
-            subject=session.subject_id,
-            account=session.account_id,
-            end_reason=reason.value,
-        ),
-    )
+    _announce(ctx, uow, event, session, end_reason=reason.value)
     return True
 
 
