@@ -23,32 +23,19 @@ $(VENV)/.installed-dev: $(VENV)/.installed
 install: $(VENV)/.installed
 install-dev: $(VENV)/.installed-dev
 
-## run: set up on first use, then start the broker on 127.0.0.1:8400 (SQLite in .actas/)
+## run: set up on first use (broker database, demo staff, the notes app and its customers),
+## then start the broker on 127.0.0.1:8400 and the notes app on 127.0.0.1:8500 together.
+## Ctrl-C stops both. State lives in .actas/ (`make clean` starts over).
 run: $(VENV)/.installed
 	@mkdir -p $(DATA)
-	@$(BIN)/actas init
-	@if ! $(BIN)/actas staff list | grep -q .; then \
-	  $(BIN)/actas staff add admin@example.test --name "Demo admin" \
-	    --role admin --role security --role lead --generate-password > $(DATA)/demo-admin.txt; \
-	  chmod 600 $(DATA)/demo-admin.txt; \
-	fi
-	@echo
-	@echo "  actas broker:  http://127.0.0.1:8400   (API docs: http://127.0.0.1:8400/docs)"
-	@echo "  signing keys:  http://127.0.0.1:8400/.well-known/jwks.json"
-	@echo "  demo sign-in (also in $(DATA)/demo-admin.txt):"
-	@sed 's/^/    /' $(DATA)/demo-admin.txt
-	@echo "  add the otpauth URI to an authenticator app, then:"
-	@echo "    curl -s -X POST http://127.0.0.1:8400/v1/auth/login -H 'content-type: application/json' \\"
-	@echo "      -d '{\"email\":\"admin@example.test\",\"password\":\"<password>\",\"code\":\"<6 digits>\"}'"
-	@echo
-	@$(BIN)/actas serve
+	@$(BIN)/python scripts/demo.py run --data $(DATA)
 
 ## test: lint, format check, strict types on both packages, then the whole test suite
 test: $(VENV)/.installed-dev lint types pytest
 
 lint: $(VENV)/.installed-dev
-	$(BIN)/ruff check src sdk/src tests bench
-	$(BIN)/ruff format --check src sdk/src tests bench
+	$(BIN)/ruff check src sdk/src tests bench examples scripts
+	$(BIN)/ruff format --check src sdk/src tests bench examples scripts
 
 types: $(VENV)/.installed-dev
 	$(BIN)/mypy --strict src sdk/src
