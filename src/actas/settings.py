@@ -74,6 +74,9 @@ class Settings:
     checkpoint_every: int = 1000
     #: Largest request body the API accepts, in bytes.
     max_body_bytes: int = 64 * 1024
+    #: Keep-alive interval of the revocation stream. SDKs treat a silent stream as stale after
+    #: their own limit (30 s by default), which must be longer than this.
+    revocation_ping_seconds: float = 15.0
 
     def __repr__(self) -> str:
         shown = ", ".join(f"{f.name}={getattr(self, f.name)!r}" for f in fields(self) if f.repr)
@@ -117,6 +120,7 @@ _KEYS = (
     "lockout_seconds",
     "checkpoint_every",
     "max_body_bytes",
+    "revocation_ping_seconds",
 )
 
 
@@ -162,6 +166,16 @@ def _int(key: str, raw: object, *, low: int, high: int) -> int:
         value = int(str(raw), 10)
     except ValueError:
         raise SettingsError(f"{_env_name(key)}={_shown(key, raw)} is not an integer") from None
+    if not low <= value <= high:
+        raise SettingsError(f"{_env_name(key)}={value} is outside {low}..{high}")
+    return value
+
+
+def _float(key: str, raw: object, *, low: float, high: float) -> float:
+    try:
+        value = float(str(raw))
+    except ValueError:
+        raise SettingsError(f"{_env_name(key)}={_shown(key, raw)} is not a number") from None
     if not low <= value <= high:
         raise SettingsError(f"{_env_name(key)}={value} is outside {low}..{high}")
     return value
@@ -292,6 +306,9 @@ def load_settings(environ: dict[str, str] | None = None, *, cwd: Path | None = N
         lockout_seconds=_int("lockout_seconds", raw.get("lockout_seconds", 900), low=1, high=86400),
         checkpoint_every=_int(
             "checkpoint_every", raw.get("checkpoint_every", 1000), low=1, high=1_000_000
+        ),
+        revocation_ping_seconds=_float(
+            "revocation_ping_seconds", raw.get("revocation_ping_seconds", 15), low=0.1, high=60
         ),
         max_body_bytes=_int(
             "max_body_bytes", raw.get("max_body_bytes", 65536), low=1024, high=16 * 1024 * 1024

@@ -171,7 +171,7 @@ class Broker:
             "ACTAS_KEY_FILE": str(root / "keys.json"),
             "ACTAS_PUBLIC_URL": f"http://127.0.0.1:{self.port}",
             "ACTAS_PORT": str(self.port),
-            "E2E_PING_SECONDS": "0.5",
+            "ACTAS_REVOCATION_PING_SECONDS": "0.5",
         }
         self.settings: Settings = load_settings(self.env, cwd=root)
         initialise(self.settings)

@@ -820,6 +820,8 @@ class Redeemed:
     session: AccessSession
     #: Returned at handoff only; the SDK keeps it to refresh the token.
     refresh_handle: str | None
+    #: The staff member's display name, for the banner. Never in the token (DESIGN.md).
+    actor_name: str | None = None
 
 
 def _mint(ctx: ServiceContext, session: AccessSession, now: datetime) -> MintedToken:
@@ -866,7 +868,13 @@ def redeem_handoff(
                     data={"jti": token.jti, "token_expires_at": token.expires_at.isoformat()},
                 )
             )
-            redeemed = Redeemed(token=token, session=session, refresh_handle=handle)
+            staff = uow.staff.by_id(session.staff_id)
+            redeemed = Redeemed(
+                token=token,
+                session=session,
+                refresh_handle=handle,
+                actor_name=staff.display_name if staff else None,
+            )
     if failure is not None:
         raise failure
     assert redeemed is not None

@@ -372,6 +372,7 @@ def _token_out(redeemed: access_service.Redeemed, now: datetime) -> dict[str, An
         "session": redeemed.session.id,
         "session_expires_at": redeemed.session.expires_at,
         **({"refresh_handle": redeemed.refresh_handle} if redeemed.refresh_handle else {}),
+        **({"actor_name": redeemed.actor_name} if redeemed.actor_name else {}),
     }
 
 

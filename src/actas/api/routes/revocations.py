@@ -38,8 +38,6 @@ log = logging.getLogger("actas.revocation")
 
 router = APIRouter(prefix="/v1", tags=["revocations"])
 
-#: Seconds between keep-alive comments (proxies close idle connections).
-PING_SECONDS = 15
 #: A client that takes longer than this to accept one event is cut off; it will reconnect.
 SEND_TIMEOUT_SECONDS = 30
 #: What the stream tells EventSource clients to wait before reconnecting (milliseconds).
@@ -186,6 +184,6 @@ async def get_revocations(
         )
     return EventSourceResponse(
         _events(broker, application_id, start),
-        ping=PING_SECONDS,
+        ping=broker.settings.revocation_ping_seconds,
         send_timeout=SEND_TIMEOUT_SECONDS,
     )
