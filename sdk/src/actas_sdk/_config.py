@@ -1,0 +1,188 @@
+"""The SDK's configuration: read once, validated, frozen; errors name the field and the value."""
+
+from __future__ import annotations
+
+import posixpath
+import tempfile
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType
+from urllib.parse import urlsplit
+
+from actas_sdk._routes import DEFAULT_PROTECTED_ROUTES, RouteSet
+from actas_sdk.errors import ConfigError
+
+#: Markers of analytics and chat widgets: a ``<script>`` whose tag or inline text contains one
+#: is removed from HTML during impersonation (and counted as a suppressed side effect).
+DEFAULT_STRIP_SCRIPTS: tuple[str, ...] = (
+    "cdn.segment.com",
+    "analytics.load(",
+    "posthog",
+    "widget.intercom.io",
+    "intercomSettings",
+    "Intercom(",
+    "googletagmanager.com",
+    "google-analytics.com",
+    "gtag(",
+    "static.hotjar.com",
+    "fullstory.com",
+    "heapanalytics.com",
+    "js.driftt.com",
+    "client.crisp.chat",
+    "static.zdassets.com",
+    "plausible.io",
+    "cdn.mxpnl.com",
+    "mixpanel.init(",
+)
+
+
+class Secret(str):
+    """A string whose ``repr`` does not show it."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "Secret('**********')"
+
+
+def _url(name: str, value: str) -> str:
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ConfigError(f"Config {name} has value {value!r}: not an absolute http(s) URL")
+    return value
+
+
+def _positive(name: str, value: float) -> None:
+    if value <= 0:
+        raise ConfigError(f"Config {name} has value {value!r}: must be positive")
+
+
+@dataclass(frozen=True, kw_only=True)
+class Config:
+    """Everything the SDK needs to know; see the README for each field."""
+
+    broker_url: str
+    application_id: str
+    credential: str = field(repr=False)
+    handoff_url: str
+    issuer: str | None = None
+    end_path: str | None = None
+    after_handoff_path: str = "/"
+    after_end_path: str = "/"
+    cookie_name: str = "actas_session"
+    cookie_secure: bool | None = None
+    cookie_secret: str | None = field(default=None, repr=False)
+    leeway_seconds: int = 30
+    max_lifetime_seconds: int = 300
+    refresh_before_seconds: int = 60
+    staleness_seconds: float = 30.0
+    token_cache_size: int = 4096
+    max_token_bytes: int = 8192
+    jwks_refresh_seconds: float = 60.0
+    spool_dir: str | None = None
+    spool_max_bytes: int = 64 * 1024 * 1024
+    ship_interval_seconds: float = 0.5
+    api_routes: Sequence[str] = ()
+    protected_routes: Mapping[str, str] = field(default_factory=lambda: DEFAULT_PROTECTED_ROUTES)
+    allow_routes: Sequence[str] = ()
+    scope_routes: Mapping[str, Sequence[str]] = field(default_factory=dict)
+    write_scope: str = "write"
+    strip_scripts: Sequence[str] = DEFAULT_STRIP_SCRIPTS
+    propagation_header: str = "X-Actas-Actor-Token"
+    job_max_age_seconds: int = 3600
+    timeout_seconds: float = 5.0
+
+    def __post_init__(self) -> None:
+        _url("broker_url", self.broker_url)
+        _url("handoff_url", self.handoff_url)
+        if self.issuer is not None:
+            _url("issuer", self.issuer)
+        if not self.application_id or len(self.application_id) > 128:
+            raise ConfigError(f"Config application_id has value {self.application_id!r}")
+        if not self.credential:
+            raise ConfigError("Config credential is empty")
+        object.__setattr__(self, "credential", Secret(self.credential))
+        if self.cookie_secret is not None:
+            if len(self.cookie_secret) < 16:
+                raise ConfigError("Config cookie_secret must be at least 16 characters")
+            object.__setattr__(self, "cookie_secret", Secret(self.cookie_secret))
+        for name in ("after_handoff_path", "after_end_path"):
+            value = getattr(self, name)
+            if not value.startswith("/") or value.startswith("//") or "\\" in value:
+                raise ConfigError(f"Config {name} has value {value!r}: not a local path")
+        if self.end_path is not None and not self.end_path.startswith("/"):
+            raise ConfigError(f"Config end_path has value {self.end_path!r}: not a path")
+        if not self.cookie_name.replace("_", "").replace("-", "").isalnum():
+            raise ConfigError(f"Config cookie_name has value {self.cookie_name!r}")
+        for name in (
+            "leeway_seconds",
+            "max_lifetime_seconds",
+            "refresh_before_seconds",
+            "staleness_seconds",
+            "token_cache_size",
+            "max_token_bytes",
+            "jwks_refresh_seconds",
+            "spool_max_bytes",
+            "ship_interval_seconds",
+            "job_max_age_seconds",
+            "timeout_seconds",
+        ):
+            _positive(name, getattr(self, name))
+        if self.leeway_seconds > 60:
+            raise ConfigError(f"Config leeway_seconds has value {self.leeway_seconds}: > 60")
+        # Freeze the collections, and compile every pattern now so a typo fails at start.
+        object.__setattr__(self, "api_routes", tuple(self.api_routes))
+        object.__setattr__(self, "allow_routes", tuple(self.allow_routes))
+        object.__setattr__(self, "strip_scripts", tuple(self.strip_scripts))
+        object.__setattr__(self, "protected_routes", MappingProxyType(dict(self.protected_routes)))
+        object.__setattr__(
+            self,
+            "scope_routes",
+            MappingProxyType({k: tuple(v) for k, v in self.scope_routes.items()}),
+        )
+        self.rules()
+
+    # --- derived values ---------------------------------------------------------------------
+
+    @property
+    def expected_issuer(self) -> str:
+        return self.issuer or self.broker_url
+
+    @property
+    def handoff_path(self) -> str:
+        return urlsplit(self.handoff_url).path or "/"
+
+    @property
+    def end_route(self) -> str:
+        if self.end_path is not None:
+            return self.end_path
+        return posixpath.join(posixpath.dirname(self.handoff_path.rstrip("/")) or "/", "end")
+
+    @property
+    def secure_cookie(self) -> bool:
+        if self.cookie_secure is not None:
+            return self.cookie_secure
+        return urlsplit(self.handoff_url).scheme == "https"
+
+    @property
+    def spool_path(self) -> Path:
+        if self.spool_dir is not None:
+            return Path(self.spool_dir)
+        return Path(tempfile.gettempdir()) / f"actas-sdk-spool-{self.application_id}"
+
+    def rules(self) -> Rules:
+        return Rules(self)
+
+
+class Rules:
+    """The compiled route patterns of a :class:`Config`."""
+
+    def __init__(self, config: Config) -> None:
+        self.api = RouteSet.of(config.api_routes, "api")
+        self.protected = RouteSet(config.protected_routes.items())
+        self.allowed = RouteSet.of(config.allow_routes, "allow")
+        #: finer scopes, each with the routes it opens
+        self.scoped = {
+            scope: RouteSet.of(patterns, scope) for scope, patterns in config.scope_routes.items()
+        }

@@ -1,0 +1,457 @@
+"""``ActAs``: the SDK's core, which knows no framework.
+
+Adapters ask it three things per request: is there an impersonation (``admit_*``), may it do
+this (``check``), and what happened (``record``). It also serves the handoff and the End
+button, and restores contexts in jobs. Calls that may block on the broker take
+``allow_io``; with ``allow_io=False`` they raise :class:`~actas_sdk.verify.NeedsIO` instead,
+and an async adapter retries them in a thread.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+
+import httpx
+
+from actas_sdk import _replies, banner, errors
+from actas_sdk._config import Config
+from actas_sdk._cookie import SEPARATOR, CookieJar, Sealed
+from actas_sdk._replies import Reply
+from actas_sdk._routes import UNSAFE_METHODS
+from actas_sdk.client import BrokerClient, Grant
+from actas_sdk.context import Frame, ImpersonationContext, activated, count_suppressed
+from actas_sdk.markers import NO_MARKS, Marks, marks_of
+from actas_sdk.revocation import RevocationFeed
+from actas_sdk.spool import Event, Shipper, Spool
+from actas_sdk.verify import KeySet, NeedsIO, TokenCache, Verified, Verifier
+
+log = logging.getLogger("actas_sdk")
+
+#: After a refresh failed because the broker was unreachable, wait this long before the next.
+REFRESH_RETRY_SECONDS = 5.0
+_MAX_TRACKED_SESSIONS = 10_000
+
+
+@dataclass(slots=True)
+class _Entry:
+    """A verified token as the request path needs it."""
+
+    context: ImpersonationContext
+    exp: float
+    refresh_due: float
+    sealed: Sealed | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Admission:
+    """An impersonation admitted for one request."""
+
+    context: ImpersonationContext
+    #: a ``Set-Cookie`` value to send with the response (the token was refreshed)
+    set_cookie: str | None = None
+
+
+class ActAs:
+    """The SDK for one application. Create one per process and share it.
+
+    :param config: see :class:`~actas_sdk.Config`.
+    :param transport: an ``httpx`` transport for the broker calls (tests).
+    :param clock: epoch seconds; injected so that tests move time instead of sleeping.
+    """
+
+    def __init__(
+        self,
+        config: Config,
+        *,
+        transport: httpx.BaseTransport | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.config = config
+        self.rules = config.rules()
+        self.clock = clock
+        self.client = BrokerClient(config, transport=transport)
+        self.keys = KeySet(self.client.jwks, clock=clock, min_interval=config.jwks_refresh_seconds)
+        self.verifier = Verifier(
+            self.keys,
+            issuer=config.expected_issuer,
+            audience=config.application_id,
+            leeway=config.leeway_seconds,
+            max_lifetime=config.max_lifetime_seconds,
+            max_bytes=config.max_token_bytes,
+        )
+        self.cache: TokenCache[_Entry] = TokenCache(config.token_cache_size)
+        self.cookies = CookieJar(config)
+        self.feed = RevocationFeed(
+            self.client,
+            clock=clock,
+            staleness=config.staleness_seconds,
+            first=self.keys.refresh,  # the first impersonated request finds the keys ready
+        )
+        self.shipper = Shipper(
+            self.client,
+            Spool(config.spool_path, max_bytes=config.spool_max_bytes),
+            interval=config.ship_interval_seconds,
+        )
+        self.handoff_path = config.handoff_path
+        self.end_path = config.end_route
+        self._refreshing: OrderedDict[str, tuple[threading.Lock, str | None]] = OrderedDict()
+        self._refreshing_lock = threading.Lock()
+        self._started = False
+        self._start_lock = threading.Lock()
+
+    # --- lifecycle ------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Start following revocations and shipping audit events (idempotent)."""
+        with self._start_lock:
+            if not self._started:
+                self._started = True
+                self.feed.start()
+                self.shipper.start()
+
+    def close(self, timeout: float = 5.0) -> None:
+        """Stop the threads, ship what is left (what cannot be shipped stays spooled)."""
+        self.feed.close(timeout)
+        self.shipper.close(timeout)
+        self.client.close()
+
+    def wait_ready(self, timeout: float = 5.0) -> bool:
+        """Block until the revocation feed has caught up once."""
+        return self.feed.wait_synced(timeout)
+
+    def flush(self) -> bool:
+        """Ship every recorded event now; True when nothing is left to ship."""
+        return self.shipper.flush()
+
+    # --- admission ------------------------------------------------------------------------------
+
+    def admit_cookie(self, value: str, *, allow_io: bool = True) -> Admission:
+        """The impersonation a cookie carries; raises an :class:`~actas_sdk.ActAsError`
+        when it must end (or :class:`NeedsIO`)."""
+        now = self.clock()
+        entry = self.cache.get(value)
+        if entry is None or entry.exp <= now - self.config.leeway_seconds:
+            if entry is not None:
+                self.cache.discard(value)
+            entry = self._verify_cookie(value, now, allow_io=allow_io)
+        self._check_live(entry.context.session_id, now, allow_io=allow_io)
+        if now >= entry.refresh_due and entry.sealed is not None and entry.sealed.refresh_handle:
+            if not allow_io:
+                raise NeedsIO
+            return self._refresh(value, entry, now)
+        if entry.exp <= now - self.config.leeway_seconds:
+            raise errors.TokenExpired(entry.exp, now, self.config.leeway_seconds)
+        return Admission(entry.context)
+
+    def admit_bearer(self, token: str, *, allow_io: bool = True, via: str = "bearer") -> Admission:
+        now = self.clock()
+        entry = self.cache.get(token)
+        if entry is None or entry.exp <= now - self.config.leeway_seconds:
+            if entry is not None:
+                self.cache.discard(token)
+            verified = self.verifier.verify(token, now, via=via, allow_io=allow_io)
+            entry = _Entry(verified.context, verified.exp, refresh_due=float("inf"))
+            self.cache.put(token, entry)
+        self._check_live(entry.context.session_id, now, allow_io=allow_io)
+        return Admission(entry.context)
+
+    def _check_live(self, session_id: str, now: float, *, allow_io: bool) -> None:
+        if not self.shipper.accepting:
+            raise errors.AuditUnavailable("the audit spool is full: impersonation is paused")
+        try:
+            self.feed.check(session_id, now)
+        except errors.FeedStale as exc:
+            if exc.silent_for is not None:
+                raise
+            if not allow_io:
+                raise NeedsIO from exc
+            self.start()
+            self.feed.wait_synced(min(self.config.staleness_seconds, self.config.timeout_seconds))
+            self.feed.check(session_id, self.clock())
+
+    def _verify_cookie(self, value: str, now: float, *, allow_io: bool) -> _Entry:
+        token, sealed_text = CookieJar.split(value)
+        if sealed_text is None:
+            raise errors.BadCookie("the cookie has no sealed part")
+        # Expiry is checked below: an expired token with a genuine sealed part may still be
+        # refreshed while the broker says the session lives.
+        verified = self.verifier.verify(token, now, allow_io=allow_io, check_exp=False)
+        sealed = self.cookies.open(verified.context.session_id, sealed_text)
+        if sealed.session_expires_at <= now - self.config.leeway_seconds:
+            raise errors.SessionEnded("the session is past its hard expiry")
+        entry = self._entry(verified, sealed)
+        if verified.exp <= now - self.config.leeway_seconds:
+            if not sealed.refresh_handle:
+                raise errors.TokenExpired(verified.exp, now, self.config.leeway_seconds)
+            entry.refresh_due = now  # refresh it now, and do not cache it
+            return entry
+        self.cache.put(value, entry)
+        return entry
+
+    def _entry(self, verified: Verified, sealed: Sealed | None) -> _Entry:
+        context = verified.context
+        if sealed is not None:
+            context = replace(
+                context,
+                session_expires_at=datetime.fromtimestamp(sealed.session_expires_at, UTC),
+                actor_name=sealed.actor_name,
+            )
+        refresh_due = verified.exp - self.config.refresh_before_seconds
+        return _Entry(context, verified.exp, refresh_due, sealed)
+
+    # --- refresh --------------------------------------------------------------------------------
+
+    def _slot(self, session_id: str) -> tuple[threading.Lock, str | None]:
+        with self._refreshing_lock:
+            slot = self._refreshing.get(session_id)
+            if slot is None:
+                slot = (threading.Lock(), None)
+                self._refreshing[session_id] = slot
+                while len(self._refreshing) > _MAX_TRACKED_SESSIONS:
+                    self._refreshing.popitem(last=False)
+            return slot
+
+    def _refresh(self, value: str, entry: _Entry, now: float) -> Admission:
+        """A fresh token for this session, fetched once per process however many requests
+        ask at the same moment."""
+        assert entry.sealed is not None
+        session_id = entry.context.session_id
+        lock, _ = self._slot(session_id)
+        with lock:
+            _, latest = self._refreshing.get(session_id, (lock, None))
+            if latest is not None and latest != value:
+                newer = self.cache.get(latest)
+                if newer is not None and newer.refresh_due > now:
+                    return Admission(newer.context, self._set_cookie(latest, newer, now))
+            try:
+                grant = self.client.refresh(session_id, entry.sealed.refresh_handle)
+            except errors.GrantRejected as exc:
+                self.feed.revoke_locally(
+                    session_id, until=entry.sealed.session_expires_at, reason="refresh refused"
+                )
+                self.cache.discard(value)
+                raise errors.SessionEnded(f"the broker ended the session: {exc.message}") from exc
+            except errors.BrokerError:
+                if entry.exp > now - self.config.leeway_seconds:
+                    entry.refresh_due = now + REFRESH_RETRY_SECONDS  # keep going, retry later
+                    return Admission(entry.context)
+                raise
+            new_value, new_entry = self._adopt(
+                grant, entry.sealed.refresh_handle, now, actor_name=entry.sealed.actor_name
+            )
+            if new_entry.context.session_id != session_id:
+                raise errors.BrokerError("the broker refreshed a different session")
+            with self._refreshing_lock:
+                self._refreshing[session_id] = (lock, new_value)
+            self.cache.discard(value)
+            return Admission(new_entry.context, self._set_cookie(new_value, new_entry, now))
+
+    def _adopt(
+        self, grant: Grant, handle: str, now: float, *, actor_name: str | None = None
+    ) -> tuple[str, _Entry]:
+        """Verify a token the broker just gave us and make it a cookie value."""
+        verified = self.verifier.verify(grant.access_token, now)
+        name = grant.actor_name or actor_name
+        sealed = Sealed(handle, grant.session_expires_at.timestamp(), name)
+        value = grant.access_token + SEPARATOR + self.cookies.seal(grant.session_id, sealed)
+        entry = self._entry(verified, sealed)
+        self.cache.put(value, entry)
+        return value, entry
+
+    def _set_cookie(self, value: str, entry: _Entry, now: float) -> str:
+        assert entry.sealed is not None
+        return self.cookies.set_header(value, int(entry.sealed.session_expires_at - now))
+
+    # --- enforcement and audit ------------------------------------------------------------------
+
+    def check(
+        self,
+        context: ImpersonationContext,
+        method: str,
+        path: str,
+        view: object = None,
+        *,
+        marks: Marks | None = None,
+    ) -> errors.Refused | None:
+        """Why this request may not run during impersonation, or None. ``view`` (or its
+        precomputed ``marks``) carries the decorators' marks. Protected route patterns apply
+        to unsafe methods; a marked view is refused whatever the method."""
+        if marks is None:
+            marks = marks_of(view, method)
+        unsafe = method in UNSAFE_METHODS
+        if not unsafe and marks is NO_MARKS:
+            return None
+        category = marks.protected
+        if category is None and unsafe:
+            category = self.rules.protected.match(method, path)
+        if category is not None and not (marks.allow or self.rules.allowed.match(method, path)):
+            return errors.Refused(
+                f"{method} {path[:100]} is a protected action ({category}): never during "
+                "impersonation",
+                reason=f"protected:{category}",
+            )
+        if not unsafe or self.config.write_scope in context.scopes:
+            return None
+        if marks.scopes & context.scopes:
+            return None
+        for scope in context.scopes:
+            routes = self.rules.scoped.get(scope)
+            if routes is not None and routes.match(method, path) is not None:
+                return None
+        granted = " ".join(sorted(context.scopes)) or "none"
+        return errors.Refused(
+            f"{method} needs scope {self.config.write_scope!r}; this session has: {granted}",
+            reason="scope",
+        )
+
+    def decorate_html(
+        self, body: bytes, context: ImpersonationContext, csp: str | None = None
+    ) -> bytes:
+        """An impersonated HTML response: analytics and chat scripts out (counted), the
+        banner in (documents only, not fragments)."""
+        body, stripped = banner.strip_scripts(body, self.config.strip_scripts)
+        if stripped:
+            count_suppressed("analytics", stripped)
+        if not banner.is_document(body):
+            return body
+        markup = banner.render(
+            context,
+            now=self.clock(),
+            end_path=self.end_path,
+            csrf=self.cookies.csrf(context.session_id),
+            script_nonce=banner.csp_nonce(csp, "script-src"),
+            style_nonce=banner.csp_nonce(csp, "style-src"),
+        )
+        return banner.inject(body, markup)
+
+    def is_api(self, method: str, path: str) -> bool:
+        return self.rules.api.match(method, path) is not None
+
+    def record(
+        self,
+        frame: Frame,
+        *,
+        method: str | None,
+        route: str | None,
+        status: int | None,
+        kind: str = "request",
+        detail: str | None = None,
+    ) -> None:
+        """Queue the audit event of one impersonated request (never blocks)."""
+        self.shipper.record(
+            Event(
+                kind,
+                frame.context.session_id,
+                self.clock(),
+                method,
+                route,
+                status,
+                frame.resource,
+                detail,
+                frame.suppressed,
+            )
+        )
+
+    def record_refusal(
+        self, context: ImpersonationContext, method: str, route: str | None, refusal: errors.Refused
+    ) -> None:
+        self.shipper.record(
+            Event(
+                kind="refused",
+                session=context.session_id,
+                at=self.clock(),
+                method=method,
+                route=route,
+                status=403,
+                detail=refusal.message[:300],
+            )
+        )
+
+    # --- the SDK's own endpoints ----------------------------------------------------------------
+
+    def handoff(self, code: str | None) -> Reply:
+        """``GET <handoff path>?code=...``: redeem, set the cookie, 303 to a token-free URL."""
+        if not code or len(code) > 200 or not code.isascii():
+            return _replies.handoff_failed(400, "The link has no valid code.")
+        try:
+            grant = self.client.redeem(code)
+            value, entry = self._adopt(grant, grant.refresh_handle or "", self.clock())
+        except errors.GrantRejected:
+            return _replies.handoff_failed(400, "The link was already used, or it has expired.")
+        except errors.ActAsError as exc:
+            log.warning("handoff failed: %s", exc)
+            return _replies.handoff_failed(503, "The support service cannot be reached.")
+        self.start()
+        cookie = self._set_cookie(value, entry, self.clock())
+        return _replies.redirect(self.config.after_handoff_path, [("Set-Cookie", cookie)])
+
+    def end(self, value: str | None, csrf: str | None, fetch_site: str | None) -> Reply:
+        """``POST <end path>``: the banner's End button."""
+        clear = [("Set-Cookie", self.cookies.clear_header())]
+        if value is None:
+            return _replies.redirect(self.config.after_end_path, clear)
+        if fetch_site not in (None, "same-origin", "none"):
+            return _replies.refused(errors.Refused("cross-site End", reason="csrf"), api=False)
+        now = self.clock()
+        token, sealed_text = CookieJar.split(value)
+        try:
+            verified = self.verifier.verify(token, now, check_exp=False)
+            sealed = self.cookies.open(verified.context.session_id, sealed_text or "")
+        except errors.ActAsError:
+            return _replies.redirect(self.config.after_end_path, clear)
+        session_id = verified.context.session_id
+        if not csrf or not self.cookies.csrf_ok(session_id, csrf):
+            return _replies.refused(errors.Refused("missing End token", reason="csrf"), api=False)
+        try:
+            self.client.end(session_id, sealed.refresh_handle)
+        except errors.GrantRejected:
+            pass  # already over at the broker
+        except errors.ActAsError as exc:
+            log.warning("End could not reach the broker (%s); ending here only", exc)
+        self.feed.revoke_locally(session_id, until=sealed.session_expires_at, reason="ended")
+        self.cache.discard(value)
+        frame = Frame(verified.context)
+        self.record(frame, method="POST", route=self.end_path, status=303, detail="ended by staff")
+        return _replies.redirect(self.config.after_end_path, clear)
+
+    def ended(self, error: errors.ActAsError, *, api: bool, cookie: bool) -> Reply:
+        return _replies.ended(
+            error, api=api, clear_cookie=self.cookies.clear_header() if cookie else None
+        )
+
+    def csrf(self, context: ImpersonationContext) -> str:
+        return self.cookies.csrf(context.session_id)
+
+    # --- jobs -----------------------------------------------------------------------------------
+
+    @contextmanager
+    def job(self, token: str | None, *, name: str) -> Iterator[ImpersonationContext | None]:
+        """Run a background job as the impersonation that queued it (``token`` from
+        :func:`~actas_sdk.propagation.take_token`), re-verified, recorded as a ``job`` event.
+        Without a token the block runs as usual and yields None."""
+        if token is None:
+            yield None
+            return
+        now = self.clock()
+        verified = self.verifier.verify(token, now, via="job", check_exp=False)
+        if verified.exp + self.config.job_max_age_seconds <= now:
+            raise errors.TokenExpired(verified.exp, now, self.config.job_max_age_seconds)
+        self._check_live(verified.context.session_id, now, allow_io=True)
+        with activated(verified.context) as frame:
+            detail = "completed"
+            try:
+                yield verified.context
+            except BaseException as exc:
+                detail = f"failed: {type(exc).__name__}"
+                raise
+            finally:
+                self.record(
+                    frame, method=None, route=name[:300], status=None, kind="job", detail=detail
+                )

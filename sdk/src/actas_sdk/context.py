@@ -1,0 +1,121 @@
+"""Who is acting for whom, for the length of one request or job (contextvars).
+
+The middleware opens a frame per impersonated request; application code reads it anywhere
+below through :func:`current_impersonation`, names the resource it works on and counts the
+side effects it skipped. Outside impersonation every helper is a cheap no-op.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar, Token
+from dataclasses import dataclass, field
+from datetime import datetime
+
+
+@dataclass(frozen=True, slots=True)
+class ImpersonationContext:
+    """A verified actor token, as the application sees it. Immutable."""
+
+    #: the customer's user the staff member acts as (``sub``)
+    subject: str
+    #: the customer's tenant (``acct``)
+    account: str
+    #: the staff member acting (``act.sub``)
+    actor: str
+    #: the support session (``sid``): every audit event carries it
+    session_id: str
+    #: what the session may do: ``read``, ``write``, ``admin:<action>``, finer app scopes
+    scopes: frozenset[str]
+    #: when this token expires (UTC); the SDK refreshes it while the session lives
+    expires_at: datetime
+    #: the token's ``jti``
+    token_id: str
+    #: the session's hard expiry when known (cookie sessions), else None
+    session_expires_at: datetime | None = None
+    #: the staff member's display name, for the banner (cookie sessions), else None
+    actor_name: str | None = None
+    #: the whole RFC 8693 ``act`` chain, the current actor first
+    actors: tuple[str, ...] = ()
+    #: how the token arrived: ``cookie``, ``bearer``, ``job`` or ``test``
+    via: str = "cookie"
+    #: the token itself, for propagation to your services and jobs; never logged
+    token: str = field(default="", repr=False, compare=False)
+
+    def allows(self, scope: str) -> bool:
+        return scope in self.scopes
+
+    @property
+    def ends_at(self) -> datetime:
+        """The end the banner counts down to: the session's, else the token's."""
+        return self.session_expires_at or self.expires_at
+
+
+class Frame:
+    """One impersonated request or job: the context plus what the app reported during it."""
+
+    __slots__ = ("context", "resource", "suppressed")
+
+    def __init__(self, context: ImpersonationContext) -> None:
+        self.context = context
+        self.resource: str | None = None
+        self.suppressed: dict[str, int] | None = None
+
+    def count(self, kind: str, n: int = 1) -> None:
+        if self.suppressed is None:
+            self.suppressed = {}
+        self.suppressed[kind] = self.suppressed.get(kind, 0) + n
+
+
+_frame: ContextVar[Frame | None] = ContextVar("actas_frame", default=None)
+
+
+def current_impersonation() -> ImpersonationContext | None:
+    """The impersonation this code runs under, or None for a normal user."""
+    frame = _frame.get()
+    return frame.context if frame is not None else None
+
+
+def suppressed() -> bool:
+    """True while a staff member acts as the user: skip side effects aimed at the user."""
+    return _frame.get() is not None
+
+
+def count_suppressed(kind: str, n: int = 1) -> None:
+    """Record that ``n`` side effects of ``kind`` (``email``, ``push``...) were skipped."""
+    frame = _frame.get()
+    if frame is not None and n > 0:
+        frame.count(kind[:40], n)
+
+
+def name_resource(resource: str) -> None:
+    """Name the resource this request works on (``note:42``): it goes in the audit event."""
+    frame = _frame.get()
+    if frame is not None:
+        frame.resource = str(resource)[:200]
+
+
+def current_frame() -> Frame | None:
+    return _frame.get()
+
+
+@contextmanager
+def activated(context: ImpersonationContext) -> Iterator[Frame]:
+    """Run the block as ``context``; what the app reports lands on the yielded frame."""
+    frame = Frame(context)
+    token = _frame.set(frame)
+    try:
+        yield frame
+    finally:
+        _frame.reset(token)
+
+
+def enter(context: ImpersonationContext) -> tuple[Frame, Token[Frame | None]]:
+    """The fast form of :func:`activated` for middleware: pair it with :func:`leave`."""
+    frame = Frame(context)
+    return frame, _frame.set(frame)
+
+
+def leave(token: Token[Frame | None]) -> None:
+    _frame.reset(token)

@@ -1,0 +1,184 @@
+"""Flask (WSGI) adapter: a few request hooks and the SDK's two endpoints.
+
+Install, after the app's own ``before_request`` hooks::
+
+    from actas_sdk.flask import init_app
+    init_app(app, actas, load_user=load_user)
+
+Views read ``flask.g.actas`` (the context or None) and ``flask.g.actas_user``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+from typing import TYPE_CHECKING, Any
+
+from actas_sdk import errors
+from actas_sdk._replies import Reply, refused
+from actas_sdk._runtime import ActAs, Admission
+from actas_sdk.context import Frame, ImpersonationContext, enter, leave
+from actas_sdk.verify import claims_to_be_actor_token
+
+if TYPE_CHECKING:
+    import flask
+
+UserLoader = Callable[[ImpersonationContext], Any]
+
+_HANDOFF = "actas_handoff"
+_END = "actas_end"
+#: HTML larger than this is streamed on after the banner went in near its top.
+MAX_BUFFER = 8 * 1024 * 1024
+_HTML_TYPES = ("text/html", "application/xhtml+xml")
+
+
+def _response(reply: Reply) -> flask.Response:
+    from flask import Response
+
+    response = Response(reply.body, status=reply.status)
+    for name, value in reply.headers:
+        if name.lower() == "content-type":
+            response.headers["Content-Type"] = value
+        elif name.lower() != "content-length":
+            response.headers.add(name, value)
+    return response
+
+
+def _bearer(actas: ActAs, request: flask.Request) -> str | None:
+    if not actas.rules.api or not actas.is_api(request.method, request.path):
+        return None
+    propagated = request.headers.get(actas.config.propagation_header)
+    if propagated:
+        return propagated.strip()
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    token = token.strip()
+    if (
+        scheme.lower() == "bearer"
+        and token
+        and claims_to_be_actor_token(token, actas.verifier.issuer)
+    ):
+        return token
+    return None
+
+
+def _streamed(
+    actas: ActAs, context: ImpersonationContext, chunks: Iterable[bytes], csp: str | None
+) -> Iterator[bytes]:
+    buffered: list[bytes] = []
+    size = 0
+    iterator = iter(chunks)
+    for chunk in iterator:
+        buffered.append(chunk)
+        size += len(chunk)
+        if size >= MAX_BUFFER:
+            break
+    yield actas.decorate_html(b"".join(buffered), context, csp)
+    yield from iterator
+
+
+def init_app(app: flask.Flask, actas: ActAs, *, load_user: UserLoader | None = None) -> None:
+    """Wire the SDK into ``app``: the handoff and End endpoints, then per request the
+    checks, the context, the banner and the audit event."""
+    from flask import current_app, g, request
+
+    def handoff() -> flask.Response:
+        if request.method != "GET":  # Flask routes HEAD here too; it must not use the code up
+            return _response(Reply(405, [("Allow", "GET")], b""))
+        codes = request.args.getlist("code")
+        return _response(actas.handoff(codes[0] if len(codes) == 1 else None))
+
+    def end() -> flask.Response:
+        return _response(
+            actas.end(
+                request.cookies.get(actas.cookies.name),
+                request.form.get("csrf"),
+                request.headers.get("Sec-Fetch-Site"),
+            )
+        )
+
+    app.add_url_rule(actas.handoff_path, _HANDOFF, handoff, methods=["GET"])
+    app.add_url_rule(actas.end_path, _END, end, methods=["POST"])
+
+    def before() -> flask.Response | None:
+        g.actas = None
+        if request.endpoint in (_HANDOFF, _END):
+            return None
+        bearer = _bearer(actas, request)
+        cookie = None if bearer is not None else request.cookies.get(actas.cookies.name)
+        if bearer is None and not cookie:
+            return None
+        api = bearer is not None or actas.is_api(request.method, request.path)
+        try:
+            admission: Admission = (
+                actas.admit_bearer(bearer)
+                if bearer is not None
+                else actas.admit_cookie(cookie or "")
+            )
+            context = admission.context
+            user = load_user(context) if load_user is not None else None
+            if load_user is not None and user is None:
+                raise errors.SubjectNotLoaded(f"no user {context.subject[:40]} here")
+        except errors.ActAsError as exc:
+            wants_json = api or request.accept_mimetypes.best == "application/json"
+            return _response(actas.ended(exc, api=wants_json, cookie=bearer is None))
+        frame, token = enter(context)
+        g.actas = context
+        g.actas_user = user
+        g._actas = (frame, token, admission)
+        view = current_app.view_functions.get(request.endpoint or "")
+        refusal = actas.check(context, request.method, request.path, view)
+        if refusal is not None:
+            route = request.url_rule.rule if request.url_rule is not None else None
+            actas.record_refusal(context, request.method, route, refusal)
+            g._actas_recorded = True
+            return _response(refused(refusal, api=api))
+        return None
+
+    def after(response: flask.Response) -> flask.Response:
+        state = g.get("_actas")
+        if state is None:
+            return response
+        frame, _, admission = state
+        if admission.set_cookie:
+            response.headers.add("Set-Cookie", admission.set_cookie)
+        response.headers["Cache-Control"] = "no-store, private"
+        if _wants_banner(request.method, response):
+            csp = response.headers.get("Content-Security-Policy")
+            if response.is_streamed:
+                chunks = (c.encode() if isinstance(c, str) else c for c in response.response)
+                response.response = _streamed(actas, admission.context, chunks, csp)
+                response.headers.pop("Content-Length", None)
+            else:
+                response.set_data(actas.decorate_html(response.get_data(), admission.context, csp))
+        _record(actas, frame, response.status_code)
+        return response
+
+    def teardown(_: BaseException | None) -> None:
+        state = g.get("_actas")
+        if state is None:
+            return
+        frame, token, _ = state
+        _record(actas, frame, 500)  # a no-op unless the response never came
+        g._actas = None
+        leave(token)
+
+    def _record(actas: ActAs, frame: Frame, status: int) -> None:
+        if g.get("_actas_recorded"):
+            return
+        g._actas_recorded = True
+        route = request.url_rule.rule if request.url_rule is not None else None
+        actas.record(frame, method=request.method, route=route, status=status)
+
+    app.before_request(before)
+    app.after_request(after)
+    app.teardown_request(teardown)
+    app.extensions["actas"] = actas
+    actas.start()
+
+
+def _wants_banner(method: str, response: flask.Response) -> bool:
+    if method == "HEAD" or response.status_code in (204, 304) or response.direct_passthrough:
+        return False
+    if response.headers.get("Content-Encoding", "identity") not in ("identity", ""):
+        return False
+    kind = (response.mimetype or "").lower()
+    return kind in _HTML_TYPES and "utf-16" not in response.mimetype_params.get("charset", "")

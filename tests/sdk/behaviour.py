@@ -1,0 +1,374 @@
+"""What the middleware does, whatever the framework: one test class, run once per framework.
+
+Each framework's module subclasses :class:`Contract` and says how to build its app and how
+its route templates look. Requests go through ``httpx2`` clients (Starlette's TestClient for
+ASGI, a WSGI transport for Flask and Django), so every test reads the same way.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any, ClassVar
+
+import httpx2
+import pytest
+
+from actas_sdk import ActAs
+from actas_sdk.testing import FakeBroker
+from tests.sdk import apps
+from tests.sdk.conftest import WAIT, MakeActAs, ManualClock, advance
+
+BASE = "http://testserver"
+
+
+class Contract:
+    """Subclasses set ``build`` (ActAs -> app) and ``note_route`` (the template of
+    ``/notes/{id}`` in that framework), and may override ``client_for``."""
+
+    build: ClassVar[Callable[[ActAs], Any]]
+    note_route: ClassVar[str]
+
+    def client_for(self, app: Any) -> httpx2.Client:
+        return httpx2.Client(
+            transport=httpx2.WSGITransport(app=app), base_url=BASE, follow_redirects=True
+        )
+
+    @pytest.fixture
+    def sdk(self, make_actas: MakeActAs) -> ActAs:
+        actas = make_actas(**apps.APP_CONFIG)
+        actas.start()
+        assert actas.wait_ready(WAIT)
+        return actas
+
+    @pytest.fixture
+    def client(self, sdk: ActAs) -> Iterator[httpx2.Client]:
+        apps.pushes.clear()
+        with self.client_for(type(self).build(sdk)) as client:
+            yield client
+
+    # --- helpers -----------------------------------------------------------------------------
+
+    def start(
+        self, client: httpx2.Client, fake: FakeBroker, *scopes: str, subject: str = "u-1"
+    ) -> str:
+        """Hand off a session (read-only unless scopes say otherwise); its id."""
+        code = fake.handoff(subject=subject, scopes=scopes or ("read",))
+        session = fake.codes[code][0]
+        response = client.get("/actas/handoff", params={"code": code}, follow_redirects=False)
+        assert response.status_code == 303, response.text
+        return session
+
+    def events(self, sdk: ActAs, fake: FakeBroker) -> list[dict[str, Any]]:
+        assert sdk.flush()
+        return list(fake.events)
+
+    # --- normal users --------------------------------------------------------------------------
+
+    def test_normal_users_are_untouched(self, client: httpx2.Client, fake: FakeBroker) -> None:
+        response = client.get("/")
+        assert response.status_code == 200
+        assert response.text == apps.page(None)
+        assert "set-cookie" not in response.headers
+        assert "actas-banner" not in response.text
+        assert client.get("/whoami").json() == {"user": None}
+        # no call to the broker for them: only the SDK's start-up (keys, revocation stream)
+        assert {path for _, path in fake.calls} <= {"/.well-known/jwks.json", "/v1/revocations"}
+
+    def test_an_unrelated_bearer_goes_to_the_app(self, client: httpx2.Client) -> None:
+        response = client.get("/api/me", headers={"Authorization": "Bearer app-own-api-key"})
+        assert response.status_code == 200
+        assert response.json() == {"subject": None}
+
+    # --- handoff -------------------------------------------------------------------------------
+
+    def test_handoff_sets_the_sdk_cookie_and_redirects_without_the_code(
+        self, client: httpx2.Client, fake: FakeBroker
+    ) -> None:
+        code = fake.handoff()
+        response = client.get("/actas/handoff", params={"code": code}, follow_redirects=False)
+        assert response.status_code == 303
+        assert response.headers["location"] == "/"
+        assert response.headers["referrer-policy"] == "no-referrer"
+        assert response.headers["cache-control"] == "no-store"
+        cookie = response.headers["set-cookie"].strip()
+        assert cookie.startswith("actas_session=")
+        for attribute in ("HttpOnly", "SameSite=Lax", "Path=/", "Max-Age=900"):
+            assert attribute.lower() in cookie.lower()
+        assert "secure" not in cookie.lower()  # served over http in this test
+        assert code not in response.headers["location"]
+
+    def test_a_used_or_made_up_code_is_refused(
+        self, client: httpx2.Client, fake: FakeBroker
+    ) -> None:
+        code = fake.handoff()
+        assert client.get("/actas/handoff", params={"code": code}).status_code == 200
+        client.cookies.clear()
+        again = client.get("/actas/handoff", params={"code": code}, follow_redirects=False)
+        assert again.status_code == 400
+        assert "set-cookie" not in again.headers
+        assert again.headers["referrer-policy"] == "no-referrer"
+        made_up = client.get("/actas/handoff", params={"code": "x" * 300})
+        assert made_up.status_code == 400
+        assert client.post("/actas/handoff").status_code == 405
+        unused = fake.handoff()
+        assert client.head("/actas/handoff", params={"code": unused}).status_code == 405
+        assert unused in fake.codes  # a HEAD (a link checker) does not use the code up
+
+    # --- the impersonated view -------------------------------------------------------------------
+
+    def test_pages_show_the_banner_and_lose_their_analytics(
+        self, client: httpx2.Client, fake: FakeBroker, sdk: ActAs
+    ) -> None:
+        session = self.start(client, fake)
+        response = client.get("/")
+        assert response.status_code == 200
+        body = response.text
+        assert body.count("<actas-banner") == 1
+        assert 'shadowrootmode="open"' in body
+        assert "is acting as <b>u-1</b>" in body
+        assert "user=Jane" in body
+        assert "cdn.segment.com" not in body
+        assert "var app = 1;" in body  # the app's own scripts stay
+        assert response.headers["cache-control"] == "no-store, private"
+        (event,) = self.events(sdk, fake)
+        assert event["session"] == session
+        assert event["suppressed"] == {"analytics": 1}
+
+    def test_the_banner_names_the_staff_member_through_refreshes(
+        self, client: httpx2.Client, fake: FakeBroker, sdk: ActAs, sdk_clock: ManualClock
+    ) -> None:
+        code = fake.handoff(actor_name="Alice <Agent>")
+        client.get("/actas/handoff", params={"code": code})
+        assert "Staff <b>Alice &lt;Agent&gt;</b> is acting as" in client.get("/").text
+        advance(sdk_clock, fake, sdk, 250)  # refreshed: the refresh answer has no name
+        assert "Staff <b>Alice &lt;Agent&gt;</b>" in client.get("/").text
+        assert fake.sessions[fake.session_for_subject("u-1").id].refreshes == 1
+
+    def test_fragments_get_no_banner(self, client: httpx2.Client, fake: FakeBroker) -> None:
+        self.start(client, fake)
+        assert client.get("/fragment").text == "<div>fragment</div>"
+
+    def test_the_context_is_everywhere_in_the_request(
+        self, client: httpx2.Client, fake: FakeBroker
+    ) -> None:
+        session = self.start(client, fake, "read", "notes:share")
+        assert client.get("/whoami").json() == {
+            "user": "u-1",
+            "subject": "u-1",
+            "actor": "staff-1",
+            "account": "acct-1",
+            "session": session,
+            "scopes": ["notes:share", "read"],
+            "via": "cookie",
+        }
+
+    def test_every_request_is_recorded_without_query_values(
+        self, client: httpx2.Client, fake: FakeBroker, sdk: ActAs
+    ) -> None:
+        session = self.start(client, fake)
+        assert client.get("/notes/7", params={"secret": "hunter2"}).status_code == 200
+        (event,) = self.events(sdk, fake)
+        assert event["kind"] == "request"
+        assert event["session"] == session
+        assert event["method"] == "GET"
+        assert event["route"] == self.note_route
+        assert event["status"] == 200
+        assert event["resource"] == "note:7"
+        assert "hunter2" not in str(event)
+
+    def test_side_effects_are_skipped_and_counted(
+        self, client: httpx2.Client, fake: FakeBroker, sdk: ActAs
+    ) -> None:
+        assert client.get("/notify").json() == {"result": "sent"}
+        self.start(client, fake)
+        assert client.get("/notify").json() == {"result": None}
+        assert apps.pushes == ["hello"]
+        (event,) = self.events(sdk, fake)
+        assert event["suppressed"] == {"push": 1}
+
+    # --- scopes and protected actions ------------------------------------------------------------
+
+    def test_read_only_sessions_cannot_write(
+        self, client: httpx2.Client, fake: FakeBroker, sdk: ActAs
+    ) -> None:
+        self.start(client, fake)
+        response = client.post("/notes")
+        assert response.status_code == 403
+        (event,) = self.events(sdk, fake)
+        assert event["kind"] == "refused"
+        assert event["status"] == 403
+        assert event["method"] == "POST"
+        assert "needs scope 'write'" in event["detail"]
+
+    def test_write_scope_allows_writes(self, client: httpx2.Client, fake: FakeBroker) -> None:
+        self.start(client, fake, "read", "write")
+        assert client.post("/notes").status_code == 201
+
+    @pytest.mark.parametrize(
+        ("scope", "allowed", "refused"),
+        [
+            ("notes:share", "/notes/7/share", "/notes/7/archive"),  # marked on the view
+            ("notes:archive", "/notes/7/archive", "/notes/7/share"),  # mapped in the config
+        ],
+    )
+    def test_finer_scopes_open_their_routes_only(
+        self, client: httpx2.Client, fake: FakeBroker, scope: str, allowed: str, refused: str
+    ) -> None:
+        self.start(client, fake, "read", scope)
+        assert client.post(allowed).status_code == 200
+        assert client.post(refused).status_code == 403
+        assert client.post("/notes").status_code == 403
+
+    @pytest.mark.parametrize(
+        ("method", "path", "category"),
+        [
+            ("POST", "/settings/password", "password"),  # the default patterns
+            ("POST", "/profile/phone", "identity"),  # a marked view
+            ("GET", "/settings/api-keys/reveal", "api_keys"),  # marked, even when safe
+        ],
+    )
+    def test_protected_actions_are_refused_whatever_the_scopes(
+        self,
+        client: httpx2.Client,
+        fake: FakeBroker,
+        sdk: ActAs,
+        method: str,
+        path: str,
+        category: str,
+    ) -> None:
+        self.start(client, fake, "read", "write")
+        response = client.request(method, path)
+        assert response.status_code == 403
+        (event,) = self.events(sdk, fake)
+        assert event["kind"] == "refused"
+        assert f"protected action ({category})" in event["detail"]
+
+    def test_an_explicit_opt_out_lifts_the_protection(
+        self, client: httpx2.Client, fake: FakeBroker
+    ) -> None:
+        self.start(client, fake, "read", "write")
+        assert client.post("/settings/email").status_code == 200
+
+    # --- bearer tokens -----------------------------------------------------------------------
+
+    def test_api_routes_accept_a_bearer_actor_token(
+        self, client: httpx2.Client, fake: FakeBroker, sdk: ActAs
+    ) -> None:
+        session = fake.handoff()
+        fake_session = fake.sessions[fake.codes[session][0]]
+        token, _ = fake.session_token(fake_session)
+        headers = {"Authorization": f"Bearer {token}"}
+        response = client.get("/api/me", headers=headers)
+        assert response.json() == {"subject": "u-1"}
+        propagated = client.get("/api/me", headers={"X-Actas-Actor-Token": token})
+        assert propagated.json() == {"subject": "u-1"}
+        # not on other routes: there the header means nothing to the SDK
+        assert client.get("/whoami", headers=headers).json() == {"user": None}
+        events = self.events(sdk, fake)
+        assert [e["route"] for e in events] == ["/api/me", "/api/me"]
+
+    def test_a_bad_bearer_actor_token_is_refused_with_a_problem(
+        self, client: httpx2.Client, fake: FakeBroker
+    ) -> None:
+        header, _, signature = fake.mint(subject="u-1").split(".")
+        _, payload, _ = fake.mint(subject="u-2").split(".")
+        forged = f"{header}.{payload}.{signature}"  # u-2's claims under u-1's signature
+        response = client.get("/api/me", headers={"Authorization": f"Bearer {forged}"})
+        assert response.status_code == 401
+        assert response.headers["content-type"] == "application/problem+json"
+        assert response.json()["code"] == "bad_signature"
+        assert "set-cookie" not in response.headers
+
+    # --- ending -------------------------------------------------------------------------------
+
+    def test_a_revoked_session_ends_on_the_next_request(
+        self, client: httpx2.Client, fake: FakeBroker, sdk: ActAs
+    ) -> None:
+        session = self.start(client, fake)
+        assert client.get("/").status_code == 200
+        fake.revoke(session)
+        assert sdk.feed.wait_for(lambda: sdk.feed.is_revoked(session), WAIT)
+        response = client.get("/")
+        assert response.status_code == 401
+        assert "support session has ended" in response.text
+        assert "actas-banner" not in response.text
+        assert 'actas_session=""' in response.headers["set-cookie"]
+        assert "Max-Age=0" in response.headers["set-cookie"]
+        assert client.get("/").text == apps.page(None)  # the cookie is gone
+
+    def test_a_stale_feed_fails_closed_for_staff_only(
+        self, client: httpx2.Client, fake: FakeBroker, sdk: ActAs, sdk_clock: ManualClock
+    ) -> None:
+        self.start(client, fake)
+        assert client.get("/").status_code == 200
+        fake.available = False
+        fake.drop_streams()
+        assert sdk.feed.wait_for(lambda: not sdk.feed.connected, WAIT)
+        sdk_clock.advance(29)
+        assert client.get("/").status_code == 200  # within the staleness limit
+        sdk_clock.advance(2)
+        response = client.get("/")
+        assert response.status_code == 401
+        assert "could not confirm" in response.text
+        with httpx2.Client(transport=client._transport, base_url=BASE) as anonymous:
+            assert anonymous.get("/").text == apps.page(None)
+
+    def test_the_end_button_ends_the_session_at_the_broker(
+        self, client: httpx2.Client, fake: FakeBroker, sdk: ActAs
+    ) -> None:
+        session = self.start(client, fake)
+        page = client.get("/").text
+        csrf = page.split('name="csrf" value="')[1].split('"')[0]
+        cookie = client.cookies["actas_session"]
+        assert client.post("/actas/end").status_code == 403  # no anti-forgery value
+        cross = client.post(
+            "/actas/end", data={"csrf": csrf}, headers={"Sec-Fetch-Site": "cross-site"}
+        )
+        assert cross.status_code == 403
+        assert fake.sessions[session].ended is None
+        response = client.post("/actas/end", data={"csrf": csrf}, follow_redirects=False)
+        assert response.status_code == 303
+        assert response.headers["location"] == "/"
+        assert "Max-Age=0" in response.headers["set-cookie"]
+        assert fake.sessions[session].ended == "ended_by_staff"
+        client.cookies.set("actas_session", cookie)
+        replay = client.get("/")
+        assert replay.status_code == 401
+
+    def test_a_token_close_to_expiry_is_refreshed(
+        self, client: httpx2.Client, fake: FakeBroker, sdk: ActAs, sdk_clock: ManualClock
+    ) -> None:
+        session = self.start(client, fake)
+        first = client.cookies["actas_session"]
+        advance(sdk_clock, fake, sdk, 250)  # 50 s left: inside refresh_before_seconds
+        response = client.get("/whoami")
+        assert response.json()["session"] == session
+        assert fake.sessions[session].refreshes == 1
+        assert client.cookies["actas_session"] != first
+        assert client.get("/whoami").status_code == 200
+        assert fake.sessions[session].refreshes == 1
+
+    def test_an_expired_token_is_refreshed_while_the_session_lives(
+        self, client: httpx2.Client, fake: FakeBroker, sdk: ActAs, sdk_clock: ManualClock
+    ) -> None:
+        session = self.start(client, fake)
+        advance(sdk_clock, fake, sdk, 600)  # the token is long expired, the session is not
+        assert client.get("/whoami").json()["session"] == session
+        advance(sdk_clock, fake, sdk, 400)  # now past the session's hard expiry
+        assert client.get("/whoami").status_code == 401
+
+    def test_a_refused_refresh_ends_the_impersonation(
+        self, client: httpx2.Client, fake: FakeBroker, sdk: ActAs, sdk_clock: ManualClock
+    ) -> None:
+        session = self.start(client, fake)
+        fake.sessions[session].ended = "idle"  # ended at the broker; no revocation seen yet
+        advance(sdk_clock, fake, sdk, 250)
+        assert client.get("/whoami").status_code == 401
+
+    def test_a_subject_the_app_does_not_know_is_refused(
+        self, client: httpx2.Client, fake: FakeBroker
+    ) -> None:
+        self.start(client, fake, subject="u-404")
+        response = client.get("/")
+        assert response.status_code == 401
+        assert "could not be opened" in response.text
