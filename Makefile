@@ -39,13 +39,17 @@ lint: $(VENV)/.installed-dev
 
 types: $(VENV)/.installed-dev
 	$(BIN)/mypy --strict src sdk/src
+	cd examples && MYPYPATH=../src:../sdk/src ../$(BIN)/mypy --strict -p notes_app
+	$(BIN)/mypy --strict scripts/*.py
 
 pytest: $(VENV)/.installed-dev
 	$(BIN)/pytest $(PYTEST_ARGS)
 
-## bench: the measured figures recorded in the README
+## bench: the measured figures recorded in the README (PostgreSQL from ACTAS_TEST_DATABASE_URL)
 bench: $(VENV)/.installed-dev
 	$(BIN)/python bench/audit_append.py
+	$(BIN)/python bench/sessions.py
+	$(BIN)/python bench/sdk_overhead.py
 
 clean:
 	rm -rf $(VENV) $(DATA) .pytest_cache .mypy_cache .ruff_cache
