@@ -30,7 +30,14 @@ from actas_sdk.context import Frame, ImpersonationContext, activated, count_supp
 from actas_sdk.markers import NO_MARKS, Marks, marks_of
 from actas_sdk.revocation import RevocationFeed
 from actas_sdk.spool import Event, Shipper, Spool
-from actas_sdk.verify import KeySet, NeedsIO, TokenCache, Verified, Verifier
+from actas_sdk.verify import (
+    KeySet,
+    NeedsIO,
+    TokenCache,
+    Verified,
+    Verifier,
+    claims_to_be_actor_token,
+)
 
 log = logging.getLogger("actas_sdk")
 
@@ -149,6 +156,26 @@ class ActAs:
         if entry.exp <= now - self.config.leeway_seconds:
             raise errors.TokenExpired(entry.exp, now, self.config.leeway_seconds)
         return Admission(entry.context)
+
+    def api_token(self, method: str, path: str, header: Callable[[str], str | None]) -> str | None:
+        """The actor token a request to an API route carries: the propagation header, or an
+        ``Authorization: Bearer`` token that claims to be an actor token (the app's own bearer
+        tokens pass by untouched). ``header`` reads one request header. The ASGI adapter does
+        the same in one pass over the raw headers."""
+        if not self.rules.api or not self.is_api(method, path):
+            return None
+        propagated = header(self.config.propagation_header)
+        if propagated:
+            return propagated.strip()
+        scheme, _, token = (header("Authorization") or "").partition(" ")
+        token = token.strip()
+        if (
+            scheme.lower() == "bearer"
+            and token
+            and claims_to_be_actor_token(token, self.verifier.issuer)
+        ):
+            return token
+        return None
 
     def admit_bearer(self, token: str, *, allow_io: bool = True, via: str = "bearer") -> Admission:
         now = self.clock()

@@ -29,7 +29,6 @@ from actas_sdk import errors
 from actas_sdk._replies import Reply, refused
 from actas_sdk._runtime import ActAs, Admission
 from actas_sdk.context import ImpersonationContext, count_suppressed, enter, leave, suppressed
-from actas_sdk.verify import claims_to_be_actor_token
 
 #: HTML larger than this is streamed on after the banner went in near its top.
 MAX_BUFFER = 8 * 1024 * 1024
@@ -88,23 +87,6 @@ class ActAsMiddleware:
         self.load_user: Callable[[ImpersonationContext], Any] | None = _setting("ACTAS_LOAD_USER")
         actas.start()
 
-    def _bearer(self, request: HttpRequest) -> str | None:
-        actas = self.actas
-        if not actas.rules.api or not actas.is_api(request.method or "GET", request.path):
-            return None
-        propagated = request.headers.get(actas.config.propagation_header)
-        if propagated:
-            return propagated.strip()
-        scheme, _, token = request.headers.get("Authorization", "").partition(" ")
-        token = token.strip()
-        if (
-            scheme.lower() == "bearer"
-            and token
-            and claims_to_be_actor_token(token, actas.verifier.issuer)
-        ):
-            return token
-        return None
-
     def __call__(self, request: HttpRequest) -> HttpResponseBase:
         actas = self.actas
         method = request.method or "GET"
@@ -124,7 +106,7 @@ class ActAsMiddleware:
                 )
             )
         request.actas = None  # type: ignore[attr-defined]
-        bearer = self._bearer(request)
+        bearer = actas.api_token(method, request.path, request.headers.get)
         cookie = None if bearer is not None else request.COOKIES.get(actas.cookies.name)
         if bearer is None and not cookie:
             return self.get_response(request)

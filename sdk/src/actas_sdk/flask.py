@@ -17,7 +17,6 @@ from actas_sdk import errors
 from actas_sdk._replies import Reply, refused
 from actas_sdk._runtime import ActAs, Admission
 from actas_sdk.context import Frame, ImpersonationContext, enter, leave
-from actas_sdk.verify import claims_to_be_actor_token
 
 if TYPE_CHECKING:
     import flask
@@ -41,23 +40,6 @@ def _response(reply: Reply) -> flask.Response:
         elif name.lower() != "content-length":
             response.headers.add(name, value)
     return response
-
-
-def _bearer(actas: ActAs, request: flask.Request) -> str | None:
-    if not actas.rules.api or not actas.is_api(request.method, request.path):
-        return None
-    propagated = request.headers.get(actas.config.propagation_header)
-    if propagated:
-        return propagated.strip()
-    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
-    token = token.strip()
-    if (
-        scheme.lower() == "bearer"
-        and token
-        and claims_to_be_actor_token(token, actas.verifier.issuer)
-    ):
-        return token
-    return None
 
 
 def _streamed(
@@ -102,7 +84,7 @@ def init_app(app: flask.Flask, actas: ActAs, *, load_user: UserLoader | None = N
         g.actas = None
         if request.endpoint in (_HANDOFF, _END):
             return None
-        bearer = _bearer(actas, request)
+        bearer = actas.api_token(request.method, request.path, request.headers.get)
         cookie = None if bearer is not None else request.cookies.get(actas.cookies.name)
         if bearer is None and not cookie:
             return None
