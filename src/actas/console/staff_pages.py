@@ -9,7 +9,7 @@ from starlette.responses import Response
 
 from actas.console.auth_pages import qr_svg, secret_of
 from actas.console.web import Page, path
-from actas.domain.errors import ActasError, NotFound
+from actas.domain.errors import ActasError
 from actas.domain.roles import Role, parse_role
 from actas.domain.staff import Staff
 from actas.services import staff as staff_service
@@ -36,11 +36,7 @@ def _roles(page: Page) -> frozenset[Role]:
 
 
 def _member(page: Page) -> Staff:
-    staff_id = page.param("staff")
-    member = next((m for m in staff_service.list_staff(page.ctx) if m.id == staff_id), None)
-    if member is None:
-        raise NotFound(f"no staff member with id {staff_id[:40]}")
-    return member
+    return staff_service.get_staff(page.ctx, page.param("staff"))
 
 
 def _enrollment(page: Page, member: Staff, uri: str, *, headline: str, password: str) -> Response:

@@ -319,6 +319,14 @@ def reset_totp(ctx: ServiceContext, *, email: str, by: Actor) -> str:
     return ctx.totp.provisioning_uri(secret, account_name=email, issuer=ctx.issuer)
 
 
+def get_staff(ctx: ServiceContext, staff_id: str) -> Staff:
+    with ctx.read() as uow:
+        member = uow.staff.by_id(staff_id)
+    if member is None:
+        raise NotFound(f"no staff member with id {staff_id[:40]}")
+    return member
+
+
 def list_staff(ctx: ServiceContext) -> list[Staff]:
     with ctx.read() as uow:
         return uow.staff.all()

@@ -8,7 +8,6 @@ from fastapi import APIRouter, Depends
 
 from actas.api.deps import BrokerDep, StaffCaller, StaffDep, require_roles
 from actas.api.schemas import EnrollmentOut, RolesIn, StaffIn, StaffOut
-from actas.domain.errors import NotFound
 from actas.domain.roles import Role
 from actas.domain.staff import Staff
 from actas.services import staff as staff_service
@@ -52,10 +51,7 @@ def add(body: StaffIn, caller: Admin, broker: BrokerDep) -> EnrollmentOut:
 
 
 def _by_id(broker: BrokerDep, staff_id: str) -> Staff:
-    member = next((m for m in staff_service.list_staff(broker.services) if m.id == staff_id), None)
-    if member is None:
-        raise NotFound(f"no staff member with id {staff_id[:40]}")
-    return member
+    return staff_service.get_staff(broker.services, staff_id)
 
 
 @router.post("/{staff_id}/disable", summary="Disable and end every session at once")
