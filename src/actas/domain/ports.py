@@ -188,8 +188,11 @@ class RevocationRepo(Protocol):
         """Record and announce (to every replica, after commit) that a session ended."""
         ...
 
-    def current(self, *, now: datetime, after_seq: int = 0) -> list[Revocation]:
-        """Revocations whose sessions would otherwise still be alive."""
+    def current(
+        self, *, now: datetime, after_seq: int = 0, application_id: str | None = None
+    ) -> list[Revocation]:
+        """Revocations whose sessions would otherwise still be alive (one application's when
+        ``application_id`` is given)."""
         ...
 
 

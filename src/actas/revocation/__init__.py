@@ -25,10 +25,9 @@ def backlog(
     """Committed revocations after ``after_seq`` whose sessions would still be alive, oldest
     first; only ``application_id``'s when given."""
     with store.read() as uow:
-        found = uow.revocations.current(now=clock(), after_seq=after_seq)
-    if application_id is None:
-        return found
-    return [r for r in found if r.application_id == application_id]
+        return uow.revocations.current(
+            now=clock(), after_seq=after_seq, application_id=application_id
+        )
 
 
 def latest_seq(store: Store) -> int:

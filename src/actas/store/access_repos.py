@@ -412,11 +412,14 @@ class SqlRevocationRepo:
         if publisher is not None:
             self.after_commit.append(lambda: publisher.publish(revocation))
 
-    def current(self, *, now: datetime, after_seq: int = 0) -> list[Revocation]:
+    def current(
+        self, *, now: datetime, after_seq: int = 0, application_id: str | None = None
+    ) -> list[Revocation]:
         t = revocations
-        rows = self.conn.execute(
-            select(t).where(t.c.seq > after_seq, t.c.session_expires_at > now).order_by(t.c.seq)
-        )
+        query = select(t).where(t.c.seq > after_seq, t.c.session_expires_at > now)
+        if application_id is not None:
+            query = query.where(t.c.application_id == application_id)
+        rows = self.conn.execute(query.order_by(t.c.seq))
         return [from_row(Revocation, r, seq=int) for r in rows]
 
 
