@@ -138,11 +138,7 @@ class AccessSession:
     end_reason: EndReason | None = None
 
     def live_at(self, now: datetime) -> bool:
-        return (
-            self.ended_at is None
-            and self.expires_at > now
-            and self.last_active_at + timedelta(seconds=self.idle_seconds) > now
-        )
+        return self.ended_at is None and self.lapse_reason(now) is None
 
     def lapse_reason(self, now: datetime) -> EndReason | None:
         """Why a session that has not been ended is over anyway, if it is."""
