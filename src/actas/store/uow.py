@@ -119,8 +119,6 @@ class Store:
         for callback in uow.after_commit:
             callback()
 
-    __call__ = transaction
-
     @contextmanager
     def read(self) -> Iterator[SqlUnitOfWork]:
         """A read-only transaction: on SQLite it takes no write lock."""
