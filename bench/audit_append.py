@@ -50,12 +50,12 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import Engine, make_url
 
-from actas.audit.chain import canonical_bytes, leaf_hash
 from actas.audit.verify import verify_log
-from actas.domain.audit import AuditEvent
+from actas.domain.audit import AuditEvent, leaf_hash
 from actas.domain.clock import system_clock
 from actas.keys import keyring
 from actas.keys.keyring import KeySource
+from actas.store.chain import canonical_bytes
 from actas.store.engine import make_engine
 from actas.store.migrate import upgrade
 from actas.store.tables import audit_events

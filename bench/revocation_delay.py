@@ -52,7 +52,7 @@ TARGET_P99 = 1.0  # seconds, from the issue: every client within a second at the
 
 REPLICA = """
 import socket, sys, uvicorn
-from actas.api.app import create_app
+from actas.app import create_app
 from actas.bootstrap import build
 from actas.settings import load_settings
 sock = socket.socket(fileno=int(sys.argv[1]))

@@ -27,12 +27,12 @@ from actas.bootstrap import build
 from actas.domain.access import HANDOFF_TTL, AccessSession
 from actas.domain.audit import Actor
 from actas.domain.subjects import Account, AccountFlag, Subject
-from actas.domain.tokens import new_token, token_hash
+from actas.domain.tokens import HANDOFF_PREFIX, new_token, token_hash
 from actas.keys import keyring
 from actas.keys.tokens import mint_actor_token
 from actas.security.passwords import FastTestPasswords
-from actas.services import access as access_service
 from actas.services import applications as app_service
+from actas.services import handoff as handoff_service
 from actas.settings import load_settings
 from actas.store.migrate import upgrade
 
@@ -166,7 +166,7 @@ def prepare(database_url: str, workdir: Path, codes: int) -> tuple[object, list[
                 review_required=False,
             )
             uow.sessions.add(session)
-            code = new_token(access_service.HANDOFF_PREFIX)
+            code = new_token(HANDOFF_PREFIX)
             uow.handoffs.add(
                 code_hash=token_hash(code),
                 session_id=session.id,
@@ -202,7 +202,7 @@ def bench_redeem(label: str, database_url: str, codes: int) -> dict[str, float]:
         sign_rate = codes / (time.perf_counter() - started)
         started = time.perf_counter()
         for code in plain:
-            access_service.redeem_handoff(
+            handoff_service.redeem_handoff(
                 broker.services,  # type: ignore[attr-defined]
                 app=app,  # type: ignore[arg-type]
                 code=code,

@@ -22,7 +22,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import Engine, make_url
 
-from actas.api.app import create_app
+from actas.app import create_app
 from actas.bootstrap import Broker, build
 from actas.domain.audit import Actor
 from actas.domain.clock import FrozenClock
@@ -36,7 +36,7 @@ from actas.settings import Settings, load_settings
 from actas.store.engine import make_engine
 from actas.store.migrate import upgrade
 
-pytest_plugins = ["tests.scenario"]
+pytest_plugins = ["tests.scenario", "tests.desk"]
 
 PG_ENV = "ACTAS_TEST_DATABASE_URL"
 BACKENDS = ["sqlite", "postgres"]

@@ -20,14 +20,14 @@ from sqlalchemy import delete, insert, select, text, update
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError
 
-from actas.audit import chain
-from actas.audit.chain import canonical_bytes, checkpoint_message, leaf_hash
-from actas.audit.verify import VerifyReport, _check_index, _index_agrees, verify_log
-from actas.domain.audit import AuditEvent, format_time
+from actas.audit.verify import _check_index, _index_agrees, verify_log
+from actas.domain.audit import AuditEvent, VerifyReport, checkpoint_message, format_time, leaf_hash
 from actas.domain.clock import FrozenClock, system_clock
 from actas.domain.subjects import Application
 from actas.keys import keyring
 from actas.keys.keyring import KeySource
+from actas.store import chain
+from actas.store.chain import canonical_bytes
 from actas.store.engine import make_engine
 from actas.store.tables import applications, audit_checkpoints, audit_events, audit_head
 from actas.store.uow import Store

@@ -8,7 +8,7 @@ import rfc8785
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from actas.audit.chain import canonical_bytes
+from actas.store.chain import canonical_bytes
 
 scalars = st.none() | st.booleans() | st.integers() | st.text()
 values = st.recursive(

@@ -24,7 +24,6 @@ from actas.console.security_headers import CSP
 from actas.console.web import TEMPLATES, safe_next
 from actas.domain.roles import Role
 from actas.services import directory
-from actas.store.search import SqlSubjectSearch
 from tests.conftest import Persona
 from tests.scenario import World, set_flags
 from tests.test_api_bad_input import snapshot
@@ -539,7 +538,7 @@ def test_no_customer_or_staff_secret_reaches_a_page(
 
 
 def test_the_search_finds_by_email_name_id_and_account(world: World) -> None:
-    search = SqlSubjectSearch(world.broker.store)
+    search = world.broker.services
 
     def found(text: str) -> list[str]:
         return [c.subject.id for c in directory.find_subjects(search, text)]

@@ -18,13 +18,14 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from actas.api.app import create_app
-from actas.audit.chain import checkpoint_message
+from actas.app import create_app
 from actas.bootstrap import Broker, build, initialise
-from actas.domain.audit import AuditEvent
+from actas.domain.access import TOKEN_TTL
+from actas.domain.audit import AuditEvent, checkpoint_message
 from actas.domain.clock import FrozenClock
 from actas.keys import keyring
-from actas.keys.keyring import MAX_TOKEN_TTL, KeyFileError, KeyRing, KeySource
+from actas.keys.directory import KeyFileDirectory
+from actas.keys.keyring import KeyFileError, KeyRing, KeySource
 from actas.security.passwords import FastTestPasswords
 from actas.settings import Settings, load_settings
 from actas.store.tables import audit_checkpoints
@@ -257,7 +258,9 @@ def test_rotation_overlaps_and_retires(
 ) -> None:
     path = settings.key_file
     source = KeySource(path, clock, recheck_seconds=0)
-    broker.keys = source  # the endpoint reads broker.keys at each request
+    directory = broker.services.keys
+    assert isinstance(directory, KeyFileDirectory)
+    directory.source = source  # the endpoint reads the key directory at each request
     start = clock()
     old_kid = source.ring().signing_key(start).kid
 
@@ -289,7 +292,7 @@ def test_rotation_overlaps_and_retires(
     clock.advance(1)
     assert source.sign(b"x")[0] == new_kid
     assert live() == [old_kid, new_kid]
-    clock.advance(MAX_TOKEN_TTL.total_seconds() - 1)
+    clock.advance(TOKEN_TTL.total_seconds() - 1)
     assert live() == [old_kid, new_kid]
     assert kids(keyring.load(path).jwks(clock())) == [old_kid, new_kid]
 
@@ -360,7 +363,7 @@ def test_key_directory(tmp_path: Path, clock: FrozenClock) -> None:
         [f"{first}.json", f"{fresh.kid}.json"]
     )
     assert kids(source.ring().jwks(clock())) == [first, fresh.kid]
-    clock.advance((GRACE + MAX_TOKEN_TTL).total_seconds() + 1)
+    clock.advance((GRACE + TOKEN_TTL).total_seconds() + 1)
     assert source.sign(b"x")[0] == fresh.kid
     assert kids(source.ring().jwks(clock())) == [fresh.kid]
     assert source.verify(first, b"checkpoint", signature)

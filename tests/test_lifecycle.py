@@ -15,8 +15,9 @@ from joserfc.jwk import KeySet
 
 from actas.domain.audit import Actor
 from actas.domain.roles import Role
-from actas.services import access as access_service
 from actas.services import applications as app_service
+from actas.services import handoff as handoff_service
+from actas.services import sweep
 from tests.conftest import People
 from tests.scenario import (
     HANDOFF,
@@ -201,14 +202,14 @@ def test_sweep_ends_lapsed_sessions_and_expires_requests(world: World) -> None:
     alice = world.as_(world.alice)
     pending = ask(world, alice, open_case(world, alice)).json()
     world.clock.advance(61 * 60)
-    swept = access_service.sweep(world.broker.services)
+    swept = sweep.sweep(world.broker.services)
     assert swept.sessions_ended == 1
     assert swept.requests_expired == 1
     assert world.types_for_session(session)[-1] == "session.ended"
     alice = world.as_(world.alice)  # the staff session itself idled out meanwhile
     after = world.client.get(f"/v1/access-requests/{pending['id']}", headers=alice).json()
     assert after["state"] == "expired"
-    assert access_service.sweep(world.broker.services).sessions_ended == 0
+    assert sweep.sweep(world.broker.services).sessions_ended == 0
 
 
 def test_disabling_the_staff_member_ends_their_sessions(world: World) -> None:
@@ -340,7 +341,7 @@ def test_concurrent_redemptions_succeed_exactly_once(world: World) -> None:
     def attempt() -> None:
         barrier.wait()
         try:
-            access_service.redeem_handoff(
+            handoff_service.redeem_handoff(
                 world.broker.services, app=app, code=code, handoff_url=HANDOFF, by=Actor(id="t")
             )
             outcome = "ok"

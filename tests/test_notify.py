@@ -31,10 +31,11 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from actas.api.app import create_app
+from actas.app import create_app
 from actas.bootstrap import Broker, build
 from actas.domain.audit import AuditEvent, AuditQuery
 from actas.domain.clock import FrozenClock
+from actas.domain.ports import Channel
 from actas.keys import keyring
 from actas.notify import OutboxMessage, clean_error
 from actas.notify.outbox import (
@@ -54,7 +55,7 @@ from actas.notify.slack import (
 )
 from actas.notify.webhooks import WebhookSender, signed_headers, webhook_body
 from actas.security.passwords import FastTestPasswords
-from actas.services.announce import Channel, announce
+from actas.services.announce import announce
 from actas.settings import load_settings
 from actas.store.engine import make_engine
 from actas.store.tables import outbox

@@ -31,16 +31,14 @@ import uvicorn
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from actas.api.app import create_app
 from actas.api.routes.revocations import StreamCursor
+from actas.app import create_app
 from actas.bootstrap import Broker, initialise
 from actas.domain.access import Revocation
 from actas.domain.clock import Clock, FrozenClock, system_clock
-from actas.revocation import backlog
 from actas.revocation.bus import RevocationBus, Subscription
 from actas.revocation.pg_listener import PgRevocationListener, libpq_url, parse_payload
 from actas.settings import Settings
-from actas.store.access_repos import revocation_payload
 from actas.store.uow import Store
 
 WAIT = 10.0  # generous bound for anything that should take milliseconds
@@ -170,7 +168,7 @@ def test_the_stream_cursor_never_repeats_and_its_id_only_grows() -> None:
 
 def test_payload_round_trip_and_libpq_url() -> None:
     r = _revocation(42)
-    assert parse_payload(revocation_payload(r)) == r
+    assert parse_payload(r.payload()) == r
     assert (
         libpq_url("postgresql+psycopg://u:p%40ss@db.example:5433/actas?sslmode=require")
         == "postgresql://u:p%40ss@db.example:5433/actas?sslmode=require"
@@ -515,7 +513,7 @@ def test_the_listener_reconnects_and_catches_up_what_it_missed(
     listener = PgRevocationListener(
         broker.settings.database_url,
         Spy(),
-        backlog=lambda after: backlog(silent, clock, after_seq=after),
+        backlog=lambda after: _backlog(silent, clock, after),
     )
     listener.start()
     try:
@@ -559,7 +557,7 @@ def _replica_env(settings: Settings) -> dict[str, str]:
 
 _REPLICA = """
 import socket, sys, uvicorn
-from actas.api.app import create_app
+from actas.app import create_app
 from actas.bootstrap import build
 from actas.settings import load_settings
 sock = socket.socket(fileno=int(sys.argv[1]))
@@ -664,3 +662,8 @@ def test_a_revocation_on_one_process_reaches_sse_clients_of_others(
         with SseClient(f"{a.base}/v1/revocations", {**headers, "Last-Event-ID": last_id}) as again:
             caught_up = again.until_ready()
             assert [e.data["session"] for e in caught_up if e.data] == [missed]
+
+
+def _backlog(store: Store, clock: Clock, after: int) -> list[Revocation]:
+    with store.read() as uow:
+        return uow.revocations.current(now=clock(), after_seq=after)

@@ -13,7 +13,7 @@ from urllib.parse import urlencode
 import pytest
 from fastapi.testclient import TestClient
 
-from actas.api.app import create_app
+from actas.app import create_app
 from actas.bootstrap import Broker
 from actas.domain.audit import Actor
 from actas.domain.clock import FrozenClock

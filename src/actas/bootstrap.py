@@ -7,10 +7,12 @@ from datetime import timedelta
 
 from sqlalchemy.engine import Engine
 
+from actas.audit.operations import SqlAuditChain
 from actas.domain.clock import Clock, system_clock
-from actas.domain.ports import PasswordHasher
+from actas.domain.ports import Channel, PasswordHasher
 from actas.domain.staff import LockoutRule
 from actas.keys import keyring
+from actas.keys.directory import KeyFileDirectory
 from actas.keys.keyring import KeySource
 from actas.keys.tokens import KeyRingMinter
 from actas.notify.outbox import channels_for
@@ -18,7 +20,6 @@ from actas.policy_file import load_default_policy, load_policy
 from actas.revocation.bus import RevocationBus
 from actas.security.passwords import Argon2Passwords
 from actas.security.totp import PyOtpTotp
-from actas.services.announce import Channel
 from actas.services.context import ServiceContext
 from actas.settings import Settings
 from actas.store.engine import make_engine
@@ -39,6 +40,10 @@ class Broker:
     #: This process's revocation fan-out to SSE clients (fed after commit and, on PostgreSQL,
     #: by the LISTEN thread the app starts).
     bus: RevocationBus = field(default_factory=RevocationBus)
+
+    def close(self) -> None:
+        """Close the database connections (a CLI command's end, a test's teardown)."""
+        self.engine.dispose()
 
 
 def initialise(settings: Settings, *, clock: Clock = system_clock) -> bool:
@@ -81,6 +86,9 @@ def build(
         session_idle=timedelta(seconds=settings.staff_session_idle),
         policy=load_policy(settings.policy_file) if settings.policy_file else load_default_policy(),
         minter=KeyRingMinter(keys, issuer=settings.public_url),
+        keys=KeyFileDirectory(keys, settings.key_file),
+        chain=SqlAuditChain(engine, store, keys),
+        feed=bus,
         public_url=settings.public_url,
         channels=channels,
     )

@@ -16,12 +16,12 @@ import click
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
-from actas.bootstrap import Broker, build, initialise
-from actas.domain.audit import Actor, AuditEvent, AuditQuery
-from actas.domain.errors import ActasError
+from actas.bootstrap import build, initialise
+from actas.domain.audit import Actor, AuditQuery
+from actas.domain.errors import ActasError, Unavailable
 from actas.domain.roles import parse_role
-from actas.keys import keyring
 from actas.keys.keyring import KeyFileError
+from actas.services.context import ServiceContext
 from actas.settings import Settings, SettingsError, load_settings
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -39,6 +39,9 @@ def friendly(func: F) -> F:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return func(*args, **kwargs)
+        except Unavailable as exc:
+            cause = exc.__cause__
+            _fail(_database_problem(cause) if isinstance(cause, SQLAlchemyError) else str(exc))
         except (SettingsError, KeyFileError, ActasError) as exc:
             _fail(str(exc))
         except SQLAlchemyError as exc:
@@ -62,13 +65,13 @@ def _settings() -> Settings:
     return load_settings()
 
 
-def _broker() -> Broker:
-    """The broker for one command; its connections close when the command ends."""
+def _services() -> ServiceContext:
+    """The services for one command; their connections close when the command ends."""
     broker = build(_settings())
     context = click.get_current_context(silent=True)
     if context is not None:
-        context.call_on_close(broker.engine.dispose)
-    return broker
+        context.call_on_close(broker.close)
+    return broker.services
 
 
 def _cli_actor() -> Actor:
@@ -108,7 +111,7 @@ def serve(host: str | None, port: int | None) -> None:
     """Start the broker."""
     import uvicorn
 
-    from actas.api.app import create_app
+    from actas.app import create_app
 
     settings = _settings()
     broker = build(settings)
@@ -151,9 +154,9 @@ def staff_add(
     elif password is None:
         password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
     assert password is not None
-    broker = _broker()
+    ctx = _services()
     enrollment = staff_service.add_staff(
-        broker.services,
+        ctx,
         email=email,
         display_name=name,
         roles=parsed,
@@ -173,7 +176,7 @@ def staff_disable(email: str) -> None:
     """Disable a staff member and end every session of theirs at once."""
     from actas.services import staff as staff_service
 
-    ended = staff_service.disable_staff(_broker().services, email=email, by=_cli_actor())
+    ended = staff_service.disable_staff(_services(), email=email, by=_cli_actor())
     click.echo(f"disabled {email}; {ended} session(s) ended")
 
 
@@ -184,7 +187,7 @@ def staff_enable(email: str) -> None:
     """Enable a disabled staff member."""
     from actas.services import staff as staff_service
 
-    staff_service.enable_staff(_broker().services, email=email, by=_cli_actor())
+    staff_service.enable_staff(_services(), email=email, by=_cli_actor())
     click.echo(f"enabled {email}")
 
 
@@ -197,7 +200,7 @@ def staff_roles(email: str, roles: tuple[str, ...]) -> None:
     from actas.services import staff as staff_service
 
     parsed = frozenset(parse_role(r) for r in roles)
-    staff_service.set_roles(_broker().services, email=email, roles=parsed, by=_cli_actor())
+    staff_service.set_roles(_services(), email=email, roles=parsed, by=_cli_actor())
     click.echo(f"{email}: {', '.join(sorted(parsed))}")
 
 
@@ -208,7 +211,7 @@ def staff_reset_totp(email: str) -> None:
     """Issue a new authenticator secret (ends the member's sessions)."""
     from actas.services import staff as staff_service
 
-    uri = staff_service.reset_totp(_broker().services, email=email, by=_cli_actor())
+    uri = staff_service.reset_totp(_services(), email=email, by=_cli_actor())
     _print_enrollment(uri)
 
 
@@ -218,7 +221,7 @@ def staff_list() -> None:
     """List staff members."""
     from actas.services import staff as staff_service
 
-    for member in staff_service.list_staff(_broker().services):
+    for member in staff_service.list_staff(_services()):
         state = "disabled" if not member.active else "active"
         click.echo(f"{member.email}\t{','.join(sorted(member.roles))}\t{state}\t{member.id}")
 
@@ -234,7 +237,7 @@ def staff_assign(email: str, app_id: str, account_id: str, remove: bool) -> None
     from actas.services import staff as staff_service
 
     changed = staff_service.assign(
-        _broker().services,
+        _services(),
         email=email,
         application_id=app_id,
         account_id=account_id,
@@ -253,9 +256,7 @@ def staff_slack(email: str, slack_user_id: str) -> None:
     """Link a staff member to their Slack user id, for approvals from Slack."""
     from actas.services import staff as staff_service
 
-    staff_service.link_slack(
-        _broker().services, email=email, slack_user_id=slack_user_id, by=_cli_actor()
-    )
+    staff_service.link_slack(_services(), email=email, slack_user_id=slack_user_id, by=_cli_actor())
     click.echo(f"{email} is Slack user {slack_user_id}")
 
 
@@ -305,17 +306,17 @@ def policy_explain(
     break_glass: bool,
 ) -> None:
     """Print the decision a request would get now, and why."""
-    from actas.services import access as access_service
     from actas.services import applications as app_service
+    from actas.services import decisions as decisions_service
 
-    broker = _broker()
+    ctx = _services()
     if app_id is None:
-        apps = app_service.list_applications(broker.services)
+        apps = app_service.list_applications(ctx)
         if len(apps) != 1:
             _fail("name the application with --app (there is not exactly one)")
         app_id = apps[0].id
-    decision = access_service.explain(
-        broker.services,
+    decision = decisions_service.explain(
+        ctx,
         staff_email=staff_email,
         application_id=app_id,
         subject_id=subject_id,
@@ -349,7 +350,7 @@ def app_add(name: str, handoff_url: str, app_id: str | None) -> None:
     from actas.services import applications as app_service
 
     registered = app_service.add_application(
-        _broker().services,
+        _services(),
         app_id=app_id or name.strip().lower().replace(" ", "-"),
         name=name,
         handoff_url=handoff_url,
@@ -365,7 +366,7 @@ def app_list() -> None:
     """List applications."""
     from actas.services import applications as app_service
 
-    for item in app_service.list_applications(_broker().services):
+    for item in app_service.list_applications(_services()):
         click.echo(f"{item.id}\t{item.name}\t{item.handoff_url}")
 
 
@@ -382,17 +383,9 @@ def keys() -> None:
 @friendly
 def keys_rotate(grace_minutes: int) -> None:
     """Add a key that starts signing after the grace period; retire keys no longer needed."""
-    broker = _broker()
-    now = broker.clock()
-    fresh = keyring.rotate(broker.settings.key_file, now, grace=timedelta(minutes=grace_minutes))
-    with broker.store.transaction() as uow:
-        uow.audit.record(
-            AuditEvent(
-                type="keys.rotated",
-                actor=_cli_actor().id,
-                data={"kid": fresh.kid, "activates_at": fresh.activates_at.isoformat()},
-            )
-        )
+    from actas.services import keys as key_service
+
+    fresh = key_service.rotate(_services(), grace=timedelta(minutes=grace_minutes), by=_cli_actor())
     click.echo(f"new key {fresh.kid} signs from {fresh.activates_at.isoformat()}")
 
 
@@ -400,22 +393,10 @@ def keys_rotate(grace_minutes: int) -> None:
 @friendly
 def keys_list() -> None:
     """List keys and their state."""
-    broker = _broker()
-    ring = broker.keys.ring()
-    now = broker.clock()
-    published = {k.kid for k in ring.published(now)}
-    signing = ring.signing_key(now).kid
-    for key in ring.keys:
-        state = (
-            "signing"
-            if key.kid == signing
-            else "pending"
-            if key.activates_at > now
-            else "published"
-            if key.kid in published
-            else "retired"
-        )
-        click.echo(f"{key.kid}\t{state}\tactivates {key.activates_at.isoformat()}")
+    from actas.services import keys as key_service
+
+    for key in key_service.describe(_services()):
+        click.echo(f"{key.kid}\t{key.state}\tactivates {key.activates_at.isoformat()}")
 
 
 # --- audit -----------------------------------------------------------------------------------
@@ -430,11 +411,9 @@ def audit() -> None:
 @friendly
 def audit_verify() -> None:
     """Walk the chain and the checkpoints; exit 1 naming the first bad sequence number."""
-    from actas.audit.verify import verify_log
+    from actas.services import audit as audit_service
 
-    broker = _broker()
-    with broker.engine.connect() as conn:
-        report = verify_log(conn, checker=broker.keys)
+    report = audit_service.verify(_services())
     click.echo(report.summary())
     sys.exit(0 if report.ok else 1)
 
@@ -443,8 +422,10 @@ def audit_verify() -> None:
 @friendly
 def audit_checkpoint() -> None:
     """Sign the current head of the log now."""
-    head = _broker().store.checkpoint()
-    click.echo(f"checkpoint at seq {head.seq}" if head else "nothing new to sign")
+    from actas.services import audit as audit_service
+
+    seq = audit_service.checkpoint(_services())
+    click.echo(f"checkpoint at seq {seq}" if seq is not None else "nothing new to sign")
 
 
 @audit.command("tail")
@@ -468,7 +449,7 @@ def audit_tail(
 
     from actas.services import audit as audit_service
 
-    broker = _broker()
+    ctx = _services()
     query = AuditQuery(
         account=account,
         subject=subject,
@@ -478,6 +459,6 @@ def audit_tail(
         limit=limit,
         newest_first=True,
     )
-    events = list(reversed(audit_service.read_events(broker.services, query)))
+    events = list(reversed(audit_service.read_events(ctx, query)))
     for event in events:
         click.echo(json.dumps(event, ensure_ascii=False))

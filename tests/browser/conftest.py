@@ -18,7 +18,7 @@ from typing import Any, NoReturn
 import pytest
 import uvicorn
 
-from actas.api.app import create_app
+from actas.app import create_app
 from actas.bootstrap import Broker, build, initialise
 from actas.domain.audit import Actor
 from actas.domain.roles import Role

@@ -21,15 +21,15 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from actas.domain.audit import AuditQuery
-from actas.services import access as access_service
 from actas.services import audit as audit_service
+from actas.services import sessions as sessions_service
 from tests.browser.conftest import Console, PageFactory, sign_in
 from tests.browser.harness import run_axe, shoot
 
 try:
     from playwright.sync_api import expect
 except ImportError:  # the `browser` fixture skips (or fails, in CI) with the reason
-    expect = None
+    expect = None  # type: ignore[assignment]
 
 pytestmark = pytest.mark.browser
 
@@ -134,7 +134,7 @@ def test_sign_in_find_case_approval_start_handoff_and_revoke(
     )
     assert [e["reason"] for e in ended] == ["Customer called back"]
     assert not [
-        s for s in access_service.live_sessions(console.broker.services) if s.subject_id == "u-1"
+        s for s in sessions_service.live_sessions(console.broker.services) if s.subject_id == "u-1"
     ]
 
     # Alice's times are in her zone (New York), with the UTC value on hover.

@@ -16,7 +16,7 @@ try:
     from playwright.sync_api import expect
 except ImportError:  # the `browser` fixture skips (or fails, in CI) with the reason
     PlaywrightError = Exception  # type: ignore[assignment,misc]
-    expect = None
+    expect = None  # type: ignore[assignment]
 
 pytestmark = pytest.mark.browser
 

@@ -14,7 +14,7 @@ import sys
 def main() -> None:
     import uvicorn
 
-    from actas.api.app import create_app
+    from actas.app import create_app
     from actas.bootstrap import build
     from actas.settings import load_settings
 

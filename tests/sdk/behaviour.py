@@ -7,7 +7,7 @@ ASGI, a WSGI transport for Flask and Django), so every test reads the same way.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any, ClassVar
 
 import httpx2
@@ -25,7 +25,10 @@ class Contract:
     """Subclasses set ``build`` (ActAs -> app) and ``note_route`` (the template of
     ``/notes/{id}`` in that framework), and may override ``client_for``."""
 
-    build: ClassVar[Callable[[ActAs], Any]]
+    @staticmethod
+    def build(actas: ActAs) -> Any:
+        raise NotImplementedError("a framework's suite names its app factory")
+
     note_route: ClassVar[str]
 
     def client_for(self, app: Any) -> httpx2.Client:

@@ -49,7 +49,7 @@ def test_websockets_and_lifespan_pass_through(actas: ActAs) -> None:
     assert seen == ["lifespan", "websocket"]
 
 
-async def _never() -> Any:
+async def _never(*_: Any) -> Any:
     raise AssertionError("not called")
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from actas.api.app import create_app
+from actas.app import create_app
 from actas.bootstrap import Broker
 from actas.domain.clock import FrozenClock
 from actas_sdk import ActAs, Config

@@ -3,6 +3,8 @@ re-verified and recorded as staff acting for the user."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from actas_sdk import ActAs, count_suppressed, current_impersonation, errors, name_resource
@@ -31,7 +33,7 @@ def test_the_token_travels_during_impersonation(actas: ActAs, fake: FakeBroker) 
     with activated(context):
         assert outgoing_headers() == {HEADER: token}
         celery_headers = put_token({"other": 1})
-        rq_meta = put_token({})
+        rq_meta: dict[str, Any] = put_token({})
     assert celery_headers == {"other": 1, TASK_KEY: token}
     assert take_token(rq_meta) == token
 

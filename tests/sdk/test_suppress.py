@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import smtplib
+from email.message import EmailMessage
 
 from actas_sdk import count_suppressed, name_resource, skip_during_impersonation, suppressed
 from actas_sdk.suppress import patch_smtplib, unpatch_smtplib
@@ -78,9 +79,7 @@ def test_smtplib_stays_quiet_during_impersonation() -> None:
     assert smtplib.SMTP.sendmail is original
 
 
-def _message() -> object:
-    from email.message import EmailMessage
-
+def _message() -> EmailMessage:
     message = EmailMessage()
     message["From"] = "app@notes.test"
     message["To"] = "jane@customer.test"

@@ -144,12 +144,13 @@ def corpus(fake: FakeBroker) -> dict[str, tuple[str, type[errors.TokenError]]]:
     attacker = Ed25519PrivateKey.generate()
     raw = attacker.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
     jwk = {"kty": "OKP", "crv": "Ed25519", "x": b64(raw)}
-    for name, extra in {
+    attacker_headers: dict[str, dict[str, Any]] = {
         "jwk": {"jwk": jwk, "kid": "attacker"},
         "jku": {"jku": "https://evil.test/jwks.json", "kid": "attacker"},
         "x5u": {"x5u": "https://evil.test/cert.pem", "kid": "attacker"},
         "jwk under our kid": {"jwk": jwk},
-    }.items():
+    }
+    for name, extra in attacker_headers.items():
         token = jwt.encode(good, attacker, algorithm="EdDSA", headers={**header, **extra})
         expected = errors.BadSignature if name == "jwk under our kid" else errors.UnknownKey
         cases[f"attacker key in {name}"] = (token, expected)
@@ -202,7 +203,7 @@ def test_the_corpus_is_refused_by_the_middleware(app_actas: ActAs, fake: FakeBro
     with TestClient(apps.starlette_app(actas), base_url="http://testserver") as client:
         for name, (token, _) in corpus(fake).items():
             value = token.encode("latin-1")  # headers travel as bytes; "not ASCII" too
-            response = client.get("/api/me", headers={"X-Actas-Actor-Token": value})
+            response = client.get("/api/me", headers=[(b"X-Actas-Actor-Token", value)])
             assert response.status_code == 401, name
             assert response.headers["content-type"] == "application/problem+json"
 

@@ -1,5 +1,5 @@
 """Request dependencies: who is calling (staff session or application credential), with what
-roles, and the request metadata the audit log records."""
+roles, and the service context each route calls into."""
 
 from __future__ import annotations
 
@@ -9,42 +9,19 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
-from actas.bootstrap import Broker
 from actas.domain.audit import Actor
 from actas.domain.errors import AuthenticationFailed, Forbidden
 from actas.domain.roles import Role
 from actas.domain.staff import Staff, StaffSession
 from actas.domain.subjects import Application
+from actas.http.callers import SESSION_COOKIE, bearer, request_actor, services_of, settings_of
 from actas.services import applications as app_service
 from actas.services import staff as staff_service
+from actas.services.context import ServiceContext
+from actas.settings import Settings
 
-SESSION_COOKIE = "actas_session"
-MAX_UA = 300
-
-
-def get_broker(request: Request) -> Broker:
-    broker: Broker = request.app.state.broker
-    return broker
-
-
-BrokerDep = Annotated[Broker, Depends(get_broker)]
-
-
-def _bearer(request: Request) -> str | None:
-    header = request.headers.get("authorization", "")
-    scheme, _, value = header.partition(" ")
-    if scheme.lower() == "bearer" and value.strip():
-        return value.strip()
-    return None
-
-
-def request_actor(request: Request, actor_id: str | None) -> Actor:
-    ua = request.headers.get("user-agent")
-    return Actor(
-        id=actor_id,
-        ip=request.client.host if request.client else None,
-        user_agent=ua[:MAX_UA] if ua else None,
-    )
+ServicesDep = Annotated[ServiceContext, Depends(services_of)]
+SettingsDep = Annotated[Settings, Depends(settings_of)]
 
 
 @dataclass(frozen=True)
@@ -54,11 +31,11 @@ class StaffCaller:
     actor: Actor
 
 
-def current_staff(request: Request, broker: BrokerDep) -> StaffCaller:
-    token = _bearer(request) or request.cookies.get(SESSION_COOKIE)
+def current_staff(request: Request, ctx: ServicesDep) -> StaffCaller:
+    token = bearer(request) or request.cookies.get(SESSION_COOKIE)
     if not token:
         raise AuthenticationFailed("sign in first: no staff session was sent")
-    staff, session = staff_service.authenticate(broker.services, token)
+    staff, session = staff_service.authenticate(ctx, token)
     return StaffCaller(staff=staff, session=session, actor=request_actor(request, staff.id))
 
 
@@ -83,11 +60,11 @@ class AppCaller:
     actor: Actor
 
 
-def current_application(request: Request, broker: BrokerDep) -> AppCaller:
-    token = _bearer(request)
+def current_application(request: Request, ctx: ServicesDep) -> AppCaller:
+    token = bearer(request)
     if not token:
         raise AuthenticationFailed("send the application credential as a Bearer token")
-    app = app_service.authenticate_application(broker.services, token)
+    app = app_service.authenticate_application(ctx, token)
     return AppCaller(application=app, actor=request_actor(request, f"app:{app.id}"))
 
 

@@ -41,28 +41,21 @@ import json.encoder
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any
 
 from sqlalchemy import String, func, select, type_coerce
 from sqlalchemy.engine import Connection
 
-from actas.audit.chain import checkpoint_message, leaf_hash
-from actas.domain.audit import GENESIS_HASH
+from actas.domain.audit import (
+    GENESIS_HASH,
+    Problem,
+    VerifyReport,
+    checkpoint_message,
+    leaf_hash,
+)
 from actas.domain.ports import SignatureChecker
 from actas.store.engine import READ_ONLY
 from actas.store.tables import audit_checkpoints, audit_events, audit_head
-
-Problem = Literal[
-    "edited",
-    "missing",
-    "inserted",
-    "reordered",
-    "index_mismatch",
-    "truncated",
-    "checkpoint_mismatch",
-    "checkpoint_signature",
-    "head_mismatch",
-]
 
 #: Rows fetched per query: round trips do not matter, and a chunk stays a few megabytes.
 CHUNK = 5000
@@ -92,34 +85,6 @@ _PG_EVENT_COLUMNS = (
         "at"
     ),
 )
-
-
-@dataclass(frozen=True)
-class VerifyReport:
-    """What :func:`verify_log` found.
-
-    ``events`` and ``checkpoints`` count what was checked and found good: all of them when
-    ``ok``, otherwise those before the problem. ``first_bad_seq`` is the earliest sequence
-    number the problem shows to be bad; ``detail`` says what is wrong in one sentence.
-    """
-
-    ok: bool
-    events: int
-    checkpoints: int
-    first_bad_seq: int | None = None
-    problem: Problem | None = None
-    detail: str | None = None
-
-    def summary(self) -> str:
-        if self.ok:
-            return (
-                f"audit log OK: {self.events} events chained, "
-                f"{self.checkpoints} checkpoints verified"
-            )
-        return (
-            f"audit log FAILED ({self.problem}) at seq {self.first_bad_seq}: {self.detail} "
-            f"[{self.events} events and {self.checkpoints} checkpoints were good before it]"
-        )
 
 
 @dataclass(frozen=True)

@@ -12,8 +12,11 @@ from actas.console.web import Page, Refused, path, sentence, staff_names, status
 from actas.domain.access import AccessRequest, Case, RequestState
 from actas.domain.errors import ActasError, InvalidInput
 from actas.domain.policy import ANY_ADMIN, Decision, StaffView, can_approve
-from actas.services import access as access_service
+from actas.services import cases as cases_service
+from actas.services import decisions as decisions_service
 from actas.services import directory
+from actas.services import requests as requests_service
+from actas.services import sessions as sessions_service
 
 DEFAULT_MINUTES = 15
 
@@ -61,7 +64,7 @@ def _scope_choices(page: Page) -> list[str]:
 def _decide(page: Page, case_id: str, form: AccessForm) -> tuple[Decision | None, list[str]]:
     try:
         kind, scopes, minutes = form.spec()
-        decision = access_service.preview(
+        decision = decisions_service.preview(
             page.ctx,
             staff=page.staff,
             case_id=case_id,
@@ -94,7 +97,7 @@ def _access_page(page: Page, case: Case, form: AccessForm, *, status: int = 200)
 
 
 def access_form(page: Page) -> Response:
-    case = access_service.case_detail(page.ctx, page.param("case")).case
+    case = cases_service.case_detail(page.ctx, page.param("case")).case
     return _access_page(page, case, _form(page))
 
 
@@ -105,13 +108,13 @@ def preview(page: Page) -> Response:
 
 
 def ask(page: Page) -> Response:
-    case = access_service.case_detail(page.ctx, page.param("case")).case
+    case = cases_service.case_detail(page.ctx, page.param("case")).case
     form = _form(page)
     if page.text("action", limit=20) == "preview":
         return _access_page(page, case, form)
     try:
         kind, scopes, minutes = form.spec()
-        request = access_service.request_access(
+        request = requests_service.request_access(
             page.ctx,
             staff=page.staff,
             case_id=case.id,
@@ -140,8 +143,8 @@ def _answer(page: Page, request: AccessRequest) -> tuple[bool, str]:
 
 
 def _request_context(page: Page, request_id: str) -> dict[str, Any]:
-    request, answers = access_service.get_request(page.ctx, request_id)
-    detail = access_service.case_detail(page.ctx, request.case_id)
+    request, answers = requests_service.get_request(page.ctx, request_id)
+    detail = cases_service.case_detail(page.ctx, request.case_id)
     cards = directory.subject_cards(page.ctx, [(request.application_id, request.subject_id)])
     session_id = next((s.id for s in detail.sessions if s.request_id == request.id), None)
     return {
@@ -178,7 +181,7 @@ def request_status(page: Page) -> Response:
 
 def start(page: Page) -> Response:
     try:
-        started = access_service.start_session(
+        started = sessions_service.start_session(
             page.ctx,
             staff=page.staff,
             request_id=page.param("request"),
@@ -218,7 +221,7 @@ def _approver(page: Page) -> None:
 
 def approvals(page: Page, *, status: int = 200) -> Response:
     _approver(page)
-    pending = access_service.requests_in(page.ctx, frozenset({RequestState.PENDING_APPROVAL}))
+    pending = requests_service.requests_in(page.ctx, frozenset({RequestState.PENDING_APPROVAL}))
     pending.sort(key=lambda r: r.created_at)
     cards = directory.subject_cards(page.ctx, [(r.application_id, r.subject_id) for r in pending])
     items = []
@@ -227,7 +230,7 @@ def approvals(page: Page, *, status: int = 200) -> Response:
             {
                 "request": request,
                 "card": cards.get((request.application_id, request.subject_id)),
-                "case": access_service.case_detail(page.ctx, request.case_id).case,
+                "case": cases_service.case_detail(page.ctx, request.case_id).case,
                 "answer": _answer(page, request),
             }
         )
@@ -246,7 +249,7 @@ def _answered(page: Page, *, approve: bool) -> Response:
     back = page.text("back", limit=20)
     try:
         if approve:
-            access_service.approve_request(
+            requests_service.approve_request(
                 page.ctx,
                 approver=page.staff,
                 request_id=request_id,
@@ -256,7 +259,7 @@ def _answered(page: Page, *, approve: bool) -> Response:
                 by=page.me.actor,
             )
         else:
-            access_service.deny_request(
+            requests_service.deny_request(
                 page.ctx,
                 approver=page.staff,
                 request_id=request_id,

@@ -4,19 +4,17 @@ verification status and exports (JSON Lines and CSV) of the filtered events."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlencode
 
 from starlette.responses import Response, StreamingResponse
 
-from actas.audit import export
-from actas.audit.verify import verify_log
 from actas.console import timefmt
 from actas.console.web import Page
 from actas.domain.audit import AuditQuery
 from actas.domain.errors import ActasError, InvalidInput
+from actas.http.downloads import attachment
 from actas.services import audit as audit_service
 from actas.services import staff as staff_service
 
@@ -114,8 +112,7 @@ def audit(page: Page) -> Response:
 
 
 def verify(page: Page) -> Response:
-    with page.broker.engine.connect() as conn:
-        report = verify_log(conn, checker=page.broker.keys)
+    report = audit_service.verify(page.ctx)
     template = "_verify.html" if page.is_htmx else "verify.html"
     return page.render(template, title="Chain verification", report=report)
 
@@ -127,24 +124,11 @@ def _export(page: Page, kind: str) -> Response:
         status = page.failed(exc)
         detail = page.errors[-1]
         return page.render("error.html", status=status, title="Export refused", detail=detail)
-    stamp = page.now().astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
-    head = export.header(
-        query=query,
-        checkpoint=audit_service.latest_checkpoint(page.ctx),
-        ring=page.broker.keys.ring(),
-        now=page.now(),
-    )
-    events = export.all_matching(lambda q: audit_service.read_events(page.ctx, q), query)
-    if kind == "csv":
-        body: Iterator[str] = export.csv_lines(head, events)
-        media = "text/csv; charset=utf-8"
-    else:
-        body = export.jsonl(head, events)
-        media = "application/jsonl; charset=utf-8"
+    made = audit_service.export(page.ctx, query, "csv" if kind == "csv" else "jsonl")
     return StreamingResponse(
-        body,
-        media_type=media,
-        headers={"Content-Disposition": f'attachment; filename="actas-audit-{stamp}.{kind}"'},
+        made.body,
+        media_type=made.media_type,
+        headers={"Content-Disposition": attachment(made.filename)},
     )
 
 

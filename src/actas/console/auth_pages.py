@@ -9,10 +9,10 @@ import segno
 from markupsafe import Markup
 from starlette.responses import RedirectResponse, Response
 
-from actas.api.deps import SESSION_COOKIE, request_actor
 from actas.console import csrf
 from actas.console.web import HOME, PREFIX, Page, SignInRequired, current_caller, safe_next
 from actas.domain.errors import AccountLocked, AuthenticationFailed
+from actas.http.callers import SESSION_COOKIE, request_actor
 from actas.services import staff as staff_service
 
 WRONG = (
@@ -29,7 +29,7 @@ def home(page: Page) -> Response:
 
 def _signed_in(page: Page) -> bool:
     try:
-        page.caller = current_caller(page.request, page.broker)
+        page.caller = current_caller(page.request, page.ctx)
     except SignInRequired:
         return False
     return True
@@ -98,7 +98,7 @@ def login(page: Page) -> Response:
     response.set_cookie(
         SESSION_COOKIE,
         signed.token,
-        max_age=page.broker.settings.staff_session_ttl,
+        max_age=int(page.ctx.session_ttl.total_seconds()),
         path="/",
         secure=True,
         httponly=True,

@@ -7,9 +7,8 @@ from starlette.responses import Response
 from actas.console.web import Page, path, staff_names
 from actas.domain.access import CaseStatus, NoteKind
 from actas.domain.errors import ActasError, InvalidInput
-from actas.services import access as access_service
+from actas.services import cases as cases_service
 from actas.services import directory
-from actas.store.search import SqlSubjectSearch
 
 NOTE_LABELS = (
     ("text", "Note"),
@@ -29,7 +28,7 @@ def search(page: Page) -> Response:
     query = ""
     try:
         query = page.query("q")
-        results = directory.find_subjects(SqlSubjectSearch(page.broker.store), query)
+        results = directory.find_subjects(page.ctx, query)
     except ActasError as exc:
         status = page.failed(exc)
     return page.render(
@@ -64,7 +63,7 @@ def open_case(page: Page) -> Response:
     application_id = page.text("application", limit=63)
     subject_id = page.text("subject", limit=128)
     try:
-        case = access_service.open_case(
+        case = cases_service.open_case(
             page.ctx,
             staff=page.staff,
             application_id=application_id,
@@ -81,7 +80,7 @@ def open_case(page: Page) -> Response:
 
 
 def _case_page(page: Page, case_id: str, *, status: int = 200) -> Response:
-    detail = access_service.case_detail(page.ctx, case_id)
+    detail = cases_service.case_detail(page.ctx, case_id)
     case = detail.case
     cards = directory.subject_cards(page.ctx, [(case.application_id, case.subject_id)])
     return page.render(
@@ -120,7 +119,7 @@ def add_note(page: Page) -> Response:
                 body["repeatable"] = repeatable == "yes"
         if not body:
             raise InvalidInput("write something in at least one field")
-        access_service.add_note(
+        cases_service.add_note(
             page.ctx, staff=page.staff, case_id=case_id, kind=kind, body=body, by=page.me.actor
         )
     except ActasError as exc:
@@ -131,7 +130,7 @@ def add_note(page: Page) -> Response:
 def close_case(page: Page) -> Response:
     case_id = page.param("case")
     try:
-        access_service.close_case(
+        cases_service.close_case(
             page.ctx,
             staff=page.staff,
             case_id=case_id,

@@ -6,12 +6,13 @@ from starlette.responses import Response
 
 from actas.console.web import Page, can_revoke, path, staff_names
 from actas.domain.errors import ActasError, InvalidInput
-from actas.services import access as access_service
 from actas.services import directory
+from actas.services import requests as requests_service
+from actas.services import sessions as sessions_service
 
 
 def sessions(page: Page, *, status: int = 200) -> Response:
-    live = sorted(access_service.live_sessions(page.ctx), key=lambda s: s.expires_at)
+    live = sorted(sessions_service.live_sessions(page.ctx), key=lambda s: s.expires_at)
     return page.render(
         "sessions.html",
         status=status,
@@ -24,7 +25,7 @@ def sessions(page: Page, *, status: int = 200) -> Response:
 
 
 def session(page: Page, *, status: int = 200) -> Response:
-    found = access_service.get_session(page.ctx, page.param("session"))
+    found = sessions_service.get_session(page.ctx, page.param("session"))
     cards = directory.subject_cards(page.ctx, [(found.application_id, found.subject_id)])
     return page.render(
         "session.html",
@@ -47,7 +48,7 @@ def _back(page: Page, status: int) -> Response:
 
 def end(page: Page) -> Response:
     try:
-        access_service.end_session(
+        sessions_service.end_session(
             page.ctx, staff=page.staff, session_id=page.param("session"), by=page.me.actor
         )
     except ActasError as exc:
@@ -57,7 +58,7 @@ def end(page: Page) -> Response:
 
 def revoke(page: Page) -> Response:
     try:
-        access_service.revoke_session(
+        sessions_service.revoke_session(
             page.ctx,
             staff=page.staff,
             session_id=page.param("session"),
@@ -72,11 +73,11 @@ def revoke(page: Page) -> Response:
 def extend(page: Page) -> Response:
     session_id = page.param("session")
     try:
-        found = access_service.get_session(page.ctx, session_id)
+        found = sessions_service.get_session(page.ctx, session_id)
         raw = page.text("minutes", limit=10).strip()
         if not raw.isdigit():
             raise InvalidInput(f"minutes must be a whole number, got {raw[:10]!r}")
-        request = access_service.request_access(
+        request = requests_service.request_access(
             page.ctx,
             staff=page.staff,
             case_id=found.case_id,

@@ -26,17 +26,16 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import request_response
 from starlette.types import ASGIApp
 
-from actas.api.deps import SESSION_COOKIE, request_actor
-from actas.api.problems import STATUS, TITLES
-from actas.bootstrap import Broker
 from actas.console import csrf, timefmt
 from actas.console.security_headers import SecurityHeaders
+from actas.domain.access import REVOKERS
 from actas.domain.audit import Actor
 from actas.domain.errors import ActasError, AuthenticationFailed, InvalidInput
 from actas.domain.roles import Role
 from actas.domain.staff import Staff, StaffSession
 from actas.domain.subjects import AccountFlag
-from actas.services import access as access_service
+from actas.http.callers import SESSION_COOKIE, request_actor, services_of
+from actas.http.problems import STATUS, TITLES
 from actas.services import staff as staff_service
 from actas.services.context import ServiceContext
 
@@ -58,7 +57,7 @@ _env = jinja2.Environment(
 NOTICES = {
     "case_opened": "The case is open.",
     "note_added": "The note is recorded.",
-    "case_closed": "The case is closed and its summary goes to the customer.",
+    "case_closed": "The case is closed and its summary is recorded.",
     "approved": "You approved the request.",
     "denied": "You denied the request.",
     "ended": "The session has ended.",
@@ -113,15 +112,11 @@ class Page:
     """One request as a view sees it."""
 
     request: Request
-    broker: Broker
+    ctx: ServiceContext
     tz: tzinfo
     caller: Caller | None = None
     form: FormData | None = None
     errors: list[str] = field(default_factory=list)
-
-    @property
-    def ctx(self) -> ServiceContext:
-        return self.broker.services
 
     @property
     def me(self) -> Caller:
@@ -138,7 +133,7 @@ class Page:
         return self.request.headers.get("hx-request") == "true"
 
     def now(self) -> datetime:
-        return self.broker.clock()
+        return self.ctx.clock()
 
     def param(self, name: str) -> str:
         value = self.request.path_params.get(name, "")
@@ -238,7 +233,7 @@ def staff_names(ctx: ServiceContext) -> dict[str, Staff]:
 
 
 def can_revoke(staff: Staff) -> bool:
-    return bool(staff.roles & access_service.REVOKERS)
+    return bool(staff.roles & REVOKERS)
 
 
 def path(*parts: str) -> str:
@@ -269,15 +264,15 @@ def view(fn: View, *, public: bool = False, roles: Iterable[Role] = ()) -> ASGIA
     needed = frozenset(roles)
 
     async def endpoint(request: Request) -> Response:
-        broker: Broker = request.app.state.broker
+        ctx = services_of(request)
         page = Page(
             request=request,
-            broker=broker,
+            ctx=ctx,
             tz=timefmt.zone(request.cookies.get(timefmt.TZ_COOKIE)),
         )
         try:
             if not public:
-                page.caller = await run_in_threadpool(current_caller, request, broker)
+                page.caller = await run_in_threadpool(current_caller, request, ctx)
             if request.method == "POST":
                 page.form = await request.form(max_files=0, max_fields=200)
                 check_forgery(page)
@@ -298,12 +293,12 @@ def view(fn: View, *, public: bool = False, roles: Iterable[Role] = ()) -> ASGIA
     return SecurityHeaders(request_response(endpoint))
 
 
-def current_caller(request: Request, broker: Broker) -> Caller:
+def current_caller(request: Request, ctx: ServiceContext) -> Caller:
     token = request.cookies.get(SESSION_COOKIE)
     if not token:
         raise SignInRequired(expired=False)
     try:
-        staff, session = staff_service.authenticate(broker.services, token)
+        staff, session = staff_service.authenticate(ctx, token)
     except AuthenticationFailed:
         raise SignInRequired(expired=True) from None
     return Caller(
@@ -316,7 +311,7 @@ def current_caller(request: Request, broker: Broker) -> Caller:
 
 def check_forgery(page: Page) -> None:
     request = page.request
-    origin = csrf.origin_of(page.broker.settings.public_url)
+    origin = csrf.origin_of(page.ctx.public_url)
     reason = csrf.cross_site(request.headers, origin)
     if reason is not None:
         raise Refused(403, "Form refused", f"This form was refused: {reason}.")

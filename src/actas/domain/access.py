@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
 from actas.domain.errors import InvalidInput
+from actas.domain.roles import Role
 
 #: A handoff code lives this long: enough for one browser redirect.
 HANDOFF_TTL = timedelta(seconds=60)
 #: Actor tokens live at most this long (DESIGN.md); the SDK refreshes them.
 TOKEN_TTL = timedelta(minutes=5)
 MAX_TEXT = 2000
+#: Who may act on somebody else's session (revoke it): the owner always may.
+REVOKERS = frozenset({Role.LEAD, Role.SECURITY, Role.ADMIN})
 
 
 class CaseStatus(StrEnum):
@@ -159,6 +163,20 @@ class Revocation:
     reason: str
     at: datetime
     session_expires_at: datetime
+
+    def payload(self) -> str:
+        """The JSON a revocation travels as, between replicas and to SDKs."""
+        return json.dumps(
+            {
+                "seq": self.seq,
+                "session": self.session_id,
+                "application": self.application_id,
+                "reason": self.reason,
+                "at": self.at.isoformat(),
+                "session_expires_at": self.session_expires_at.isoformat(),
+            },
+            separators=(",", ":"),
+        )
 
 
 @dataclass(frozen=True)

@@ -8,14 +8,28 @@ cannot drift between implementations.
 
 from __future__ import annotations
 
+import base64
+import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal
 
 from actas.domain.errors import InvalidInput
 
 GENESIS_HASH = bytes(32)
+CHECKPOINT_LABEL = b"actas-audit-checkpoint/v1"
+
+
+def leaf_hash(prev_hash: bytes, canonical: bytes) -> bytes:
+    """``SHA-256(0x00 || prev_hash || canonical)``: a chain link and an RFC 6962 leaf."""
+    return hashlib.sha256(b"\x00" + prev_hash + canonical).digest()
+
+
+def checkpoint_message(seq: int, head_hash: bytes) -> bytes:
+    """The signed text of a checkpoint, in the spirit of a C2SP signed note."""
+    return b"%s\n%d\n%s\n" % (CHECKPOINT_LABEL, seq, base64.b64encode(head_hash))
+
 
 #: The fields of an event, in the order they are documented. All of them are hashed.
 EVENT_FIELDS = (
@@ -140,3 +154,45 @@ class AuditQuery:
             value = getattr(self, name)
             if value is not None and value.tzinfo is None:
                 raise InvalidInput(f"{name} must carry a time zone")
+
+
+#: What a verification of the log can find wrong (see ``actas.audit.verify``).
+Problem = Literal[
+    "edited",
+    "missing",
+    "inserted",
+    "reordered",
+    "index_mismatch",
+    "truncated",
+    "checkpoint_mismatch",
+    "checkpoint_signature",
+    "head_mismatch",
+]
+
+
+@dataclass(frozen=True)
+class VerifyReport:
+    """What a verification of the whole log found.
+
+    ``events`` and ``checkpoints`` count what was checked and found good: all of them when
+    ``ok``, otherwise those before the problem. ``first_bad_seq`` is the earliest sequence
+    number the problem shows to be bad; ``detail`` says what is wrong in one sentence.
+    """
+
+    ok: bool
+    events: int
+    checkpoints: int
+    first_bad_seq: int | None = None
+    problem: Problem | None = None
+    detail: str | None = None
+
+    def summary(self) -> str:
+        if self.ok:
+            return (
+                f"audit log OK: {self.events} events chained, "
+                f"{self.checkpoints} checkpoints verified"
+            )
+        return (
+            f"audit log FAILED ({self.problem}) at seq {self.first_bad_seq}: {self.detail} "
+            f"[{self.events} events and {self.checkpoints} checkpoints were good before it]"
+        )

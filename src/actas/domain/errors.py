@@ -50,6 +50,12 @@ class InvalidGrant(ActasError):
     code = "invalid_grant"
 
 
+class NoTimeLeft(InvalidGrant):
+    """The session ends before a token could be of any use (its last second)."""
+
+    code = "session_over"
+
+
 class Forbidden(ActasError):
     code = "forbidden"
 

@@ -3,9 +3,11 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
+from types import TracebackType
 from typing import Any, Protocol
 
 from actas.domain.access import (
@@ -19,7 +21,7 @@ from actas.domain.access import (
     RequestState,
     Revocation,
 )
-from actas.domain.audit import AuditEvent, AuditQuery
+from actas.domain.audit import AuditEvent, AuditQuery, VerifyReport
 from actas.domain.roles import Role
 from actas.domain.staff import Staff, StaffSession
 from actas.domain.subjects import Account, Application, Subject
@@ -68,6 +70,10 @@ class AccountRepo(Protocol):
 class SubjectRepo(Protocol):
     def get(self, application_id: str, subject_id: str) -> Subject | None: ...
     def upsert(self, subject: Subject) -> None: ...
+    def search(self, text: str, *, limit: int) -> list[tuple[Subject, Account]]:
+        """Subjects whose email, name or id, or whose account's id or name, match ``text``
+        (case-insensitive); exact matches of an id or email first."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -195,6 +201,10 @@ class RevocationRepo(Protocol):
         ``application_id`` is given)."""
         ...
 
+    def latest_seq(self) -> int:
+        """The highest ``seq`` ever committed (0 for none)."""
+        ...
+
 
 class IngestRepo(Protocol):
     def claim(self, ids: list[str], *, session_id: str, at: datetime) -> set[str]:
@@ -206,6 +216,15 @@ class OutboxRepo(Protocol):
     def add(
         self, *, channel: str, target: str, event_type: str, payload: dict[str, Any], at: datetime
     ) -> None: ...
+
+
+@dataclass(frozen=True)
+class Channel:
+    """Where announcements go: ``kind`` "slack", "webhook" (or "email"), and its target (the
+    webhook URL, the Slack channel or "incoming-webhook")."""
+
+    kind: str
+    target: str
 
 
 class RevocationPublisher(Protocol):
@@ -231,8 +250,67 @@ class ActorTokenMinter(Protocol):
     ) -> MintedToken: ...
 
 
+class RevocationSubscription(Protocol):
+    """Revocations committed after subscribing, for one application (or all), as they come."""
+
+    def __enter__(self) -> RevocationSubscription: ...
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None: ...
+    def __aiter__(self) -> AsyncIterator[Revocation]: ...
+    @property
+    def dropped(self) -> bool:
+        """True when the subscriber fell too far behind and was cut off."""
+        ...
+
+
+class RevocationFeed(Protocol):
+    """This process's fan-out of committed revocations (fed by every replica)."""
+
+    def subscribe(self, application_id: str | None = None) -> RevocationSubscription: ...
+
+
+@dataclass(frozen=True)
+class KeyInfo:
+    kid: str
+    #: "signing", "pending" (signs after its grace period), "published" or "retired".
+    state: str
+    activates_at: datetime
+
+
+class KeyDirectory(Protocol):
+    """The broker's signing keys, as the services need them."""
+
+    def jwks(self, now: datetime) -> dict[str, Any]:
+        """The public keys that verify tokens signed now or recently."""
+        ...
+
+    def public_jwk(self, kid: str) -> dict[str, Any] | None: ...
+    def rotate(self, now: datetime, *, grace: timedelta) -> KeyInfo:
+        """Add a key that starts signing after ``grace``; retire keys no longer needed."""
+        ...
+
+    def describe(self, now: datetime) -> list[KeyInfo]: ...
+
+
+class AuditChain(Protocol):
+    """Operations on the whole log, each in a transaction of its own."""
+
+    def verify(self) -> VerifyReport: ...
+    def checkpoint(self) -> int | None:
+        """Sign the current head unless it is signed already; the seq signed, if any."""
+        ...
+
+
 class UnitOfWork(Protocol):
     """One transaction: its repositories, and the audit log its events go to."""
+
+    def ping(self) -> None:
+        """Reach the database (raises ``Unavailable`` when it cannot)."""
+        ...
 
     @property
     def staff(self) -> StaffRepo: ...

@@ -9,6 +9,8 @@ import secrets
 #: Prefixes make a leaked secret easy to recognise in a repository or a log.
 STAFF_SESSION_PREFIX = "actas_st_"
 APP_CREDENTIAL_PREFIX = "actas_ak_"
+HANDOFF_PREFIX = "actas_hc_"
+REFRESH_PREFIX = "actas_rh_"
 
 MAX_TOKEN_LENGTH = 256
 

@@ -24,10 +24,10 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
+from actas.domain.access import TOKEN_TTL
 from actas.domain.clock import Clock
 
 #: Actor tokens live at most this long (DESIGN.md); a superseded key stays published this long.
-MAX_TOKEN_TTL = timedelta(minutes=5)
 #: A new key is published this long before it starts signing.
 DEFAULT_GRACE = timedelta(minutes=10)
 
@@ -129,7 +129,7 @@ class KeyRing:
                 shown.append(key)
                 continue
             successor = next((k for k in self.keys[index + 1 :] if k.activates_at <= now), None)
-            if successor is None or successor.activates_at + MAX_TOKEN_TTL > now:
+            if successor is None or successor.activates_at + TOKEN_TTL > now:
                 shown.append(key)
         return shown
 

@@ -11,12 +11,12 @@ from datetime import datetime, timedelta
 
 import jwt
 
-from actas.domain.access import MintedToken
+from actas.domain.access import TOKEN_TTL, MintedToken
+from actas.domain.errors import NoTimeLeft
 from actas.keys.keyring import KeyRing, KeySource
 
 TOKEN_TYPE = "at+jwt"
 ALGORITHM = "EdDSA"
-MAX_TTL = timedelta(minutes=5)
 
 
 def mint_actor_token(
@@ -31,17 +31,17 @@ def mint_actor_token(
     account: str,
     now: datetime,
     not_after: datetime,
-    ttl: timedelta = MAX_TTL,
+    ttl: timedelta = TOKEN_TTL,
 ) -> MintedToken:
     """Sign a token valid from ``now`` for ``ttl`` (at most five minutes), never past
     ``not_after`` (the session's hard expiry)."""
-    if ttl > MAX_TTL:
-        raise ValueError(f"actor tokens live at most {MAX_TTL}, asked for {ttl}")
+    if ttl > TOKEN_TTL:
+        raise ValueError(f"actor tokens live at most {TOKEN_TTL}, asked for {ttl}")
     key = ring.signing_key(now)
     issued = int(now.timestamp())
     expires = min(issued + int(ttl.total_seconds()), int(not_after.timestamp()))
     if expires <= issued:
-        raise ValueError("the session has no time left for a token")
+        raise NoTimeLeft("the session has ended (expired): no time is left for a token")
     jti = str(uuid.uuid4())
     claims = {
         "iss": issuer,

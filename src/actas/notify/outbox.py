@@ -29,10 +29,10 @@ from sqlalchemy.engine import Connection, Row
 
 from actas.domain.audit import AuditEvent
 from actas.domain.clock import Clock
+from actas.domain.ports import Channel
 from actas.notify import DeliveryResult, OutboxMessage, Sender, failed, short_error
 from actas.notify.slack import INCOMING_WEBHOOK, SlackSender
 from actas.notify.webhooks import WebhookSender
-from actas.services.announce import Channel
 from actas.store.tables import outbox
 from actas.store.uow import Store
 

@@ -26,11 +26,9 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
 from actas.domain.access import Revocation
-from actas.domain.clock import Clock
-from actas.revocation import backlog
+from actas.domain.errors import Unavailable
 from actas.revocation.bus import RevocationBus
 from actas.store.access_repos import REVOCATION_CHANNEL
-from actas.store.uow import Store
 
 log = logging.getLogger("actas.revocation")
 
@@ -50,7 +48,7 @@ def libpq_url(sqlalchemy_url: str) -> str:
 
 
 def parse_payload(payload: str) -> Revocation:
-    """The inverse of :func:`actas.store.access_repos.revocation_payload`."""
+    """The inverse of :meth:`actas.domain.access.Revocation.payload`."""
     data = json.loads(payload)
     return Revocation(
         seq=int(data["seq"]),
@@ -128,7 +126,7 @@ class PgRevocationListener:
             try:
                 self._session()
                 backoff = 0.1
-            except (psycopg.Error, SQLAlchemyError, OSError) as exc:
+            except (psycopg.Error, SQLAlchemyError, OSError, Unavailable) as exc:
                 self._listening.clear()
                 if self._stopping.is_set():
                     break
@@ -202,15 +200,12 @@ class PgRevocationListener:
 
 
 def start_listener(
-    database_url: str, bus: RevocationBus, store: Store, clock: Clock, *, wait: float = 5.0
+    database_url: str, bus: RevocationBus, backlog: Backlog, *, wait: float = 5.0
 ) -> PgRevocationListener:
-    """Start listening for ``store``'s database and wait (up to ``wait`` seconds) until the
-    first LISTEN is in place, so that streams opened from now on miss nothing."""
-    listener = PgRevocationListener(
-        database_url,
-        bus,
-        backlog=lambda after: backlog(store, clock, after_seq=after),
-    )
+    """Start listening on the database and wait (up to ``wait`` seconds) until the first
+    LISTEN is in place, so that streams opened from now on miss nothing. ``backlog(after)``
+    reads the committed revocations after ``after`` (the catch-up after a reconnect)."""
+    listener = PgRevocationListener(database_url, bus, backlog=backlog)
     listener.start()
     if not listener.wait_listening(wait):
         log.warning("revocation listener not connected after %.0fs; it keeps trying", wait)

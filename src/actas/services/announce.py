@@ -4,19 +4,9 @@ or undoes the action, and an action that rolls back announces nothing."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
-from actas.domain.ports import UnitOfWork
-
-
-@dataclass(frozen=True)
-class Channel:
-    #: "slack" or "webhook".
-    kind: str
-    #: The webhook URL, or the Slack channel (or "incoming-webhook").
-    target: str
-
+from actas.domain.ports import Channel, UnitOfWork
 
 #: What gets announced (ISSUE 3): every change in a session's life.
 ANNOUNCED = frozenset(

@@ -1,12 +1,24 @@
-"""Reading the audit log. Who may read it is decided at the edge (role ``security``)."""
+"""The audit log as a whole: reading, verifying, checkpoints and exports. Who may read it is
+decided at the edge (role ``security``)."""
 
 from __future__ import annotations
 
-from typing import Any
+import re
+import unicodedata
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any, Literal
 
-from actas.domain.audit import AuditQuery
+from actas.domain.audit import AuditQuery, VerifyReport
 from actas.domain.ports import Checkpoint
+from actas.services import audit_export
 from actas.services.context import ServiceContext
+
+ExportFormat = Literal["jsonl", "csv"]
+MEDIA_TYPES: dict[str, str] = {
+    "jsonl": "application/jsonl; charset=utf-8",
+    "csv": "text/csv; charset=utf-8",
+}
 
 
 def read_events(ctx: ServiceContext, query: AuditQuery) -> list[dict[str, Any]]:
@@ -17,3 +29,51 @@ def read_events(ctx: ServiceContext, query: AuditQuery) -> list[dict[str, Any]]:
 def latest_checkpoint(ctx: ServiceContext) -> Checkpoint | None:
     with ctx.read() as uow:
         return uow.audit.latest_checkpoint()
+
+
+def verify(ctx: ServiceContext) -> VerifyReport:
+    """Walk the whole chain and its checkpoints (``actas audit verify``, the console)."""
+    return ctx.chain.verify()
+
+
+def checkpoint(ctx: ServiceContext) -> int | None:
+    """Sign the head of the log now; the seq signed, or None when it was signed already."""
+    return ctx.chain.checkpoint()
+
+
+@dataclass(frozen=True)
+class AuditExport:
+    filename: str
+    media_type: str
+    body: Iterator[str]
+
+
+_UNSAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+def _name_part(text: str) -> str:
+    """A file-name fragment of safe ASCII only: the account filter is caller input."""
+    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    return _UNSAFE_NAME.sub("-", ascii_text).strip("-.")[:64] or "account"
+
+
+def export(ctx: ServiceContext, query: AuditQuery, fmt: ExportFormat) -> AuditExport:
+    """Every event matching ``query`` with the latest signed checkpoint and its public key, so
+    that whoever receives the file can check it without the broker."""
+    now = ctx.clock()
+    checkpoint = latest_checkpoint(ctx)
+    head = audit_export.header(
+        query=query,
+        checkpoint=checkpoint,
+        public_key=ctx.keys.public_jwk(checkpoint.kid) if checkpoint else None,
+        now=now,
+    )
+    events = audit_export.all_matching(lambda q: read_events(ctx, q), query)
+    body = (
+        audit_export.csv_lines(head, events) if fmt == "csv" else audit_export.jsonl(head, events)
+    )
+    scope = _name_part(query.account) if query.account else "all"
+    stamp = now.strftime("%Y%m%dT%H%M%SZ")
+    return AuditExport(
+        filename=f"actas-audit-{scope}-{stamp}.{fmt}", media_type=MEDIA_TYPES[fmt], body=body
+    )

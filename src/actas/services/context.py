@@ -9,12 +9,15 @@ from actas.domain.clock import Clock
 from actas.domain.policy import Policy
 from actas.domain.ports import (
     ActorTokenMinter,
+    AuditChain,
+    Channel,
+    KeyDirectory,
     PasswordHasher,
+    RevocationFeed,
     TotpVerifier,
     UnitOfWorkFactory,
 )
 from actas.domain.staff import LockoutRule
-from actas.services.announce import Channel
 
 
 @dataclass(frozen=True)
@@ -30,6 +33,12 @@ class ServiceContext:
     session_idle: timedelta
     policy: Policy
     minter: ActorTokenMinter
+    #: The signing keys: JWKS, rotation, a checkpoint's public key.
+    keys: KeyDirectory
+    #: Whole-log operations: verification and checkpoints.
+    chain: AuditChain
+    #: This process's feed of committed revocations (for the SSE stream).
+    feed: RevocationFeed
     #: The base of every link the broker builds (never a request's Host header).
     public_url: str
     #: The issuer shown in authenticator apps.

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Protocol
 
 from actas.domain.access import Case
 from actas.domain.errors import InvalidInput, NotFound
@@ -18,15 +17,6 @@ MAX_QUERY = 200
 MAX_RESULTS = 50
 
 
-class SubjectSearch(Protocol):
-    """The store's subject search (``actas.store.search``)."""
-
-    def search(self, text: str, *, limit: int) -> list[tuple[Subject, Account]]:
-        """Subjects whose email, name or id, or whose account's id or name, match ``text``;
-        exact matches of an id or email first."""
-        ...
-
-
 @dataclass(frozen=True)
 class SubjectCard:
     subject: Subject
@@ -35,9 +25,7 @@ class SubjectCard:
     consent: Consent | None = None
 
 
-def find_subjects(
-    search: SubjectSearch, text: str, *, limit: int = MAX_RESULTS
-) -> list[SubjectCard]:
+def find_subjects(ctx: ServiceContext, text: str, *, limit: int = MAX_RESULTS) -> list[SubjectCard]:
     """Subjects matching ``text`` (case-insensitive), at most ``limit`` of them."""
     text = text.strip()
     if not text:
@@ -46,7 +34,9 @@ def find_subjects(
         raise InvalidInput(f"the search is {len(text)} characters; at most {MAX_QUERY}")
     if not 1 <= limit <= MAX_RESULTS:
         raise InvalidInput(f"limit {limit} is outside 1..{MAX_RESULTS}")
-    return [SubjectCard(subject=s, account=a) for s, a in search.search(text, limit=limit)]
+    with ctx.read() as uow:
+        found = uow.subjects.search(text, limit=limit)
+    return [SubjectCard(subject=s, account=a) for s, a in found]
 
 
 def subject_card(ctx: ServiceContext, application_id: str, subject_id: str) -> SubjectCard:

@@ -22,7 +22,7 @@ from actas.domain.staff import (
     normalise_email,
 )
 from actas.domain.tokens import STAFF_SESSION_PREFIX, looks_like, new_token, token_hash
-from actas.services import access
+from actas.services import sessions
 from actas.services.context import ServiceContext
 
 #: Touch a session's last-seen time at most this often: one write a minute, not one a request.
@@ -252,7 +252,7 @@ def disable_staff(ctx: ServiceContext, *, email: str, by: Actor) -> int:
             )
         )
         # Their access sessions end too, each with its own revocation and event.
-        access.end_sessions_of(ctx, uow, member.id, by)
+        sessions.end_sessions_of(ctx, uow, member.id, by)
     return ended
 
 
@@ -382,3 +382,11 @@ def link_slack(ctx: ServiceContext, *, email: str, slack_user_id: str, by: Actor
                 data={"staff": member.id, "slack_user": slack_user_id},
             )
         )
+
+
+def staff_for_slack(ctx: ServiceContext, slack_user_id: str) -> Staff | None:
+    """The active staff member a Slack user is linked to, if any."""
+    with ctx.read() as uow:
+        staff_id = uow.slack_links.staff_for(slack_user_id)
+        staff = uow.staff.by_id(staff_id) if staff_id else None
+    return staff if staff is not None and staff.active else None

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.engine import Connection, Row
 from sqlalchemy.exc import IntegrityError
 
@@ -405,9 +405,7 @@ class SqlRevocationRepo:
         )
         if self.conn.dialect.name == "postgresql":
             # NOTIFY is transactional: every replica hears it when, and only if, this commits.
-            self.conn.execute(
-                select(_pg_notify(REVOCATION_CHANNEL, revocation_payload(revocation)))
-            )
+            self.conn.execute(select(_pg_notify(REVOCATION_CHANNEL, revocation.payload())))
         publisher = self.publisher
         if publisher is not None:
             self.after_commit.append(lambda: publisher.publish(revocation))
@@ -422,26 +420,13 @@ class SqlRevocationRepo:
         rows = self.conn.execute(query.order_by(t.c.seq))
         return [from_row(Revocation, r, seq=int) for r in rows]
 
+    def latest_seq(self) -> int:
+        value = self.conn.execute(select(func.max(revocations.c.seq))).scalar()
+        return int(value) if value is not None else 0
+
 
 def _pg_notify(channel: str, payload: str) -> Any:
-    from sqlalchemy import func
-
     return func.pg_notify(channel, payload)
-
-
-def revocation_payload(revocation: Revocation) -> str:
-    """The JSON a revocation travels as, between replicas and to SDKs."""
-    return json.dumps(
-        {
-            "seq": revocation.seq,
-            "session": revocation.session_id,
-            "application": revocation.application_id,
-            "reason": revocation.reason,
-            "at": revocation.at.isoformat(),
-            "session_expires_at": revocation.session_expires_at.isoformat(),
-        },
-        separators=(",", ":"),
-    )
 
 
 class SqlIngestRepo:

@@ -13,6 +13,7 @@ from actas.domain.roles import Role
 from actas.domain.staff import Staff, StaffSession
 from actas.domain.subjects import Account, AccountFlag, Application, Subject
 from actas.store.rows import from_row, to_row
+from actas.store.search import search_subjects
 from actas.store.tables import (
     accounts,
     applications,
@@ -242,3 +243,6 @@ class SqlSubjectRepo:
 
     def upsert(self, subject: Subject) -> None:
         _upsert(self.conn, subjects, to_row(subject), ["application_id", "id"])
+
+    def search(self, text: str, *, limit: int) -> list[tuple[Subject, Account]]:
+        return search_subjects(self.conn, text, limit=limit)

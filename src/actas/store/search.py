@@ -9,7 +9,6 @@ from sqlalchemy.engine import Connection, Row
 
 from actas.domain.subjects import Account, AccountFlag, Subject
 from actas.store.tables import accounts, subjects
-from actas.store.uow import Store
 
 _ESCAPE = "\\"
 
@@ -86,14 +85,3 @@ def search_subjects(conn: Connection, text: str, *, limit: int) -> list[tuple[Su
         .limit(limit)
     )
     return [_found(row) for row in conn.execute(stmt)]
-
-
-class SqlSubjectSearch:
-    """:class:`actas.services.directory.SubjectSearch` over the store, in a read transaction."""
-
-    def __init__(self, store: Store) -> None:
-        self.store = store
-
-    def search(self, text: str, *, limit: int) -> list[tuple[Subject, Account]]:
-        with self.store.read() as uow:
-            return search_subjects(uow.conn, text, limit=limit)

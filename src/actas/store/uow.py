@@ -6,14 +6,15 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import InterfaceError, OperationalError
 
-from actas.audit import chain
-from actas.audit.query import query_events
 from actas.domain.audit import AuditEvent, AuditQuery
 from actas.domain.clock import Clock
+from actas.domain.errors import Unavailable
 from actas.domain.ports import Checkpoint, RevocationPublisher, Signer
+from actas.store import chain
 from actas.store.access_repos import (
     SqlAccessRequestRepo,
     SqlAccessSessionRepo,
@@ -25,6 +26,7 @@ from actas.store.access_repos import (
     SqlRevocationRepo,
     SqlSlackLinkRepo,
 )
+from actas.store.audit_query import query_events
 from actas.store.engine import READ_ONLY
 from actas.store.repos import (
     SqlAccountRepo,
@@ -84,6 +86,20 @@ class SqlUnitOfWork:
         self.outbox = SqlOutboxRepo(conn)
         self.ingested = SqlIngestRepo(conn)
 
+    def ping(self) -> None:
+        self.conn.execute(text("SELECT 1"))
+
+
+@contextmanager
+def _reachable() -> Iterator[None]:
+    """The database's own failures to answer (connection refused, lost, server shutting down)
+    leave the store as the domain's :class:`Unavailable`, a 503 at the edges. Errors that are
+    bugs (a constraint, a syntax error) pass through unchanged."""
+    try:
+        yield
+    except (OperationalError, InterfaceError) as exc:
+        raise Unavailable("the database is not reachable; retry shortly") from exc
+
 
 class Store:
     """Opens transactions. A write transaction commits its change and its audit events together
@@ -106,7 +122,7 @@ class Store:
 
     @contextmanager
     def transaction(self) -> Iterator[SqlUnitOfWork]:
-        with self.engine.begin() as conn:
+        with _reachable(), self.engine.begin() as conn:
             uow = SqlUnitOfWork(conn, self.publisher)
             yield uow
             chain.append(
@@ -122,7 +138,7 @@ class Store:
     @contextmanager
     def read(self) -> Iterator[SqlUnitOfWork]:
         """A read-only transaction: on SQLite it takes no write lock."""
-        with self.engine.connect() as raw:
+        with _reachable(), self.engine.connect() as raw:
             conn = raw.execution_options(**{READ_ONLY: True})
             with conn.begin():
                 yield SqlUnitOfWork(conn)

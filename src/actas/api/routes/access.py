@@ -8,9 +8,10 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 from pydantic import Field
 
-from actas.api.deps import AppDep, BrokerDep, StaffDep
+from actas.api.deps import AppDep, ServicesDep, StaffDep
 from actas.api.schemas import Strict
 from actas.domain.access import (
+    APP_EVENT_KINDS,
     AccessRequest,
     AccessSession,
     AppEvent,
@@ -18,12 +19,22 @@ from actas.domain.access import (
     NoteKind,
     RequestState,
 )
-from actas.domain.policy import Decision
-from actas.services import access as access_service
+from actas.domain.policy import AccessKind, Decision
+from actas.services import app_events as app_events_service
+from actas.services import cases as cases_service
+from actas.services import decisions as decisions_service
+from actas.services import handoff as handoff_service
+from actas.services import requests as requests_service
+from actas.services import sessions as sessions_service
 
 router = APIRouter(prefix="/v1", tags=["access"])
 
 Scope = Annotated[str, Field(min_length=1, max_length=80)]
+
+
+def _one_of(values: tuple[str, ...]) -> str:
+    """A pattern that accepts exactly ``values`` (the domain's own list, never restated)."""
+    return "^(" + "|".join(values) + ")$"
 
 
 class CaseIn(Strict):
@@ -54,7 +65,7 @@ class CloseIn(Strict):
 
 class RequestIn(Strict):
     case: str = Field(min_length=1, max_length=36)
-    kind: str = Field(pattern="^(assist|impersonate)$")
+    kind: str = Field(pattern=_one_of(tuple(k.value for k in AccessKind)))
     scopes: list[Scope] = Field(default_factory=list, max_length=20)
     minutes: int = Field(ge=1, le=24 * 60)
     break_glass: bool = False
@@ -170,9 +181,9 @@ def session_out(session: AccessSession) -> dict[str, Any]:
 
 
 @router.post("/cases", status_code=201, summary="Open a case for a subject")
-def open_case(body: CaseIn, caller: StaffDep, broker: BrokerDep) -> dict[str, Any]:
-    case = access_service.open_case(
-        broker.services,
+def open_case(body: CaseIn, caller: StaffDep, ctx: ServicesDep) -> dict[str, Any]:
+    case = cases_service.open_case(
+        ctx,
         staff=caller.staff,
         application_id=body.application,
         subject_id=body.subject,
@@ -185,8 +196,8 @@ def open_case(body: CaseIn, caller: StaffDep, broker: BrokerDep) -> dict[str, An
 
 
 @router.get("/cases/{case_id}", summary="A case with its notes, requests and sessions")
-def get_case(case_id: str, _: StaffDep, broker: BrokerDep) -> dict[str, Any]:
-    detail = access_service.case_detail(broker.services, case_id)
+def get_case(case_id: str, _: StaffDep, ctx: ServicesDep) -> dict[str, Any]:
+    detail = cases_service.case_detail(ctx, case_id)
     return {
         **case_out(detail.case),
         "notes": [
@@ -199,10 +210,10 @@ def get_case(case_id: str, _: StaffDep, broker: BrokerDep) -> dict[str, Any]:
 
 
 @router.post("/cases/{case_id}/notes", status_code=201, summary="Record a note or observation")
-def add_note(case_id: str, body: NoteIn, caller: StaffDep, broker: BrokerDep) -> dict[str, Any]:
+def add_note(case_id: str, body: NoteIn, caller: StaffDep, ctx: ServicesDep) -> dict[str, Any]:
     fields = body.model_dump(exclude={"kind"}, exclude_none=True)
-    note = access_service.add_note(
-        broker.services,
+    note = cases_service.add_note(
+        ctx,
         staff=caller.staff,
         case_id=case_id,
         kind=body.kind,
@@ -213,9 +224,9 @@ def add_note(case_id: str, body: NoteIn, caller: StaffDep, broker: BrokerDep) ->
 
 
 @router.post("/cases/{case_id}/close", summary="Close with the summary for the customer")
-def close_case(case_id: str, body: CloseIn, caller: StaffDep, broker: BrokerDep) -> dict[str, Any]:
-    case = access_service.close_case(
-        broker.services,
+def close_case(case_id: str, body: CloseIn, caller: StaffDep, ctx: ServicesDep) -> dict[str, Any]:
+    case = cases_service.close_case(
+        ctx,
         staff=caller.staff,
         case_id=case_id,
         changes=body.changes,
@@ -229,9 +240,9 @@ def close_case(case_id: str, body: CloseIn, caller: StaffDep, broker: BrokerDep)
 
 
 @router.post("/access-requests/preview", summary="The decision a request would get, unrecorded")
-def preview(body: RequestIn, caller: StaffDep, broker: BrokerDep) -> dict[str, Any]:
-    decision = access_service.preview(
-        broker.services,
+def preview(body: RequestIn, caller: StaffDep, ctx: ServicesDep) -> dict[str, Any]:
+    decision = decisions_service.preview(
+        ctx,
         staff=caller.staff,
         case_id=body.case,
         kind=body.kind,
@@ -243,9 +254,9 @@ def preview(body: RequestIn, caller: StaffDep, broker: BrokerDep) -> dict[str, A
 
 
 @router.post("/access-requests", status_code=201, summary="Ask for access; returns the decision")
-def create_request(body: RequestIn, caller: StaffDep, broker: BrokerDep) -> dict[str, Any]:
-    request = access_service.request_access(
-        broker.services,
+def create_request(body: RequestIn, caller: StaffDep, ctx: ServicesDep) -> dict[str, Any]:
+    request = requests_service.request_access(
+        ctx,
         staff=caller.staff,
         case_id=body.case,
         kind=body.kind,
@@ -262,16 +273,16 @@ def create_request(body: RequestIn, caller: StaffDep, broker: BrokerDep) -> dict
 @router.get("/access-requests", summary="Requests in a state (default: pending approval)")
 def list_requests(
     _: StaffDep,
-    broker: BrokerDep,
+    ctx: ServicesDep,
     state: Annotated[list[RequestState] | None, Query()] = None,
 ) -> list[dict[str, Any]]:
     states = frozenset(state or [RequestState.PENDING_APPROVAL])
-    return [request_out(r) for r in access_service.requests_in(broker.services, states)]
+    return [request_out(r) for r in requests_service.requests_in(ctx, states)]
 
 
 @router.get("/access-requests/{request_id}", summary="A request and its answers")
-def get_request(request_id: str, _: StaffDep, broker: BrokerDep) -> dict[str, Any]:
-    request, answers = access_service.get_request(broker.services, request_id)
+def get_request(request_id: str, _: StaffDep, ctx: ServicesDep) -> dict[str, Any]:
+    request, answers = requests_service.get_request(ctx, request_id)
     return {
         **request_out(request),
         "answers": [
@@ -288,9 +299,9 @@ def get_request(request_id: str, _: StaffDep, broker: BrokerDep) -> dict[str, An
 
 
 @router.post("/access-requests/{request_id}/approve", summary="Approve (never your own)")
-def approve(request_id: str, body: AnswerIn, caller: StaffDep, broker: BrokerDep) -> dict[str, Any]:
-    request = access_service.approve_request(
-        broker.services,
+def approve(request_id: str, body: AnswerIn, caller: StaffDep, ctx: ServicesDep) -> dict[str, Any]:
+    request = requests_service.approve_request(
+        ctx,
         approver=caller.staff,
         request_id=request_id,
         comment=body.comment,
@@ -302,9 +313,9 @@ def approve(request_id: str, body: AnswerIn, caller: StaffDep, broker: BrokerDep
 
 
 @router.post("/access-requests/{request_id}/deny", summary="Deny, with a comment")
-def deny(request_id: str, body: AnswerIn, caller: StaffDep, broker: BrokerDep) -> dict[str, Any]:
-    request = access_service.deny_request(
-        broker.services,
+def deny(request_id: str, body: AnswerIn, caller: StaffDep, ctx: ServicesDep) -> dict[str, Any]:
+    request = requests_service.deny_request(
+        ctx,
         approver=caller.staff,
         request_id=request_id,
         comment=body.comment,
@@ -318,9 +329,9 @@ def deny(request_id: str, body: AnswerIn, caller: StaffDep, broker: BrokerDep) -
     "/access-requests/{request_id}/start",
     summary="Step up with a TOTP code and start; returns the one-time handoff",
 )
-def start(request_id: str, body: StartIn, caller: StaffDep, broker: BrokerDep) -> dict[str, Any]:
-    started = access_service.start_session(
-        broker.services, staff=caller.staff, request_id=request_id, code=body.code, by=caller.actor
+def start(request_id: str, body: StartIn, caller: StaffDep, ctx: ServicesDep) -> dict[str, Any]:
+    started = sessions_service.start_session(
+        ctx, staff=caller.staff, request_id=request_id, code=body.code, by=caller.actor
     )
     return {
         "session": session_out(started.session),
@@ -333,27 +344,27 @@ def start(request_id: str, body: StartIn, caller: StaffDep, broker: BrokerDep) -
 
 
 @router.get("/sessions", summary="Live sessions")
-def list_sessions(_: StaffDep, broker: BrokerDep) -> list[dict[str, Any]]:
-    return [session_out(s) for s in access_service.live_sessions(broker.services)]
+def list_sessions(_: StaffDep, ctx: ServicesDep) -> list[dict[str, Any]]:
+    return [session_out(s) for s in sessions_service.live_sessions(ctx)]
 
 
 @router.get("/sessions/{session_id}", summary="One session")
-def get_session(session_id: str, _: StaffDep, broker: BrokerDep) -> dict[str, Any]:
-    return session_out(access_service.get_session(broker.services, session_id))
+def get_session(session_id: str, _: StaffDep, ctx: ServicesDep) -> dict[str, Any]:
+    return session_out(sessions_service.get_session(ctx, session_id))
 
 
 @router.post("/sessions/{session_id}/end", summary="End your own session")
-def end(session_id: str, caller: StaffDep, broker: BrokerDep) -> dict[str, Any]:
-    session = access_service.end_session(
-        broker.services, staff=caller.staff, session_id=session_id, by=caller.actor
+def end(session_id: str, caller: StaffDep, ctx: ServicesDep) -> dict[str, Any]:
+    session = sessions_service.end_session(
+        ctx, staff=caller.staff, session_id=session_id, by=caller.actor
     )
     return session_out(session)
 
 
 @router.post("/sessions/{session_id}/revoke", summary="Revoke (owner, lead, security, admin)")
-def revoke(session_id: str, body: RevokeIn, caller: StaffDep, broker: BrokerDep) -> dict[str, Any]:
-    session = access_service.revoke_session(
-        broker.services,
+def revoke(session_id: str, body: RevokeIn, caller: StaffDep, ctx: ServicesDep) -> dict[str, Any]:
+    session = sessions_service.revoke_session(
+        ctx,
         staff=caller.staff,
         session_id=session_id,
         reason=body.reason,
@@ -362,7 +373,7 @@ def revoke(session_id: str, body: RevokeIn, caller: StaffDep, broker: BrokerDep)
     return session_out(session)
 
 
-def _token_out(redeemed: access_service.Redeemed, now: datetime) -> dict[str, Any]:
+def _token_out(redeemed: handoff_service.Redeemed, now: datetime) -> dict[str, Any]:
     return {
         "access_token": redeemed.token.token,
         "token_type": "Bearer",
@@ -377,33 +388,33 @@ def _token_out(redeemed: access_service.Redeemed, now: datetime) -> dict[str, An
 
 
 @router.post("/handoff/redeem", summary="Exchange a handoff code for an actor token (app)")
-def redeem(body: RedeemIn, caller: AppDep, broker: BrokerDep) -> dict[str, Any]:
-    redeemed = access_service.redeem_handoff(
-        broker.services,
+def redeem(body: RedeemIn, caller: AppDep, ctx: ServicesDep) -> dict[str, Any]:
+    redeemed = handoff_service.redeem_handoff(
+        ctx,
         app=caller.application,
         code=body.code,
         handoff_url=body.handoff_url,
         by=caller.actor,
     )
-    return _token_out(redeemed, broker.clock())
+    return _token_out(redeemed, ctx.clock())
 
 
 @router.post("/sessions/{session_id}/refresh", summary="A fresh actor token (app)")
-def refresh(session_id: str, body: RefreshIn, caller: AppDep, broker: BrokerDep) -> dict[str, Any]:
-    redeemed = access_service.refresh_session(
-        broker.services,
+def refresh(session_id: str, body: RefreshIn, caller: AppDep, ctx: ServicesDep) -> dict[str, Any]:
+    redeemed = handoff_service.refresh_session(
+        ctx,
         app=caller.application,
         session_id=session_id,
         refresh_handle=body.refresh_handle,
         by=caller.actor,
     )
-    return _token_out(redeemed, broker.clock())
+    return _token_out(redeemed, ctx.clock())
 
 
 class AppEventIn(Strict):
     id: str = Field(min_length=8, max_length=36, pattern=r"^[A-Za-z0-9-]+$")
     session: str = Field(min_length=1, max_length=36)
-    kind: str = Field(pattern="^(request|refused|suppressed|job)$")
+    kind: str = Field(pattern=_one_of(APP_EVENT_KINDS))
     at: datetime
     method: str | None = Field(default=None, pattern="^[A-Z]{3,7}$")
     route: str | None = Field(default=None, max_length=300)
@@ -416,11 +427,11 @@ class AppEventIn(Strict):
 
 
 class AppEventsIn(Strict):
-    events: list[AppEventIn] = Field(min_length=1, max_length=500)
+    events: list[AppEventIn] = Field(min_length=1, max_length=app_events_service.MAX_APP_EVENTS)
 
 
 @router.post("/audit/app-events", summary="Events the host app's SDK saw (app credential)")
-def app_events(body: AppEventsIn, caller: AppDep, broker: BrokerDep) -> dict[str, int]:
+def app_events(body: AppEventsIn, caller: AppDep, ctx: ServicesDep) -> dict[str, int]:
     events = [
         AppEvent(
             id=e.id,
@@ -436,16 +447,16 @@ def app_events(body: AppEventsIn, caller: AppDep, broker: BrokerDep) -> dict[str
         )
         for e in body.events
     ]
-    appended = access_service.ingest_app_events(
-        broker.services, app=caller.application, events=events, by=caller.actor
+    appended = app_events_service.ingest_app_events(
+        ctx, app=caller.application, events=events, by=caller.actor
     )
     return {"received": len(events), "appended": appended}
 
 
 @router.post("/sessions/{session_id}/app-end", summary="The banner's End button (app)")
-def app_end(session_id: str, body: RefreshIn, caller: AppDep, broker: BrokerDep) -> dict[str, Any]:
-    session = access_service.end_by_app(
-        broker.services,
+def app_end(session_id: str, body: RefreshIn, caller: AppDep, ctx: ServicesDep) -> dict[str, Any]:
+    session = handoff_service.end_by_app(
+        ctx,
         app=caller.application,
         session_id=session_id,
         refresh_handle=body.refresh_handle,

@@ -8,11 +8,11 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query
 from starlette.responses import StreamingResponse
 
-from actas.api.deps import BrokerDep, StaffCaller, require_roles
+from actas.api.deps import ServicesDep, StaffCaller, require_roles
 from actas.api.schemas import AuditPage
-from actas.audit import export
 from actas.domain.audit import AuditQuery
 from actas.domain.roles import Role
+from actas.http.downloads import attachment
 from actas.services import audit as audit_service
 
 router = APIRouter(prefix="/v1/audit", tags=["audit"])
@@ -22,7 +22,7 @@ Security = Annotated[StaffCaller, Depends(require_roles(Role.SECURITY))]
 @router.get("/events", summary="Audit events, oldest first, with filters")
 def events(
     _: Security,
-    broker: BrokerDep,
+    ctx: ServicesDep,
     account: Annotated[str | None, Query(max_length=128)] = None,
     subject: Annotated[str | None, Query(max_length=128)] = None,
     staff: Annotated[str | None, Query(max_length=128, description="actor id")] = None,
@@ -42,7 +42,7 @@ def events(
         after_seq=after_seq,
         limit=limit,
     )
-    found = audit_service.read_events(broker.services, query)
+    found = audit_service.read_events(ctx, query)
     next_after = int(str(found[-1]["seq"])) if len(found) == limit else None
     return AuditPage(events=found, next_after_seq=next_after)
 
@@ -54,7 +54,7 @@ def events(
 )
 def export_events(
     _: Security,
-    broker: BrokerDep,
+    ctx: ServicesDep,
     account: Annotated[str | None, Query(max_length=128)] = None,
     subject: Annotated[str | None, Query(max_length=128)] = None,
     since: datetime | None = None,
@@ -62,17 +62,9 @@ def export_events(
     format: Annotated[str, Query(pattern="^(jsonl|csv)$")] = "jsonl",
 ) -> StreamingResponse:
     query = AuditQuery(account=account, subject=subject, since=since, until=until)
-    head = export.header(
-        query=query,
-        checkpoint=audit_service.latest_checkpoint(broker.services),
-        ring=broker.keys.ring(),
-        now=broker.clock(),
-    )
-    events = export.all_matching(lambda q: audit_service.read_events(broker.services, q), query)
-    stamp = broker.clock().strftime("%Y%m%dT%H%M%SZ")
-    name = f"actas-audit-{account or 'all'}-{stamp}.{format}"
-    body = export.csv_lines(head, events) if format == "csv" else export.jsonl(head, events)
-    media = "text/csv; charset=utf-8" if format == "csv" else "application/jsonl; charset=utf-8"
+    made = audit_service.export(ctx, query, "csv" if format == "csv" else "jsonl")
     return StreamingResponse(
-        body, media_type=media, headers={"Content-Disposition": f'attachment; filename="{name}"'}
+        made.body,
+        media_type=made.media_type,
+        headers={"Content-Disposition": attachment(made.filename)},
     )

@@ -4,17 +4,18 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request, Response
 
-from actas.api.deps import SESSION_COOKIE, BrokerDep, StaffDep, request_actor
+from actas.api.deps import ServicesDep, StaffDep
 from actas.api.schemas import LoginIn, LoginOut
+from actas.http.callers import SESSION_COOKIE, request_actor
 from actas.services import staff as staff_service
 
 router = APIRouter(prefix="/v1/auth", tags=["auth"])
 
 
 @router.post("/login", summary="Sign in with email, password and a TOTP code")
-def login(body: LoginIn, request: Request, response: Response, broker: BrokerDep) -> LoginOut:
+def login(body: LoginIn, request: Request, response: Response, ctx: ServicesDep) -> LoginOut:
     signed = staff_service.login(
-        broker.services,
+        ctx,
         email=body.email,
         password=body.password,
         code=body.code,
@@ -23,7 +24,7 @@ def login(body: LoginIn, request: Request, response: Response, broker: BrokerDep
     response.set_cookie(
         SESSION_COOKIE,
         signed.token,
-        max_age=broker.settings.staff_session_ttl,
+        max_age=int(ctx.session_ttl.total_seconds()),
         path="/",
         secure=True,
         httponly=True,
@@ -39,10 +40,8 @@ def login(body: LoginIn, request: Request, response: Response, broker: BrokerDep
 
 
 @router.post("/logout", status_code=204, summary="End the current staff session")
-def logout(caller: StaffDep, response: Response, broker: BrokerDep) -> Response:
-    staff_service.logout(
-        broker.services, staff=caller.staff, session=caller.session, by=caller.actor
-    )
+def logout(caller: StaffDep, response: Response, ctx: ServicesDep) -> Response:
+    staff_service.logout(ctx, staff=caller.staff, session=caller.session, by=caller.actor)
     response.delete_cookie(SESSION_COOKIE, path="/", secure=True, httponly=True, samesite="strict")
     response.status_code = 204
     return response

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Response
 
-from actas.api.deps import AppDep, BrokerDep
+from actas.api.deps import AppDep, ServicesDep
 from actas.api.schemas import AccountIn, AccountOut, SubjectIn, SubjectOut
 from actas.services import applications as app_service
 
@@ -15,10 +15,10 @@ router = APIRouter(prefix="/v1", tags=["directory"])
     "/accounts/{account_id}", summary="Create or update an account (application credential)"
 )
 def put_account(
-    account_id: str, body: AccountIn, caller: AppDep, broker: BrokerDep, response: Response
+    account_id: str, body: AccountIn, caller: AppDep, ctx: ServicesDep, response: Response
 ) -> AccountOut:
     account, created = app_service.upsert_account(
-        broker.services,
+        ctx,
         app=caller.application,
         account_id=account_id,
         name=body.name,
@@ -39,10 +39,10 @@ def put_account(
 
 @router.put("/subjects/{subject_id}", summary="Create or update a subject (application credential)")
 def put_subject(
-    subject_id: str, body: SubjectIn, caller: AppDep, broker: BrokerDep, response: Response
+    subject_id: str, body: SubjectIn, caller: AppDep, ctx: ServicesDep, response: Response
 ) -> SubjectOut:
     subject, created = app_service.upsert_subject(
-        broker.services,
+        ctx,
         app=caller.application,
         subject_id=subject_id,
         account_id=body.account,

@@ -22,17 +22,15 @@ from collections.abc import AsyncIterator
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Header, Query, Request
-from sqlalchemy.exc import SQLAlchemyError
 from sse_starlette import EventSourceResponse, ServerSentEvent
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import JSONResponse, Response
 
-from actas.api.deps import AppDep, BrokerDep
-from actas.bootstrap import Broker
+from actas.api.deps import AppDep, ServicesDep, SettingsDep
 from actas.domain.access import Revocation
 from actas.domain.errors import InvalidInput, Unavailable
-from actas.revocation import backlog, latest_seq
-from actas.store.access_repos import revocation_payload
+from actas.services import revocations as revocation_service
+from actas.services.context import ServiceContext
 
 log = logging.getLogger("actas.revocation")
 
@@ -67,7 +65,7 @@ class StreamCursor:
                 floor = seq - STREAM_WINDOW
                 self._sent = {s for s in self._sent if s > floor}
         return ServerSentEvent(
-            data=revocation_payload(revocation),
+            data=revocation.payload(),
             event="revocation",
             id=str(seq) if advances else None,
         )
@@ -91,36 +89,31 @@ def _wants_json(request: Request, fmt: str | None) -> bool:
 
 
 def _as_json(revocation: Revocation) -> dict[str, Any]:
-    loaded: dict[str, Any] = json.loads(revocation_payload(revocation))
+    loaded: dict[str, Any] = json.loads(revocation.payload())
     return loaded
 
 
-def _check_known(broker: Broker, after: int) -> None:
-    try:
-        latest = latest_seq(broker.store)
-    except SQLAlchemyError as exc:
-        raise Unavailable("the database is not reachable; retry shortly") from exc
-    if after > latest:
+def _check_known(ctx: ServiceContext, after: int) -> None:
+    if after > revocation_service.latest_seq(ctx):
         raise InvalidInput(
             f"revocation {after} is not known here: reconnect without Last-Event-ID "
             "for a full snapshot"
         )
 
 
-async def _events(broker: Broker, application_id: str, after: int) -> AsyncIterator[Any]:
+async def _events(ctx: ServiceContext, application_id: str, after: int) -> AsyncIterator[Any]:
     # Subscribe first, read the backlog second: a revocation committed in between arrives
     # both ways and the cursor sends it once.
-    with broker.bus.subscribe(application_id) as subscription:
+    with revocation_service.subscribe(ctx, application_id) as subscription:
         cursor = StreamCursor(after)
         try:
             caught_up = await run_in_threadpool(
-                backlog,
-                broker.store,
-                broker.clock,
+                revocation_service.backlog,
+                ctx,
                 after_seq=after,
                 application_id=application_id,
             )
-        except SQLAlchemyError:
+        except Unavailable:
             log.warning("revocation catch-up failed; ending the stream so the client retries")
             return
         for revocation in caught_up:
@@ -150,7 +143,8 @@ async def _events(broker: Broker, application_id: str, after: int) -> AsyncItera
 async def get_revocations(
     request: Request,
     caller: AppDep,
-    broker: BrokerDep,
+    ctx: ServicesDep,
+    settings: SettingsDep,
     after: Annotated[
         int | None,
         Query(ge=0, le=MAX_SEQ, description="Only revocations after this seq"),
@@ -168,22 +162,19 @@ async def get_revocations(
     start = after or 0
     if last_event_id and last_event_id.strip():  # a reconnect: it wins over the original URL
         start = _parse_seq(last_event_id, "Last-Event-ID")
-    await run_in_threadpool(_check_known, broker, start)
+    await run_in_threadpool(_check_known, ctx, start)
 
     if _wants_json(request, fmt):
-        try:
-            found = await run_in_threadpool(
-                backlog, broker.store, broker.clock, after_seq=start, application_id=application_id
-            )
-        except SQLAlchemyError as exc:
-            raise Unavailable("the database is not reachable; retry shortly") from exc
+        found = await run_in_threadpool(
+            revocation_service.backlog, ctx, after_seq=start, application_id=application_id
+        )
         last = max([start, *(r.seq for r in found)])
         return JSONResponse(
             {"revocations": [_as_json(r) for r in found], "last_seq": last},
             headers={"Cache-Control": "no-store"},
         )
     return EventSourceResponse(
-        _events(broker, application_id, start),
-        ping=broker.settings.revocation_ping_seconds,
+        _events(ctx, application_id, start),
+        ping=settings.revocation_ping_seconds,
         send_timeout=SEND_TIMEOUT_SECONDS,
     )

@@ -14,12 +14,15 @@ from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import JSONResponse
 
-from actas.api.deps import BrokerDep, request_actor
-from actas.bootstrap import Broker
+from actas.api.deps import ServicesDep, SettingsDep
 from actas.domain.audit import Actor
 from actas.domain.errors import ActasError, AuthenticationFailed, InvalidInput, NotFound
+from actas.http.callers import request_actor
 from actas.notify.slack import Interaction, parse_interaction, verify_interaction
-from actas.services import access as access_service
+from actas.services import requests as requests_service
+from actas.services import sessions as sessions_service
+from actas.services import staff as staff_service
+from actas.services.context import ServiceContext
 
 router = APIRouter(prefix="/v1/slack", tags=["slack"])
 
@@ -28,18 +31,15 @@ def _reply(text: str) -> JSONResponse:
     return JSONResponse({"response_type": "ephemeral", "replace_original": False, "text": text})
 
 
-def _act(broker: Broker, interaction: Interaction, actor: Actor) -> str:
-    services = broker.services
-    with services.read() as uow:
-        staff_id = uow.slack_links.staff_for(interaction.user_id)
-        staff = uow.staff.by_id(staff_id) if staff_id else None
-    if staff is None or not staff.active:
+def _act(services: ServiceContext, interaction: Interaction, actor: Actor) -> str:
+    staff = staff_service.staff_for_slack(services, interaction.user_id)
+    if staff is None:
         return "Your Slack account is not linked to an active actas staff member; nothing changed."
     by = Actor(id=staff.id, ip=actor.ip, user_agent="slack")
     if interaction.action_id in {"approve", "deny"}:
         approve = interaction.action_id == "approve"
         if approve:
-            request = access_service.approve_request(
+            request = requests_service.approve_request(
                 services,
                 approver=staff,
                 request_id=interaction.value,
@@ -49,7 +49,7 @@ def _act(broker: Broker, interaction: Interaction, actor: Actor) -> str:
                 by=by,
             )
         else:
-            request = access_service.deny_request(
+            request = requests_service.deny_request(
                 services,
                 approver=staff,
                 request_id=interaction.value,
@@ -59,7 +59,7 @@ def _act(broker: Broker, interaction: Interaction, actor: Actor) -> str:
             )
         return f"Request {request.id[:8]} is now {request.state.value.replace('_', ' ')}."
     if interaction.action_id == "revoke":
-        session = access_service.revoke_session(
+        session = sessions_service.revoke_session(
             services, staff=staff, session_id=interaction.value, reason="revoked in Slack", by=by
         )
         return f"Session {session.id[:8]} revoked."
@@ -67,13 +67,13 @@ def _act(broker: Broker, interaction: Interaction, actor: Actor) -> str:
 
 
 @router.post("/interactions", summary="Slack button clicks (signed by Slack)")
-async def interactions(request: Request, broker: BrokerDep) -> Any:
-    secret = broker.settings.slack.signing_secret
+async def interactions(request: Request, ctx: ServicesDep, settings: SettingsDep) -> Any:
+    secret = settings.slack.signing_secret
     if secret is None:
         raise NotFound("Slack is not configured on this broker")
     body = await request.body()
     if not verify_interaction(
-        request.headers, body, secret.value, now=lambda: broker.clock().timestamp()
+        request.headers, body, secret.value, now=lambda: ctx.clock().timestamp()
     ):
         raise AuthenticationFailed("the Slack signature is missing, wrong or stale")
     try:
@@ -82,7 +82,7 @@ async def interactions(request: Request, broker: BrokerDep) -> Any:
         raise InvalidInput(f"the Slack payload is malformed: {exc}") from None
     actor = request_actor(request, None)
     try:
-        text = await run_in_threadpool(_act, broker, interaction, actor)
+        text = await run_in_threadpool(_act, ctx, interaction, actor)
     except ActasError as exc:
         # Slack shows the reply to the person who clicked; nothing changed.
         text = f"Nothing changed: {exc.detail}"

@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends
 
-from actas.api.deps import BrokerDep, StaffCaller, StaffDep, require_roles
+from actas.api.deps import ServicesDep, StaffCaller, StaffDep, require_roles
 from actas.api.schemas import EnrollmentOut, RolesIn, StaffIn, StaffOut
 from actas.domain.roles import Role
 from actas.domain.staff import Staff
@@ -33,14 +33,14 @@ def me(caller: StaffDep) -> StaffOut:
 
 
 @router.get("", summary="Every staff member")
-def list_staff(_: Admin, broker: BrokerDep) -> list[StaffOut]:
-    return [_out(m) for m in staff_service.list_staff(broker.services)]
+def list_staff(_: Admin, ctx: ServicesDep) -> list[StaffOut]:
+    return [_out(m) for m in staff_service.list_staff(ctx)]
 
 
 @router.post("", status_code=201, summary="Add a staff member; returns the TOTP enrollment URI")
-def add(body: StaffIn, caller: Admin, broker: BrokerDep) -> EnrollmentOut:
+def add(body: StaffIn, caller: Admin, ctx: ServicesDep) -> EnrollmentOut:
     enrollment = staff_service.add_staff(
-        broker.services,
+        ctx,
         email=body.email,
         display_name=body.display_name,
         roles=frozenset(body.roles),
@@ -50,27 +50,21 @@ def add(body: StaffIn, caller: Admin, broker: BrokerDep) -> EnrollmentOut:
     return EnrollmentOut(staff=_out(enrollment.staff), otpauth_uri=enrollment.otpauth_uri)
 
 
-def _by_id(broker: BrokerDep, staff_id: str) -> Staff:
-    return staff_service.get_staff(broker.services, staff_id)
-
-
 @router.post("/{staff_id}/disable", summary="Disable and end every session at once")
-def disable(staff_id: str, caller: Admin, broker: BrokerDep) -> dict[str, int]:
-    member = _by_id(broker, staff_id)
-    ended = staff_service.disable_staff(broker.services, email=member.email, by=caller.actor)
+def disable(staff_id: str, caller: Admin, ctx: ServicesDep) -> dict[str, int]:
+    member = staff_service.get_staff(ctx, staff_id)
+    ended = staff_service.disable_staff(ctx, email=member.email, by=caller.actor)
     return {"sessions_ended": ended}
 
 
 @router.post("/{staff_id}/enable", status_code=204, summary="Enable a disabled staff member")
-def enable(staff_id: str, caller: Admin, broker: BrokerDep) -> None:
-    member = _by_id(broker, staff_id)
-    staff_service.enable_staff(broker.services, email=member.email, by=caller.actor)
+def enable(staff_id: str, caller: Admin, ctx: ServicesDep) -> None:
+    member = staff_service.get_staff(ctx, staff_id)
+    staff_service.enable_staff(ctx, email=member.email, by=caller.actor)
 
 
 @router.put("/{staff_id}/roles", summary="Replace a staff member's roles")
-def set_roles(staff_id: str, body: RolesIn, caller: Admin, broker: BrokerDep) -> StaffOut:
-    member = _by_id(broker, staff_id)
-    staff_service.set_roles(
-        broker.services, email=member.email, roles=frozenset(body.roles), by=caller.actor
-    )
-    return _out(_by_id(broker, staff_id))
+def set_roles(staff_id: str, body: RolesIn, caller: Admin, ctx: ServicesDep) -> StaffOut:
+    member = staff_service.get_staff(ctx, staff_id)
+    staff_service.set_roles(ctx, email=member.email, roles=frozenset(body.roles), by=caller.actor)
+    return _out(staff_service.get_staff(ctx, staff_id))

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from fastapi import APIRouter
-from sqlalchemy import text
-from sqlalchemy.exc import SQLAlchemyError
 from starlette.responses import JSONResponse
 
-from actas.api.deps import BrokerDep
-from actas.api.problems import problem
+from actas.api.deps import ServicesDep
+from actas.domain.errors import Unavailable
+from actas.http.problems import problem
+from actas.services import keys as key_service
+from actas.services import system as system_service
 
 router = APIRouter(tags=["system"])
 
@@ -19,17 +20,16 @@ def healthz() -> dict[str, str]:
 
 
 @router.get("/readyz", summary="The database answers", response_model=None)
-def readyz(broker: BrokerDep) -> dict[str, str] | JSONResponse:
+def readyz(ctx: ServicesDep) -> dict[str, str] | JSONResponse:
     try:
-        with broker.engine.connect() as conn:
-            conn.execute(text("SELECT 1"))
-    except SQLAlchemyError:
+        system_service.ready(ctx)
+    except Unavailable:
         return problem(503, "the database is not reachable", code="not_ready")
     return {"status": "ready"}
 
 
 @router.get("/.well-known/jwks.json", summary="Public keys that verify actor tokens")
-def jwks(broker: BrokerDep) -> JSONResponse:
-    body = broker.keys.ring().jwks(broker.clock())
+def jwks(ctx: ServicesDep) -> JSONResponse:
+    body = key_service.jwks(ctx)
     # Short cache: SDKs refetch on an unknown kid anyway, and rotation publishes keys early.
     return JSONResponse(body, headers={"Cache-Control": "public, max-age=300"})

@@ -8,8 +8,6 @@ possible and never while the business change still waits on other locks.
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import json
 import uuid
 from collections.abc import Sequence
@@ -21,12 +19,9 @@ import rfc8785
 from sqlalchemy import insert, select, update
 from sqlalchemy.engine import Connection
 
-from actas.domain.audit import GENESIS_HASH, AuditEvent
+from actas.domain.audit import GENESIS_HASH, AuditEvent, checkpoint_message, leaf_hash
 from actas.domain.ports import Signer
 from actas.store.tables import audit_checkpoints, audit_events, audit_head
-
-CHECKPOINT_LABEL = b"actas-audit-checkpoint/v1"
-
 
 _MAX_SAFE_INT = 2**53 - 1
 
@@ -62,16 +57,6 @@ def canonical_bytes(body: dict[str, Any]) -> bytes:
         except UnicodeEncodeError:
             pass
     return rfc8785.dumps(body)
-
-
-def leaf_hash(prev_hash: bytes, canonical: bytes) -> bytes:
-    """``SHA-256(0x00 || prev_hash || canonical)``: a chain link and an RFC 6962 leaf."""
-    return hashlib.sha256(b"\x00" + prev_hash + canonical).digest()
-
-
-def checkpoint_message(seq: int, head_hash: bytes) -> bytes:
-    """The signed text of a checkpoint, in the spirit of a C2SP signed note."""
-    return b"%s\n%d\n%s\n" % (CHECKPOINT_LABEL, seq, base64.b64encode(head_hash))
 
 
 @dataclass(frozen=True)

@@ -17,10 +17,8 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
-from actas.audit.chain import checkpoint_message
-from actas.domain.audit import EVENT_FIELDS, AuditQuery, format_time
+from actas.domain.audit import EVENT_FIELDS, AuditQuery, checkpoint_message, format_time
 from actas.domain.ports import Checkpoint
-from actas.keys.keyring import KeyRing, public_raw
 
 CSV_COLUMNS = (*EVENT_FIELDS, "prev_hash", "hash")
 PAGE = 1000
@@ -41,7 +39,11 @@ def all_matching(
 
 
 def header(
-    *, query: AuditQuery, checkpoint: Checkpoint | None, ring: KeyRing, now: datetime
+    *,
+    query: AuditQuery,
+    checkpoint: Checkpoint | None,
+    public_key: dict[str, Any] | None,
+    now: datetime,
 ) -> dict[str, Any]:
     """What an export says about itself: its filters, the checkpoint and the key to check it."""
     filters = {
@@ -55,7 +57,6 @@ def header(
             filters[name] = format_time(value)
     signed: dict[str, Any] | None = None
     if checkpoint is not None:
-        key = ring.get(checkpoint.kid)
         signed = {
             "seq": checkpoint.seq,
             "hash": checkpoint.hash.hex(),
@@ -63,16 +64,7 @@ def header(
             "kid": checkpoint.kid,
             "signed_message": checkpoint_message(checkpoint.seq, checkpoint.hash).decode(),
             "signature": base64.b64encode(checkpoint.signature).decode(),
-            "public_key": (
-                {
-                    "kty": "OKP",
-                    "crv": "Ed25519",
-                    "kid": key.kid,
-                    "x": base64.urlsafe_b64encode(public_raw(key.public)).rstrip(b"=").decode(),
-                }
-                if key is not None
-                else None
-            ),
+            "public_key": public_key,
         }
     return {
         "type": "actas.audit.export",

@@ -1,4 +1,9 @@
-"""The FastAPI application factory."""
+"""The application factory: the API and the console on one ASGI app, and the background work
+a broker process runs (checkpoints, the sweeper, outbox delivery, the revocation listener).
+
+It sits above ``api`` and ``console`` (both are mounted here, neither imports the other) and
+beside ``bootstrap``: it is the only web module that holds the whole :class:`Broker`. The
+routes and pages get the service context and the settings, nothing more."""
 
 from __future__ import annotations
 
@@ -11,12 +16,15 @@ from fastapi import FastAPI
 from sqlalchemy.exc import SQLAlchemyError
 
 from actas import __version__
-from actas.api import problems
 from actas.api.routes import access, audit, auth, directory, revocations, slack, staff, system
 from actas.bootstrap import Broker
 from actas.console import router as console_router
+from actas.domain.errors import Unavailable
+from actas.http import problems
 from actas.notify.outbox import OutboxRunner, start_delivery
-from actas.services import access as access_service
+from actas.services import audit as audit_service
+from actas.services import revocations as revocation_service
+from actas.services import sweep
 
 log = logging.getLogger("actas")
 
@@ -26,8 +34,8 @@ async def _checkpoint_loop(broker: Broker, interval: float) -> None:
     while True:
         await asyncio.sleep(interval)
         try:
-            await asyncio.to_thread(broker.store.checkpoint)
-        except SQLAlchemyError:
+            await asyncio.to_thread(audit_service.checkpoint, broker.services)
+        except (SQLAlchemyError, Unavailable):
             log.exception("audit checkpoint failed; will retry")
 
 
@@ -36,8 +44,8 @@ async def _sweep_loop(broker: Broker, interval: float) -> None:
     while True:
         await asyncio.sleep(interval)
         try:
-            await asyncio.to_thread(access_service.sweep, broker.services)
-        except SQLAlchemyError:
+            await asyncio.to_thread(sweep.sweep, broker.services)
+        except (SQLAlchemyError, Unavailable):
             log.exception("session sweep failed; will retry")
 
 
@@ -65,12 +73,12 @@ def create_app(
         if not broker.settings.is_sqlite:  # replicas hear each other's revocations
             from actas.revocation.pg_listener import start_listener
 
+            services = broker.services
             listener = await asyncio.to_thread(
                 start_listener,
                 broker.settings.database_url,
                 broker.bus,
-                broker.store,
-                broker.clock,
+                lambda after: revocation_service.backlog(services, after_seq=after),
             )
         try:
             yield
@@ -92,7 +100,8 @@ def create_app(
         description="Consented, time-boxed, audited support access.",
         lifespan=lifespan,
     )
-    app.state.broker = broker
+    app.state.services = broker.services
+    app.state.settings = broker.settings
     problems.install(app)
     for router in (
         system.router,
