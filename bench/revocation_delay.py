@@ -45,7 +45,7 @@ from actas.domain.clock import system_clock
 from actas.revocation.pg_listener import libpq_url
 from actas.services import applications as app_service
 from actas.settings import load_settings
-from actas.store.access_repos import REVOCATION_CHANNEL
+from actas.store.session_repos import REVOCATION_CHANNEL
 from actas.store.uow import Store
 
 TARGET_P99 = 1.0  # seconds, from the issue: every client within a second at the 99th percentile

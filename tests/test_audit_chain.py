@@ -20,7 +20,8 @@ from sqlalchemy import delete, insert, select, text, update
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError
 
-from actas.audit.verify import _check_index, _index_agrees, verify_log
+from actas.audit.index_check import check_index, index_agrees
+from actas.audit.verify import verify_log
 from actas.domain.audit import AuditEvent, VerifyReport, checkpoint_message, format_time, leaf_hash
 from actas.domain.clock import FrozenClock, system_clock
 from actas.domain.subjects import Application
@@ -210,8 +211,8 @@ def test_index_fast_path_agrees_with_parsing(clock: FrozenClock) -> None:
             (sqlite_at, sqlite_later),
             (format_time(at), format_time(later)),
         ):
-            assert _index_agrees(text_, *columns, stamp)
-            _check_index((n, text_, b"", b"", *columns[1:], stamp))
+            assert index_agrees(text_, *columns, stamp)
+            check_index((n, text_, b"", b"", *columns[1:], stamp))
             seq, event_id, type_, actor, subject, account = columns
             for wrong in (
                 (seq + 1, event_id, type_, actor, subject, account),
@@ -221,18 +222,18 @@ def test_index_fast_path_agrees_with_parsing(clock: FrozenClock) -> None:
                 (seq, event_id, type_, actor, "x", account),
                 (seq, event_id, type_, actor, subject, "x"),
             ):
-                assert not _index_agrees(text_, *wrong, stamp)
-            assert not _index_agrees(text_, *columns, wrong_stamp)
+                assert not index_agrees(text_, *wrong, stamp)
+            assert not index_agrees(text_, *columns, wrong_stamp)
             with pytest.raises(Exception, match="disagree with its hashed content: at"):
-                _check_index((n, text_, b"", b"", *columns[1:], wrong_stamp))
+                check_index((n, text_, b"", b"", *columns[1:], wrong_stamp))
     # An equal instant in another spelling falls back to parsing, which accepts it.
     event = make_event(1)
     body = canonical_bytes(event.body(seq=1, event_id="e", at=at)).decode()
     columns = (1, "e", event.type, event.actor, event.subject, event.account)
-    assert not _index_agrees(body, *columns, "2026-11-23 12:00:00")
-    _check_index((1, body, b"", b"", *columns[1:], "2026-11-23 12:00:00"))
+    assert not index_agrees(body, *columns, "2026-11-23 12:00:00")
+    check_index((1, body, b"", b"", *columns[1:], "2026-11-23 12:00:00"))
     with pytest.raises(Exception, match="disagree with its hashed content: at"):
-        _check_index((1, body, b"", b"", *columns[1:], "2026-11-23 12:00:01"))
+        check_index((1, body, b"", b"", *columns[1:], "2026-11-23 12:00:01"))
 
 
 # --- the database refuses changes to the log ------------------------------------------------

@@ -13,16 +13,10 @@ from hypothesis import strategies as st
 
 from actas.domain.errors import InvalidInput
 from actas.domain.policy import (
-    AccessKind,
     AccessRequestSpec,
     AccountView,
-    BreakGlass,
     Consent,
     Decision,
-    FlagRule,
-    Outcome,
-    Policy,
-    RolePolicy,
     StaffView,
     SubjectView,
     can_approve,
@@ -30,6 +24,7 @@ from actas.domain.policy import (
     describe,
     effective_role_policy,
 )
+from actas.domain.policy_rules import AccessKind, BreakGlass, FlagRule, Outcome, Policy, RolePolicy
 from actas.domain.roles import Role
 from actas.domain.subjects import AccountFlag
 from actas.policy_file import (

@@ -16,7 +16,17 @@ from fastapi import FastAPI
 from sqlalchemy.exc import SQLAlchemyError
 
 from actas import __version__
-from actas.api.routes import access, audit, auth, directory, revocations, slack, staff, system
+from actas.api.routes import (
+    access,
+    audit,
+    auth,
+    directory,
+    host_app,
+    revocations,
+    slack,
+    staff,
+    system,
+)
 from actas.bootstrap import Broker
 from actas.console import router as console_router
 from actas.domain.errors import Unavailable
@@ -109,6 +119,7 @@ def create_app(
         staff.router,
         directory.router,
         access.router,
+        host_app.router,
         slack.router,
         revocations.router,
         audit.router,

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from actas.domain.errors import ActasError, InvalidInput
-from actas.domain.policy import (
+from actas.domain.policy_rules import (
     MAX_APPROVALS,
     MAX_MINUTES,
     REASON_CODE_RE,

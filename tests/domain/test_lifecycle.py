@@ -22,7 +22,7 @@ from actas.domain.lifecycle import (
     target,
     why_over,
 )
-from actas.domain.policy import Outcome
+from actas.domain.policy_rules import Outcome
 
 S = RequestState
 E = RequestEvent

@@ -55,9 +55,7 @@ def test_a_request_transition_is_a_compare_and_set(broker: Broker, desk: Desk) -
         assert stored.state is RequestState.STARTED
 
 
-def test_a_handoff_code_redeems_once_and_only_where_it_is_bound(
-    broker: Broker, desk: Desk
-) -> None:
+def test_a_handoff_code_redeems_once_and_only_where_it_is_bound(broker: Broker, desk: Desk) -> None:
     started = _session(desk)
     now = desk.clock()
     code = new_token(HANDOFF_PREFIX)
@@ -73,7 +71,9 @@ def test_a_handoff_code_redeems_once_and_only_where_it_is_bound(
     with broker.store.transaction() as uow:
         args = {"code_hash": token_hash(code), "at": now}
         assert uow.handoffs.redeem(application_id="other", handoff_url=HANDOFF, **args) is None
-        assert uow.handoffs.redeem(application_id="notes", handoff_url=HANDOFF + "x", **args) is None
+        assert (
+            uow.handoffs.redeem(application_id="notes", handoff_url=HANDOFF + "x", **args) is None
+        )
         assert (
             uow.handoffs.redeem(application_id="notes", handoff_url=HANDOFF, **args)
             == started.session.id

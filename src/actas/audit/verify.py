@@ -40,15 +40,14 @@ import json
 import json.encoder
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import String, func, select, type_coerce
 from sqlalchemy.engine import Connection
 
+from actas.audit.index_check import Found, check_index, index_agrees
 from actas.domain.audit import (
     GENESIS_HASH,
-    Problem,
     VerifyReport,
     checkpoint_message,
     leaf_hash,
@@ -60,7 +59,6 @@ from actas.store.tables import audit_checkpoints, audit_events, audit_head
 #: Rows fetched per query: round trips do not matter, and a chunk stays a few megabytes.
 CHUNK = 5000
 
-_json_string = json.encoder.encode_basestring
 
 #: The columns the walk reads. ``at`` comes as the driver gives it: text on SQLite (naive UTC,
 #: as ``UtcDateTime`` stores it), an aware datetime from psycopg. Skipping the type's Python
@@ -93,16 +91,6 @@ class _Checkpoint:
     hash: bytes
     kid: str
     signature: bytes
-
-
-class _Found(Exception):
-    """Raised inside the walk to stop at the first problem."""
-
-    def __init__(self, problem: Problem, seq: int, detail: str) -> None:
-        super().__init__(detail)
-        self.problem = problem
-        self.seq = seq
-        self.detail = detail
 
 
 def verify_log(
@@ -143,7 +131,7 @@ class _Walk:
     def run(self) -> VerifyReport:
         try:
             self._walk()
-        except _Found as found:
+        except Found as found:
             return VerifyReport(
                 ok=False,
                 events=self.events,
@@ -163,7 +151,7 @@ class _Walk:
         expected = 1
         prev = GENESIS_HASH
         # Local names for the functions: this loop is the walk's whole cost.
-        leaf, agrees = leaf_hash, _index_agrees
+        leaf, agrees = leaf_hash, index_agrees
         try:
             for rows in self._event_chunks():
                 for row in rows:
@@ -181,14 +169,14 @@ class _Walk:
                     ) = row
                     if seq != expected:
                         if seq < expected:  # only before event 1: the walk goes up by one
-                            raise _Found(
+                            raise Found(
                                 "inserted",
                                 seq,
                                 f"event {seq} was inserted: no event can come before event 1",
                             )
-                        raise _Found("missing", expected, _missing(expected, seq))
+                        raise Found("missing", expected, _missing(expected, seq))
                     if leaf(prev_hash, canonical.encode("utf-8")) != digest:
-                        raise _Found(
+                        raise Found(
                             "edited",
                             seq,
                             f"event {seq} was edited: its stored hash does not match its content",
@@ -196,7 +184,7 @@ class _Walk:
                     if prev_hash != prev:
                         _broken_link(seq, canonical)
                     if not agrees(canonical, seq, event_id, type_, actor, subject, account, at):
-                        _check_index(row)
+                        check_index(row)
                     while pending is not None and pending.seq <= seq:
                         self._check_checkpoint(pending, seq, digest)
                         pending = next(checkpoints, None)
@@ -264,16 +252,16 @@ class _Walk:
 
     def _check_checkpoint(self, checkpoint: _Checkpoint, seq: int, digest: bytes) -> None:
         if not self._signed(checkpoint):
-            raise _Found("checkpoint_signature", checkpoint.seq, _bad_signature(checkpoint))
+            raise Found("checkpoint_signature", checkpoint.seq, _bad_signature(checkpoint))
         if checkpoint.seq != seq:
             # The walk is gapless from 1, so only a checkpoint below 1 gets here.
-            raise _Found(
+            raise Found(
                 "checkpoint_mismatch",
                 checkpoint.seq,
                 f"checkpoint at seq {checkpoint.seq} names no event",
             )
         if checkpoint.hash != digest:
-            raise _Found(
+            raise Found(
                 "checkpoint_mismatch",
                 seq,
                 f"checkpoint at seq {seq} does not match event {seq}: the chain was rewritten "
@@ -294,36 +282,36 @@ class _Walk:
             elif forged is None:
                 forged = checkpoint
         if proof is not None:
-            raise _Found(
+            raise Found(
                 "truncated",
                 last + 1,
                 f"log truncated after checkpoint at seq {proof.seq}: the log ends at event "
                 f"{last}, so events {last + 1} to {proof.seq} at least were deleted",
             )
         if forged is not None:
-            raise _Found("checkpoint_signature", forged.seq, _bad_signature(forged))
+            raise Found("checkpoint_signature", forged.seq, _bad_signature(forged))
 
 
 def _check_head(head: Any, last: int, last_hash: bytes) -> None:
     if head is None:
-        raise _Found("head_mismatch", last + 1, "the audit head row is missing")
+        raise Found("head_mismatch", last + 1, "the audit head row is missing")
     head_seq, head_hash = int(head[0]), bytes(head[1])
     if head_seq > last:
-        raise _Found(
+        raise Found(
             "truncated",
             last + 1,
             f"the log ends at event {last} but its head names event {head_seq}: "
             f"events {last + 1} to {head_seq} were deleted",
         )
     if head_seq < last:
-        raise _Found(
+        raise Found(
             "head_mismatch",
             head_seq + 1,
             f"the head names event {head_seq} but the log goes on to event {last}: "
             f"events {head_seq + 1} to {last} are past its head",
         )
     if head_hash != last_hash:
-        raise _Found(
+        raise Found(
             "head_mismatch",
             last,
             f"the head names event {last} with a hash that is not the hash of event {last}",
@@ -351,7 +339,7 @@ def _broken_link(seq: int, canonical: str) -> None:
     if isinstance(claimed, bool) or not isinstance(claimed, int):
         claimed = seq
     if claimed > seq:
-        raise _Found(
+        raise Found(
             "reordered",
             seq,
             f"event {seq} is out of order: the row at seq {seq} holds event {claimed}",
@@ -359,121 +347,22 @@ def _broken_link(seq: int, canonical: str) -> None:
     if 1 <= claimed < seq:
         count = seq - claimed
         what = "an event was" if count == 1 else f"{count} events were"
-        raise _Found(
+        raise Found(
             "inserted",
             claimed,
             f"event {claimed} was inserted: {what} put in at seq {claimed} and the rows after "
             f"renumbered, so the row at seq {seq} holds event {claimed}",
         )
     if seq == 1:
-        raise _Found(
+        raise Found(
             "edited", 1, "event 1 was edited: it does not start from the chain's genesis hash"
         )
-    raise _Found(
+    raise Found(
         "edited",
         seq - 1,
         f"event {seq - 1} was edited: event {seq} no longer links to it, so event {seq - 1} "
         f"was changed and re-hashed or event {seq} was re-linked",
     )
-
-
-def _index_agrees(
-    canonical: str,
-    seq: int,
-    event_id: str,
-    type_: str,
-    actor: str | None,
-    subject: str | None,
-    account: str | None,
-    at: str | datetime,
-) -> bool:
-    """The fast check that the index columns agree with the hashed JSON, without parsing it.
-
-    True only if they agree; False means "parse it and see" (:func:`_check_index`). It relies
-    on the shape RFC 8785 gives every event body: keys sorted, so ``account``, ``actor`` and
-    ``at`` come first, and every key after ``data`` holds a string, null or an integer. A
-    string cannot hold an unescaped quote, so after the last ``,"id":`` (the top-level one:
-    nested keys can only be inside ``data``, before it) each ``,"key":`` fragment can only be
-    that top-level key.
-    """
-    account_json = "null" if account is None else _json_string(account)
-    actor_json = "null" if actor is None else _json_string(actor)
-    if isinstance(at, str):
-        if len(at) == 27:  # PostgreSQL's to_char: "2026-11-23T12:00:00.000000Z"
-            head = f'{{"account":{account_json},"actor":{actor_json},"at":"{at}",'
-        elif len(at) == 26:  # SQLite's text: "2026-11-23 12:00:00.000000"
-            head = f'{{"account":{account_json},"actor":{actor_json},"at":"{at[:10]}T{at[11:]}Z",'
-        else:
-            return False
-        if not canonical.startswith(head):
-            return False
-        end = len(head)
-    else:
-        head = f'{{"account":{account_json},"actor":{actor_json},"at":"'
-        if not canonical.startswith(head):
-            return False
-        start = len(head)
-        end = start + 27  # format_time's length
-        if not canonical.startswith('",', end):
-            return False
-        try:
-            if datetime.fromisoformat(canonical[start:end]) != at:
-                return False
-        except ValueError:
-            return False
-    tail = canonical.rfind(',"id":')
-    subject_json = "null" if subject is None else _json_string(subject)
-    return (
-        tail > end
-        and canonical.startswith(f',"id":{_json_string(event_id)},"ip":', tail)
-        and canonical.find(f',"seq":{seq},"session":', tail) > 0
-        and canonical.find(f',"subject":{subject_json},"ticket":', tail) > 0
-        and canonical.find(f',"type":{_json_string(type_)},"user_agent":', tail) > 0
-    )
-
-
-def _check_index(row: Sequence[Any]) -> None:
-    """Parse the hashed JSON and compare it with the index columns; raise if they differ."""
-    seq, canonical = row[0], row[1]
-    try:
-        body = json.loads(canonical)
-    except ValueError:
-        body = None
-    if not isinstance(body, dict):
-        raise _Found(
-            "index_mismatch",
-            seq,
-            f"event {seq} has a hash that matches its content, but that content is not a "
-            "JSON object",
-        )
-    columns = ("seq", "id", "type", "actor", "subject", "account")
-    differing = [
-        name
-        for name, value in zip(columns, (seq, *row[4:9]), strict=True)
-        if body.get(name) != value
-    ]
-    stamp = _time(body.get("at"))
-    if stamp is None or stamp != _time(row[9]):
-        differing.append("at")
-    if differing:
-        raise _Found(
-            "index_mismatch",
-            seq,
-            f"event {seq} has index columns that disagree with its hashed content: "
-            f"{', '.join(differing)}",
-        )
-
-
-def _time(value: Any) -> datetime | None:
-    """An aware datetime from canonical text, SQLite's naive UTC text or a driver datetime."""
-    if isinstance(value, str):
-        try:
-            value = datetime.fromisoformat(value)
-        except ValueError:
-            return None
-    if not isinstance(value, datetime):
-        return None
-    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
 
 def _bad_signature(checkpoint: _Checkpoint) -> str:

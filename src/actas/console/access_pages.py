@@ -11,7 +11,8 @@ from starlette.responses import Response
 from actas.console.web import Page, Refused, path, sentence, staff_names, status_for
 from actas.domain.access import AccessRequest, Case, RequestState
 from actas.domain.errors import ActasError, InvalidInput
-from actas.domain.policy import ANY_ADMIN, Decision, StaffView, can_approve
+from actas.domain.policy import Decision, StaffView, can_approve
+from actas.domain.policy_rules import ANY_ADMIN
 from actas.services import cases as cases_service
 from actas.services import decisions as decisions_service
 from actas.services import directory

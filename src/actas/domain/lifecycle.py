@@ -13,7 +13,7 @@ from enum import StrEnum
 
 from actas.domain.access import AccessSession, EndReason, RequestState
 from actas.domain.errors import Conflict
-from actas.domain.policy import Outcome
+from actas.domain.policy_rules import Outcome
 
 S = RequestState
 

@@ -28,7 +28,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from actas.domain.access import Revocation
 from actas.domain.errors import Unavailable
 from actas.revocation.bus import RevocationBus
-from actas.store.access_repos import REVOCATION_CHANNEL
+from actas.store.session_repos import REVOCATION_CHANNEL
 
 log = logging.getLogger("actas.revocation")
 

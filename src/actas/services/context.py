@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from actas.domain.clock import Clock
-from actas.domain.policy import Policy
+from actas.domain.policy_rules import Policy
 from actas.domain.ports import (
     ActorTokenMinter,
     AuditChain,

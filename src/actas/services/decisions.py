@@ -6,7 +6,6 @@ from __future__ import annotations
 from actas.domain.access import Case, CaseStatus
 from actas.domain.errors import InvalidInput, NotFound
 from actas.domain.policy import (
-    AccessKind,
     AccessRequestSpec,
     AccountView,
     Decision,
@@ -14,6 +13,7 @@ from actas.domain.policy import (
     SubjectView,
     decide,
 )
+from actas.domain.policy_rules import AccessKind
 from actas.domain.ports import UnitOfWork
 from actas.domain.staff import Staff
 from actas.services import trail

@@ -26,7 +26,8 @@ from actas.domain.lifecycle import (
     approval_event,
     sources,
 )
-from actas.domain.policy import Outcome, StaffView, can_approve
+from actas.domain.policy import StaffView, can_approve
+from actas.domain.policy_rules import Outcome
 from actas.domain.ports import UnitOfWork
 from actas.domain.staff import Staff
 from actas.services import decisions, step_up, trail

@@ -21,7 +21,7 @@ from actas.domain.access import (
 from actas.domain.audit import Actor
 from actas.domain.errors import Conflict, Forbidden, StepUpRequired
 from actas.domain.lifecycle import RequestEvent, SessionEvent, session_allows, sources
-from actas.domain.policy import Outcome
+from actas.domain.policy_rules import Outcome
 from actas.domain.ports import UnitOfWork
 from actas.domain.staff import Staff
 from actas.domain.tokens import HANDOFF_PREFIX, new_token, token_hash

@@ -17,13 +17,8 @@ from actas.domain.ports import Checkpoint, RevocationPublisher, Signer
 from actas.store import chain
 from actas.store.access_repos import (
     SqlAccessRequestRepo,
-    SqlAccessSessionRepo,
     SqlAssignmentRepo,
     SqlCaseRepo,
-    SqlHandoffRepo,
-    SqlIngestRepo,
-    SqlOutboxRepo,
-    SqlRevocationRepo,
     SqlSlackLinkRepo,
 )
 from actas.store.audit_query import query_events
@@ -34,6 +29,13 @@ from actas.store.repos import (
     SqlStaffRepo,
     SqlStaffSessionRepo,
     SqlSubjectRepo,
+)
+from actas.store.session_repos import (
+    SqlAccessSessionRepo,
+    SqlHandoffRepo,
+    SqlIngestRepo,
+    SqlOutboxRepo,
+    SqlRevocationRepo,
 )
 from actas.store.tables import audit_checkpoints
 

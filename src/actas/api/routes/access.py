@@ -2,28 +2,24 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 from pydantic import Field
 
-from actas.api.deps import AppDep, ServicesDep, StaffDep
+from actas.api.deps import ServicesDep, StaffDep
 from actas.api.schemas import Strict
 from actas.domain.access import (
-    APP_EVENT_KINDS,
     AccessRequest,
     AccessSession,
-    AppEvent,
     Case,
     NoteKind,
     RequestState,
 )
-from actas.domain.policy import AccessKind, Decision
-from actas.services import app_events as app_events_service
+from actas.domain.policy import Decision
+from actas.domain.policy_rules import AccessKind
 from actas.services import cases as cases_service
 from actas.services import decisions as decisions_service
-from actas.services import handoff as handoff_service
 from actas.services import requests as requests_service
 from actas.services import sessions as sessions_service
 
@@ -32,7 +28,7 @@ router = APIRouter(prefix="/v1", tags=["access"])
 Scope = Annotated[str, Field(min_length=1, max_length=80)]
 
 
-def _one_of(values: tuple[str, ...]) -> str:
+def one_of(values: tuple[str, ...]) -> str:
     """A pattern that accepts exactly ``values`` (the domain's own list, never restated)."""
     return "^(" + "|".join(values) + ")$"
 
@@ -65,7 +61,7 @@ class CloseIn(Strict):
 
 class RequestIn(Strict):
     case: str = Field(min_length=1, max_length=36)
-    kind: str = Field(pattern=_one_of(tuple(k.value for k in AccessKind)))
+    kind: str = Field(pattern=one_of(tuple(k.value for k in AccessKind)))
     scopes: list[Scope] = Field(default_factory=list, max_length=20)
     minutes: int = Field(ge=1, le=24 * 60)
     break_glass: bool = False
@@ -84,15 +80,6 @@ class StartIn(Strict):
 
 class RevokeIn(Strict):
     reason: str = Field(default="", max_length=2000)
-
-
-class RedeemIn(Strict):
-    code: str = Field(min_length=1, max_length=200)
-    handoff_url: str = Field(min_length=1, max_length=2000)
-
-
-class RefreshIn(Strict):
-    refresh_handle: str = Field(min_length=1, max_length=200)
 
 
 def case_out(case: Case) -> dict[str, Any]:
@@ -368,98 +355,6 @@ def revoke(session_id: str, body: RevokeIn, caller: StaffDep, ctx: ServicesDep) 
         staff=caller.staff,
         session_id=session_id,
         reason=body.reason,
-        by=caller.actor,
-    )
-    return session_out(session)
-
-
-def _token_out(redeemed: handoff_service.Redeemed, now: datetime) -> dict[str, Any]:
-    return {
-        "access_token": redeemed.token.token,
-        "token_type": "Bearer",
-        "issued_token_type": "urn:ietf:params:oauth:token-type:jwt",
-        "expires_in": max(0, int((redeemed.token.expires_at - now).total_seconds())),
-        "expires_at": redeemed.token.expires_at,
-        "session": redeemed.session.id,
-        "session_expires_at": redeemed.session.expires_at,
-        **({"refresh_handle": redeemed.refresh_handle} if redeemed.refresh_handle else {}),
-        **({"actor_name": redeemed.actor_name} if redeemed.actor_name else {}),
-    }
-
-
-@router.post("/handoff/redeem", summary="Exchange a handoff code for an actor token (app)")
-def redeem(body: RedeemIn, caller: AppDep, ctx: ServicesDep) -> dict[str, Any]:
-    redeemed = handoff_service.redeem_handoff(
-        ctx,
-        app=caller.application,
-        code=body.code,
-        handoff_url=body.handoff_url,
-        by=caller.actor,
-    )
-    return _token_out(redeemed, ctx.clock())
-
-
-@router.post("/sessions/{session_id}/refresh", summary="A fresh actor token (app)")
-def refresh(session_id: str, body: RefreshIn, caller: AppDep, ctx: ServicesDep) -> dict[str, Any]:
-    redeemed = handoff_service.refresh_session(
-        ctx,
-        app=caller.application,
-        session_id=session_id,
-        refresh_handle=body.refresh_handle,
-        by=caller.actor,
-    )
-    return _token_out(redeemed, ctx.clock())
-
-
-class AppEventIn(Strict):
-    id: str = Field(min_length=8, max_length=36, pattern=r"^[A-Za-z0-9-]+$")
-    session: str = Field(min_length=1, max_length=36)
-    kind: str = Field(pattern=_one_of(APP_EVENT_KINDS))
-    at: datetime
-    method: str | None = Field(default=None, pattern="^[A-Z]{3,7}$")
-    route: str | None = Field(default=None, max_length=300)
-    status: int | None = Field(default=None, ge=100, le=599)
-    resource: str | None = Field(default=None, max_length=200)
-    detail: str | None = Field(default=None, max_length=300)
-    suppressed: dict[Annotated[str, Field(max_length=40)], Annotated[int, Field(ge=0)]] = Field(
-        default_factory=dict, max_length=20
-    )
-
-
-class AppEventsIn(Strict):
-    events: list[AppEventIn] = Field(min_length=1, max_length=app_events_service.MAX_APP_EVENTS)
-
-
-@router.post("/audit/app-events", summary="Events the host app's SDK saw (app credential)")
-def app_events(body: AppEventsIn, caller: AppDep, ctx: ServicesDep) -> dict[str, int]:
-    events = [
-        AppEvent(
-            id=e.id,
-            session_id=e.session,
-            kind=e.kind,
-            at=e.at,
-            method=e.method,
-            route=e.route,
-            status=e.status,
-            resource=e.resource,
-            detail=e.detail,
-            suppressed=tuple(sorted(e.suppressed.items())),
-        )
-        for e in body.events
-    ]
-    appended = app_events_service.ingest_app_events(
-        ctx, app=caller.application, events=events, by=caller.actor
-    )
-    return {"received": len(events), "appended": appended}
-
-
-@router.post("/sessions/{session_id}/app-end", summary="The banner's End button (app)")
-def app_end(session_id: str, body: RefreshIn, caller: AppDep, ctx: ServicesDep) -> dict[str, Any]:
-    session = handoff_service.end_by_app(
-        ctx,
-        app=caller.application,
-        session_id=session_id,
-        refresh_handle=body.refresh_handle,
         by=caller.actor,
     )
     return session_out(session)
