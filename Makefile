@@ -30,20 +30,23 @@ run: $(VENV)/.installed
 	@mkdir -p $(DATA)
 	@$(BIN)/python scripts/demo.py run --data $(DATA)
 
-## test: lint, format check, strict types on both packages, then the whole test suite
+## test: lint, format check, import contracts, strict types (sources and tests), then the
+## whole test suite and the coverage gate
 test: $(VENV)/.installed-dev lint types pytest
 
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check src sdk/src tests bench examples scripts
 	$(BIN)/ruff format --check src sdk/src tests bench examples scripts
+	$(BIN)/lint-imports
 
 types: $(VENV)/.installed-dev
-	$(BIN)/mypy --strict src sdk/src
+	$(BIN)/mypy --strict src sdk/src tests
 	cd examples && MYPYPATH=../src:../sdk/src ../$(BIN)/mypy --strict -p notes_app
 	$(BIN)/mypy --strict scripts/*.py
 
+## pytest: the whole suite with the coverage gate; PYTEST_ARGS runs a part of it (no gate then)
 pytest: $(VENV)/.installed-dev
-	$(BIN)/pytest $(PYTEST_ARGS)
+	$(BIN)/pytest $(if $(PYTEST_ARGS),$(PYTEST_ARGS),--cov --cov-report=term:skip-covered)
 
 ## bench: the measured figures recorded in the README (PostgreSQL from ACTAS_TEST_DATABASE_URL)
 bench: $(VENV)/.installed-dev
