@@ -335,6 +335,32 @@ class Contract:
         replay = client.get("/")
         assert replay.status_code == 401
 
+    @pytest.mark.parametrize(
+        "form",
+        [
+            {"csrf": "\u00e9" * 24},  # percent-encoded UTF-8
+            {"csrf": "\u0663" * 24},  # Arabic-Indic digits
+            {"csrf": "\uff21" * 24},  # fullwidth letters
+            b"csrf=\xe9\xe9\xe9",  # raw Latin-1 bytes, not percent-encoded
+        ],
+    )
+    def test_a_non_ascii_end_token_is_refused_without_a_server_error(
+        self, client: httpx2.Client, fake: FakeBroker, form: dict[str, str] | bytes
+    ) -> None:
+        session = self.start(client, fake)
+        if isinstance(form, bytes):
+            response = client.post(
+                "/actas/end",
+                content=form,
+                headers={"Content-Type": "application/x-www-form-urlencoded"},
+            )
+        else:
+            response = client.post("/actas/end", data=form)
+        assert response.status_code == 403
+        assert response.headers["content-type"].startswith("text/html")
+        assert fake.sessions[session].ended is None
+        assert client.get("/").status_code == 200  # the session goes on
+
     def test_a_token_close_to_expiry_is_refreshed(
         self, client: httpx2.Client, fake: FakeBroker, sdk: ActAs, sdk_clock: ManualClock
     ) -> None:

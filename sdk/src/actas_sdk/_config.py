@@ -113,7 +113,8 @@ class Config:
                 raise ConfigError(f"Config {name} has value {value!r}: not a local path")
         if self.end_path is not None and not self.end_path.startswith("/"):
             raise ConfigError(f"Config end_path has value {self.end_path!r}: not a path")
-        if not self.cookie_name.replace("_", "").replace("-", "").isalnum():
+        name = self.cookie_name.replace("_", "").replace("-", "")
+        if not (name.isascii() and name.isalnum()):
             raise ConfigError(f"Config cookie_name has value {self.cookie_name!r}")
         for name in (
             "leeway_seconds",

@@ -96,7 +96,10 @@ class CookieJar:
         return _b64(mac[:18])
 
     def csrf_ok(self, session_id: str, value: str) -> bool:
-        return hmac.compare_digest(self.csrf(session_id), value)
+        # compare_digest raises TypeError on a non-ASCII str: such a value is simply wrong.
+        if not value.isascii():
+            return False
+        return hmac.compare_digest(self.csrf(session_id).encode(), value.encode())
 
     def set_header(self, value: str, max_age: int) -> str:
         parts = [f"{self.name}={value}", "Path=/", "HttpOnly", "SameSite=Lax"]

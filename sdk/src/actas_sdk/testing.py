@@ -431,7 +431,7 @@ class FakeBroker:
     def _revocations(self, request: httpx.Request) -> httpx.Response:
         last = request.headers.get("last-event-id")
         self.resumed_from.append(last)
-        after = int(last) if last and last.isdigit() else 0
+        after = int(last) if last and last.isascii() and last.isdigit() else 0
         if after > len(self.revocations):
             return _problem(400, "invalid_input", "unknown Last-Event-ID")
         return httpx.Response(
