@@ -146,6 +146,6 @@ def test_the_banner_is_visible_on_top_counting_down_and_end_ends_it(
         assert page.locator("actas-banner").count() == 0
         state = stack.staff(sam).get(f"/v1/sessions/{session.id}").json()
         assert state["end_reason"] == "ended_by_staff"
-        assert not [c for c in context.cookies() if c["name"] == "actas_session"]
+        assert not [c for c in context.cookies() if c["name"] == "actas_sdk"]
     finally:
         context.close()

@@ -91,7 +91,7 @@ class Contract:
         assert response.headers["referrer-policy"] == "no-referrer"
         assert response.headers["cache-control"] == "no-store"
         cookie = response.headers["set-cookie"].strip()
-        assert cookie.startswith("actas_session=")
+        assert cookie.startswith("actas_sdk=")
         for attribute in ("HttpOnly", "SameSite=Lax", "Path=/", "Max-Age=900"):
             assert attribute.lower() in cookie.lower()
         assert "secure" not in cookie.lower()  # served over http in this test
@@ -292,7 +292,7 @@ class Contract:
         assert response.status_code == 401
         assert "support session has ended" in response.text
         assert "actas-banner" not in response.text
-        assert 'actas_session=""' in response.headers["set-cookie"]
+        assert 'actas_sdk=""' in response.headers["set-cookie"]
         assert "Max-Age=0" in response.headers["set-cookie"]
         assert client.get("/").text == apps.page(None)  # the cookie is gone
 
@@ -319,7 +319,7 @@ class Contract:
         session = self.start(client, fake)
         page = client.get("/").text
         csrf = page.split('name="csrf" value="')[1].split('"')[0]
-        cookie = client.cookies["actas_session"]
+        cookie = client.cookies["actas_sdk"]
         assert client.post("/actas/end").status_code == 403  # no anti-forgery value
         cross = client.post(
             "/actas/end", data={"csrf": csrf}, headers={"Sec-Fetch-Site": "cross-site"}
@@ -331,7 +331,7 @@ class Contract:
         assert response.headers["location"] == "/"
         assert "Max-Age=0" in response.headers["set-cookie"]
         assert fake.sessions[session].ended == "ended_by_staff"
-        client.cookies.set("actas_session", cookie)
+        client.cookies.set("actas_sdk", cookie)
         replay = client.get("/")
         assert replay.status_code == 401
 
@@ -365,12 +365,12 @@ class Contract:
         self, client: httpx2.Client, fake: FakeBroker, sdk: ActAs, sdk_clock: ManualClock
     ) -> None:
         session = self.start(client, fake)
-        first = client.cookies["actas_session"]
+        first = client.cookies["actas_sdk"]
         advance(sdk_clock, fake, sdk, 250)  # 50 s left: inside refresh_before_seconds
         response = client.get("/whoami")
         assert response.json()["session"] == session
         assert fake.sessions[session].refreshes == 1
-        assert client.cookies["actas_session"] != first
+        assert client.cookies["actas_sdk"] != first
         assert client.get("/whoami").status_code == 200
         assert fake.sessions[session].refreshes == 1
 

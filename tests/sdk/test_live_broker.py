@@ -74,9 +74,9 @@ def test_a_session_from_handoff_to_revocation(
 
     # refreshed by the broker while the session lives
     world.clock.advance(250)
-    before = browser.cookies["actas_session"]
+    before = browser.cookies["actas_sdk"]
     assert browser.get("/whoami").json()["session"] == session
-    assert browser.cookies["actas_session"] != before
+    assert browser.cookies["actas_sdk"] != before
 
     # the events reach the broker's audit log, attributed to alice acting for u-1
     assert sdk.flush()
@@ -97,7 +97,7 @@ def test_a_session_from_handoff_to_revocation(
     ended = browser.get("/")
     assert ended.status_code == 401
     assert "actas-banner" not in ended.text
-    assert "actas_session" not in browser.cookies
+    assert "actas_sdk" not in browser.cookies
     # alice's own console session was never the SDK's business
     assert world.client.get(f"/v1/sessions/{session}", headers=alice).status_code == 200
 

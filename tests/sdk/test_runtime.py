@@ -133,3 +133,15 @@ def test_the_issuer_may_differ_from_the_api_url(fake: FakeBroker, sdk_clock: Man
     config = replace(fake.config(), broker_url="http://127.0.0.1:9", issuer=fake.issuer)
     assert isinstance(config, Config)
     assert config.expected_issuer == fake.issuer
+
+
+def test_the_default_cookie_is_not_one_of_the_brokers() -> None:
+    """Cookies ignore ports: on one host (the demo, any single-host deployment) an SDK cookie
+    named like the broker's staff cookie signs the console and the app out of each other."""
+    from actas.api import deps
+    from actas_sdk.testing import FakeBroker
+
+    name = FakeBroker().config().cookie_name
+    assert name == "actas_sdk"
+    assert name not in {deps.SESSION_COOKIE, "actas_session", "__Host-actas_staff"}
+    assert FakeBroker().config(cookie_name="myapp_support").cookie_name == "myapp_support"

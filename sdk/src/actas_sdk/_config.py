@@ -70,7 +70,7 @@ class Config:
     end_path: str | None = None
     after_handoff_path: str = "/"
     after_end_path: str = "/"
-    cookie_name: str = "actas_session"
+    cookie_name: str = "actas_sdk"
     cookie_secure: bool | None = None
     cookie_secret: str | None = field(default=None, repr=False)
     leeway_seconds: int = 30

@@ -93,7 +93,7 @@ class ActAsMiddleware:
         """Our cookie's value, read straight from the header bytes."""
         marker = self._cookie_marker
         at = header.find(marker)
-        while at > 0 and header[at - 1] not in b" ;":  # "xactas_session=" is not ours
+        while at > 0 and header[at - 1] not in b" ;":  # "xactas_sdk=" is not ours
             at = header.find(marker, at + 1)
         if at < 0:
             return None
