@@ -176,6 +176,44 @@ class Contract:
         assert event["resource"] == "note:7"
         assert "hunter2" not in str(event)
 
+    def test_static_assets_and_favicons_are_not_recorded(
+        self, client: httpx2.Client, fake: FakeBroker, sdk: ActAs
+    ) -> None:
+        """Each page pulls its stylesheets, scripts and a favicon: recorded, they bury the
+        requests that matter in the trail. Reads of them are skipped; writes never are."""
+        self.start(client, fake)
+        for path in ("/static/app.css", "/favicon.ico", "/assets/app.js", "/fonts/a.woff2"):
+            client.get(path)
+        client.get("/uploads/photo.png")  # images may be the customer's own: recorded
+        client.get("/notes/7")
+        client.post("/static/upload")  # a write is always recorded (here: refused)
+        events = self.events(sdk, fake)
+        assert [(e["method"], e.get("status")) for e in events[:2]] == [
+            ("GET", 404),  # /uploads/photo.png
+            ("GET", 200),
+        ]
+        # Refused where the framework routes it through the SDK's check (Django answers 404
+        # for an unrouted path before any view): recorded either way.
+        assert (events[2]["method"], events[2]["status"]) in {("POST", 403), ("POST", 404)}
+        assert len(events) == 3
+        assert events[1]["route"] == self.note_route
+        assert events[1]["resource"] == "note:7"
+
+    def test_the_skip_list_is_configurable(self, make_actas: MakeActAs, fake: FakeBroker) -> None:
+        sdk = make_actas(
+            **apps.APP_CONFIG, audit_skip_prefixes=("/notes/",), audit_skip_suffixes=()
+        )
+        sdk.start()
+        assert sdk.wait_ready(WAIT)
+        with self.client_for(type(self).build(sdk)) as client:
+            self.start(client, fake)
+            client.get("/notes/7")  # named a resource: recorded even on a skipped path
+            client.get("/notes/8/missing")
+            client.get("/static/app.css")
+        events = self.events(sdk, fake)
+        assert [e.get("resource") for e in events] == ["note:7", None]
+        assert events[1]["status"] == 404
+
     def test_side_effects_are_skipped_and_counted(
         self, client: httpx2.Client, fake: FakeBroker, sdk: ActAs
     ) -> None:

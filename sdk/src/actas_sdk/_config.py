@@ -36,6 +36,34 @@ DEFAULT_STRIP_SCRIPTS: tuple[str, ...] = (
     "mixpanel.init(",
 )
 
+#: Paths whose reads are not recorded in the audit trail (``app.request`` events): the app's
+#: own static files and the icons browsers fetch by themselves. Each page pulls several; in
+#: the trail they only bury the requests that matter.
+DEFAULT_AUDIT_SKIP_PREFIXES: tuple[str, ...] = (
+    "/static/",
+    "/assets/",
+    "/favicon.ico",
+    "/favicon.png",
+    "/favicon.svg",
+    "/apple-touch-icon",
+    "/robots.txt",
+    "/manifest.json",
+    "/site.webmanifest",
+)
+#: File types whose reads are not recorded wherever they are served from: code, styles and
+#: fonts. Images are not among them: an upload or an attachment is the customer's own data.
+DEFAULT_AUDIT_SKIP_SUFFIXES: tuple[str, ...] = (
+    ".css",
+    ".js",
+    ".mjs",
+    ".map",
+    ".woff",
+    ".woff2",
+    ".ttf",
+    ".otf",
+    ".eot",
+)
+
 
 class Secret(str):
     """A string whose ``repr`` does not show it."""
@@ -89,6 +117,8 @@ class Config:
     scope_routes: Mapping[str, Sequence[str]] = field(default_factory=dict)
     write_scope: str = "write"
     strip_scripts: Sequence[str] = DEFAULT_STRIP_SCRIPTS
+    audit_skip_prefixes: Sequence[str] = DEFAULT_AUDIT_SKIP_PREFIXES
+    audit_skip_suffixes: Sequence[str] = DEFAULT_AUDIT_SKIP_SUFFIXES
     propagation_header: str = "X-Actas-Actor-Token"
     job_max_age_seconds: int = 3600
     timeout_seconds: float = 5.0
@@ -136,6 +166,15 @@ class Config:
         object.__setattr__(self, "api_routes", tuple(self.api_routes))
         object.__setattr__(self, "allow_routes", tuple(self.allow_routes))
         object.__setattr__(self, "strip_scripts", tuple(self.strip_scripts))
+        for name in ("audit_skip_prefixes", "audit_skip_suffixes"):
+            values = tuple(getattr(self, name))
+            if isinstance(getattr(self, name), str) or not all(
+                isinstance(v, str) and v for v in values
+            ):
+                raise ConfigError(f"Config {name} must be a sequence of non-empty strings")
+            object.__setattr__(self, name, values)
+        if any(not p.startswith("/") for p in self.audit_skip_prefixes):
+            raise ConfigError("Config audit_skip_prefixes: every prefix starts with '/'")
         object.__setattr__(self, "protected_routes", MappingProxyType(dict(self.protected_routes)))
         object.__setattr__(
             self,

@@ -44,6 +44,8 @@ log = logging.getLogger("actas_sdk")
 #: After a refresh failed because the broker was unreachable, wait this long before the next.
 REFRESH_RETRY_SECONDS = 5.0
 _MAX_TRACKED_SESSIONS = 10_000
+#: Only reads of a static asset go unrecorded; a write to one is recorded like any other.
+_SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 @dataclass(slots=True)
@@ -106,6 +108,8 @@ class ActAs:
             Spool(config.spool_path, max_bytes=config.spool_max_bytes),
             interval=config.ship_interval_seconds,
         )
+        self._skip_prefixes = tuple(config.audit_skip_prefixes)
+        self._skip_suffixes = tuple(config.audit_skip_suffixes)
         self.handoff_path = config.handoff_path
         self.end_path = config.end_route
         self._refreshing: OrderedDict[str, tuple[threading.Lock, str | None]] = OrderedDict()
@@ -370,8 +374,20 @@ class ActAs:
         status: int | None,
         kind: str = "request",
         detail: str | None = None,
+        path: str | None = None,
     ) -> None:
-        """Queue the audit event of one impersonated request (never blocks)."""
+        """Queue the audit event of one impersonated request (never blocks). A read of a
+        static asset (``path`` on the skip list) is not recorded, unless the app named a
+        resource or skipped a side effect during it."""
+        if (
+            path is not None
+            and (path.startswith(self._skip_prefixes) or path.endswith(self._skip_suffixes))
+            and method in _SAFE_METHODS
+            and frame.resource is None
+            and frame.suppressed is None
+            and kind == "request"
+        ):
+            return
         self.shipper.record(
             Event(
                 kind,

@@ -184,7 +184,9 @@ class ActAsMiddleware:
                 await self.app(scope, receive, responder.send)
             finally:
                 route = _template(scope, root) or template
-                actas.record(frame, method=method, route=route, status=responder.status)
+                actas.record(
+                    frame, method=method, route=route, status=responder.status, path=scope["path"]
+                )
         finally:
             leave(token)
 

@@ -140,7 +140,13 @@ class ActAsMiddleware:
             if not getattr(request, "_actas_refused", False):
                 match = request.resolver_match
                 route = "/" + match.route.lstrip("/") if match is not None else None
-                actas.record(frame, method=method, route=route, status=response.status_code)
+                actas.record(
+                    frame,
+                    method=method,
+                    route=route,
+                    status=response.status_code,
+                    path=request.path,
+                )
             return response
         finally:
             leave(token)

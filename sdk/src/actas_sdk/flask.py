@@ -148,7 +148,7 @@ def init_app(app: flask.Flask, actas: ActAs, *, load_user: UserLoader | None = N
             return
         g._actas_recorded = True
         route = request.url_rule.rule if request.url_rule is not None else None
-        actas.record(frame, method=request.method, route=route, status=status)
+        actas.record(frame, method=request.method, route=route, status=status, path=request.path)
 
     app.before_request(before)
     app.after_request(after)
