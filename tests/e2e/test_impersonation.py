@@ -200,7 +200,9 @@ def test_a_revocation_at_the_broker_ends_the_session_on_the_next_request(
         what="the notes app to refuse the revoked session",
         timeout=10.0,
     )
-    assert "support session has ended" in ended.text
+    assert "Support session ended" in ended.text
+    assert 'data-cause="revoked"' in ended.text
+    assert f'href="{stack.broker.url}/console/"' in ended.text
     assert BANNER not in ended.text
     cleared = ended.headers["set-cookie"]
     assert cleared.startswith("actas_sdk=")
@@ -219,6 +221,12 @@ def test_end_in_the_banner_ends_the_session_at_the_broker(stack: Stack, sam: Per
     assert support.post("/actas/end", data={}).status_code == 403
     response = support.post("/actas/end", data={"csrf": csrf.group(1)})
     assert response.status_code == 303
+    # Staff land on "support session ended" with the way back to the console, not on the
+    # app's sign-in page.
+    assert response.headers["location"] == "/actas/ended?cause=ended"
+    landing = support.get(response.headers["location"])
+    assert "<h1>Support session ended</h1>" in landing.text
+    assert f'href="{stack.broker.url}/console/"' in landing.text
     assert "actas_sdk" not in support.cookies
     state = stack.staff(sam).get(f"/v1/sessions/{session.id}").json()
     assert state["ended_at"] is not None

@@ -7,6 +7,7 @@ ASGI, a WSGI transport for Flask and Django), so every test reads the same way.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator
 from typing import Any, ClassVar
 
@@ -125,7 +126,9 @@ class Contract:
         body = response.text
         assert body.count("<actas-banner") == 1
         assert 'shadowrootmode="open"' in body
-        assert "is acting as <b>u-1</b>" in body
+        assert 'is acting as <b title="u-1">u-1</b>' in body  # no display name: the id
+        assert 'role="alert"' not in body  # the countdown is not announced every second
+        assert '<div class="sr" aria-live="polite" aria-atomic="true"></div>' in body
         assert "user=Jane" in body
         assert "cdn.segment.com" not in body
         assert "var app = 1;" in body  # the app's own scripts stay
@@ -287,6 +290,114 @@ class Contract:
         self.start(client, fake, "read", "write")
         assert client.post("/settings/email").status_code == 200
 
+    def test_the_banner_names_the_customer_and_shows_the_id_on_hover(
+        self, client: httpx2.Client, fake: FakeBroker, sdk: ActAs, sdk_clock: ManualClock
+    ) -> None:
+        code = fake.handoff(subject_name="Jane <Doe>")
+        client.get("/actas/handoff", params={"code": code})
+        expected = 'is acting as <b title="u-1">Jane &lt;Doe&gt;</b>'
+        assert expected in client.get("/").text
+        advance(sdk_clock, fake, sdk, 250)  # refreshed: the name is still there
+        assert expected in client.get("/").text
+        assert fake.session_for_subject("u-1").refreshes == 1
+
+    # --- the SDK's own pages -------------------------------------------------------------------
+
+    @pytest.mark.parametrize(
+        ("path", "cause", "words"),
+        [
+            ("/notes", "scope", "not granted"),
+            ("/settings/password", "protected", "never allowed during a support session"),
+        ],
+    )
+    def test_a_refused_action_keeps_the_banner_and_names_the_cause(
+        self, client: httpx2.Client, fake: FakeBroker, path: str, cause: str, words: str
+    ) -> None:
+        self.start(client, fake)
+        response = client.post(path, headers={"Accept": "text/html"})
+        assert response.status_code == 403
+        body = response.text
+        assert body.count("<actas-banner") == 1  # End stays in reach
+        assert f'data-cause="{cause}"' in body
+        assert words in body
+        assert 'href="https://broker.test/console/"' in body
+        assert '<link rel="stylesheet" href="/actas/pages.css?v=' in body
+        assert "script-src 'self';" in response.headers["content-security-policy"]
+        assert not re.search(r"<script(?![^>]*\ssrc=)[^>]*>", body), "an inline script"
+
+    def test_a_used_link_says_so_and_keeps_a_live_session(
+        self, client: httpx2.Client, fake: FakeBroker
+    ) -> None:
+        code = fake.handoff()
+        assert client.get("/actas/handoff", params={"code": code}).status_code == 200
+        # The same link again (a double click, a reload): this browser's session is live.
+        again = client.get("/actas/handoff", params={"code": code}, follow_redirects=False)
+        assert again.status_code == 400
+        assert "This support link cannot be used" in again.text
+        assert 'data-cause="used_or_expired"' in again.text
+        assert again.text.count("<actas-banner") == 1
+        assert '<a class="primary" href="/">Continue the live session</a>' in again.text
+        # Without a session in this browser: the cause, the console, no banner.
+        client.cookies.clear()
+        fresh = client.get("/actas/handoff", params={"code": code}, follow_redirects=False)
+        assert 'data-cause="used_or_expired"' in fresh.text
+        assert "actas-banner" not in fresh.text
+        assert 'href="https://broker.test/console/"' in fresh.text
+
+    def test_a_link_to_an_ended_session_says_so(
+        self, client: httpx2.Client, fake: FakeBroker
+    ) -> None:
+        code = fake.handoff()
+        fake.revoke(fake.codes[code][0])
+        response = client.get("/actas/handoff", params={"code": code}, follow_redirects=False)
+        assert response.status_code == 400
+        assert 'data-cause="ended"' in response.text
+        missing = client.get("/actas/handoff", follow_redirects=False)
+        assert 'data-cause="no_code"' in missing.text
+
+    def test_the_status_endpoint_answers_from_the_sdks_own_state(
+        self, client: httpx2.Client, fake: FakeBroker, sdk: ActAs
+    ) -> None:
+        assert client.get("/actas/status").json()["live"] is False  # no session here
+        session = self.start(client, fake)
+        calls = len(fake.calls)
+        status = client.get("/actas/status")
+        assert status.json() == {"live": True, "reason": None, "message": None}
+        assert status.headers["cache-control"] == "no-store"
+        fake.revoke(session)
+        assert sdk.feed.wait_for(lambda: sdk.feed.is_revoked(session), WAIT)
+        after = client.get("/actas/status").json()
+        assert after["live"] is False
+        assert after["reason"] == "revoked"
+        assert "revoked" in after["message"]
+        # no broker call per poll (the revocation stream's own reconnects aside)
+        assert [c for c in fake.calls[calls:] if c[1] != "/v1/revocations"] == []
+        assert [e for e in self.events(sdk, fake) if "status" in (e.get("route") or "")] == []
+
+    def test_the_banner_script_and_stylesheet_are_served_by_the_sdk(
+        self, client: httpx2.Client, fake: FakeBroker
+    ) -> None:
+        from actas_sdk import banner
+
+        self.start(client, fake)
+        page = client.get("/").text
+        assert f'<script src="/actas/banner.js?v={banner.SCRIPT_VERSION}" defer>' in page
+        script = client.get("/actas/banner.js", params={"v": banner.SCRIPT_VERSION})
+        assert script.status_code == 200
+        assert script.headers["content-type"].startswith("text/javascript")
+        assert script.content == banner.SCRIPT
+        css = client.get("/actas/pages.css")
+        assert css.headers["content-type"].startswith("text/css")
+        assert client.post("/actas/status").status_code == 405
+
+    def test_the_ended_page_shows_only_known_causes(self, client: httpx2.Client) -> None:
+        hostile = client.get("/actas/ended", params={"cause": "<script>alert(1)</script>"})
+        assert hostile.status_code == 200
+        assert "<script>alert" not in hostile.text
+        assert 'data-cause="ended"' in hostile.text
+        expired = client.get("/actas/ended", params={"cause": "expired"})
+        assert "time limit" in expired.text
+
     # --- bearer tokens -----------------------------------------------------------------------
 
     def test_api_routes_accept_a_bearer_actor_token(
@@ -328,7 +439,9 @@ class Contract:
         assert sdk.feed.wait_for(lambda: sdk.feed.is_revoked(session), WAIT)
         response = client.get("/")
         assert response.status_code == 401
-        assert "support session has ended" in response.text
+        assert "Support session ended" in response.text
+        assert 'data-cause="revoked"' in response.text
+        assert 'href="https://broker.test/console/"' in response.text
         assert "actas-banner" not in response.text
         assert 'actas_sdk=""' in response.headers["set-cookie"]
         assert "Max-Age=0" in response.headers["set-cookie"]
@@ -348,6 +461,7 @@ class Contract:
         response = client.get("/")
         assert response.status_code == 401
         assert "could not confirm" in response.text
+        assert 'data-cause="unconfirmed"' in response.text
         with httpx2.Client(transport=client._transport, base_url=BASE) as anonymous:
             assert anonymous.get("/").text == apps.page(None)
 
@@ -366,9 +480,14 @@ class Contract:
         assert fake.sessions[session].ended is None
         response = client.post("/actas/end", data={"csrf": csrf}, follow_redirects=False)
         assert response.status_code == 303
-        assert response.headers["location"] == "/"
+        assert response.headers["location"] == "/actas/ended?cause=ended"  # not the app's sign-in
         assert "Max-Age=0" in response.headers["set-cookie"]
         assert fake.sessions[session].ended == "ended_by_staff"
+        landing = client.get(response.headers["location"])
+        assert landing.status_code == 200
+        assert "<h1>Support session ended</h1>" in landing.text
+        assert 'href="https://broker.test/console/">Back to the support console' in landing.text
+        assert "actas-banner" not in landing.text
         client.cookies.set("actas_sdk", cookie)
         replay = client.get("/")
         assert replay.status_code == 401
@@ -436,3 +555,4 @@ class Contract:
         response = client.get("/")
         assert response.status_code == 401
         assert "could not be opened" in response.text
+        assert 'data-cause="not_loaded"' in response.text

@@ -97,7 +97,9 @@ class Config:
     issuer: str | None = None
     end_path: str | None = None
     after_handoff_path: str = "/"
-    after_end_path: str = "/"
+    after_end_path: str | None = None
+    console_url: str | None = None
+    status_poll_seconds: float = 3.0
     cookie_name: str = "actas_sdk"
     cookie_secure: bool | None = None
     cookie_secret: str | None = field(default=None, repr=False)
@@ -137,8 +139,12 @@ class Config:
             if len(self.cookie_secret) < 16:
                 raise ConfigError("Config cookie_secret must be at least 16 characters")
             object.__setattr__(self, "cookie_secret", Secret(self.cookie_secret))
+        if self.console_url is not None:
+            _url("console_url", self.console_url)
         for name in ("after_handoff_path", "after_end_path"):
             value = getattr(self, name)
+            if value is None:
+                continue
             if not value.startswith("/") or value.startswith("//") or "\\" in value:
                 raise ConfigError(f"Config {name} has value {value!r}: not a local path")
         if self.end_path is not None and not self.end_path.startswith("/"):
@@ -158,6 +164,7 @@ class Config:
             "ship_interval_seconds",
             "job_max_age_seconds",
             "timeout_seconds",
+            "status_poll_seconds",
         ):
             _positive(name, getattr(self, name))
         if self.leeway_seconds > 60:
@@ -194,10 +201,43 @@ class Config:
         return urlsplit(self.handoff_url).path or "/"
 
     @property
+    def sdk_dir(self) -> str:
+        """The folder of the handoff path (``/actas``): the SDK's own endpoints sit beside it."""
+        return posixpath.dirname(self.handoff_path.rstrip("/")) or "/"
+
+    @property
     def end_route(self) -> str:
         if self.end_path is not None:
             return self.end_path
-        return posixpath.join(posixpath.dirname(self.handoff_path.rstrip("/")) or "/", "end")
+        return posixpath.join(self.sdk_dir, "end")
+
+    @property
+    def status_route(self) -> str:
+        """``GET``: is the session still live (the banner polls it)."""
+        return posixpath.join(self.sdk_dir, "status")
+
+    @property
+    def ended_route(self) -> str:
+        """``GET``: the "support session ended" page, where End lands by default."""
+        return posixpath.join(self.sdk_dir, "ended")
+
+    @property
+    def script_route(self) -> str:
+        return posixpath.join(self.sdk_dir, "banner.js")
+
+    @property
+    def stylesheet_route(self) -> str:
+        return posixpath.join(self.sdk_dir, "pages.css")
+
+    @property
+    def end_landing(self) -> str:
+        """Where End redirects: ``after_end_path``, else the SDK's ended page."""
+        return self.after_end_path or self.ended_route + "?cause=ended"
+
+    @property
+    def console(self) -> str:
+        """The broker's staff console, where the SDK's pages send staff next."""
+        return self.console_url or self.expected_issuer.rstrip("/") + "/console/"
 
     @property
     def secure_cookie(self) -> bool:
