@@ -177,7 +177,7 @@ async def load(port: int, requests: Any, seconds: float, connections: int) -> tu
 def request_bytes(cookie: str | None) -> bytes:
     lines = [b"GET / HTTP/1.1", b"Host: 127.0.0.1", b"User-Agent: bench", b"Accept: */*"]
     if cookie is not None:
-        lines.append(b"Cookie: actas_session=" + cookie.encode())
+        lines.append(b"Cookie: actas_sdk=" + cookie.encode())
     return b"\r\n".join(lines) + b"\r\n\r\n"
 
 
@@ -308,7 +308,7 @@ def in_process(
     def scope(cookie: str | None) -> dict[str, Any]:
         headers = [(b"host", b"127.0.0.1"), (b"user-agent", b"bench"), (b"accept", b"*/*")]
         if cookie is not None:
-            headers.append((b"cookie", b"actas_session=" + cookie.encode()))
+            headers.append((b"cookie", b"actas_sdk=" + cookie.encode()))
         return {
             "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "GET",
             "scheme": "http", "path": "/", "raw_path": b"/", "query_string": b"",

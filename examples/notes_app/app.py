@@ -360,7 +360,6 @@ def _wire_actas(app: FastAPI, services: Services) -> None:
         "credential": settings.actas_credential.value,
         "handoff_url": settings.handoff_url,
         "after_handoff_path": "/notes",
-        "after_end_path": "/notes",
         "strip_scripts": (*DEFAULT_STRIP_SCRIPTS, 'data-analytics="'),
     }
     if settings.actas_staleness is not None:

@@ -104,7 +104,7 @@ def _session(**changes: object) -> AccessSession:
         handoff_url="https://notes.test/actas/handoff",
         review_required=False,
     )
-    return AccessSession(**{**base.__dict__, **changes})  # type: ignore[arg-type]
+    return AccessSession(**{**base.__dict__, **changes})
 
 
 @pytest.mark.parametrize(

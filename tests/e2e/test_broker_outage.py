@@ -42,9 +42,10 @@ def test_a_silent_broker_ends_impersonation_and_normal_users_keep_working(
             timeout=30.0,
             interval=0.25,
         )
-        assert "could not confirm that the session is still valid" in ended.text
+        assert "could not confirm with the support service" in ended.text
+        assert 'data-cause="unconfirmed"' in ended.text
         assert "<actas-banner" not in ended.text
-        assert "actas_session" not in support.cookies
+        assert "actas_sdk" not in support.cookies
 
         # The customer, signed in with the app's own session, carries on as usual.
         page = customer.get("/notes")

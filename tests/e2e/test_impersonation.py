@@ -55,7 +55,7 @@ def test_handoff_sets_the_sdk_cookie_and_leaves_the_users_own_session_alone(
     assert response.headers["location"] == "/notes"
     set_cookies = response.headers.get_list("set-cookie")
     assert len(set_cookies) == 1, set_cookies
-    assert set_cookies[0].startswith("actas_session=")
+    assert set_cookies[0].startswith("actas_sdk=")
     attributes = {part.strip().lower() for part in set_cookies[0].split(";")[1:]}
     assert {"httponly", "samesite=lax", "path=/"} <= attributes
     assert response.headers["cache-control"] == "no-store"
@@ -200,12 +200,14 @@ def test_a_revocation_at_the_broker_ends_the_session_on_the_next_request(
         what="the notes app to refuse the revoked session",
         timeout=10.0,
     )
-    assert "support session has ended" in ended.text
+    assert "Support session ended" in ended.text
+    assert 'data-cause="revoked"' in ended.text
+    assert f'href="{stack.broker.url}/console/"' in ended.text
     assert BANNER not in ended.text
     cleared = ended.headers["set-cookie"]
-    assert cleared.startswith("actas_session=")
+    assert cleared.startswith("actas_sdk=")
     assert "max-age=0" in cleared.lower() or "expires=" in cleared.lower()
-    assert "actas_session" not in support.cookies
+    assert "actas_sdk" not in support.cookies
     # Without the cookie the browser is nobody here again.
     assert support.get("/notes").headers["location"] == "/login"
 
@@ -219,7 +221,13 @@ def test_end_in_the_banner_ends_the_session_at_the_broker(stack: Stack, sam: Per
     assert support.post("/actas/end", data={}).status_code == 403
     response = support.post("/actas/end", data={"csrf": csrf.group(1)})
     assert response.status_code == 303
-    assert "actas_session" not in support.cookies
+    # Staff land on "support session ended" with the way back to the console, not on the
+    # app's sign-in page.
+    assert response.headers["location"] == "/actas/ended?cause=ended"
+    landing = support.get(response.headers["location"])
+    assert "<h1>Support session ended</h1>" in landing.text
+    assert f'href="{stack.broker.url}/console/"' in landing.text
+    assert "actas_sdk" not in support.cookies
     state = stack.staff(sam).get(f"/v1/sessions/{session.id}").json()
     assert state["ended_at"] is not None
     assert state["end_reason"] == "ended_by_staff"

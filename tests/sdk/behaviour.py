@@ -7,6 +7,7 @@ ASGI, a WSGI transport for Flask and Django), so every test reads the same way.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from typing import Any, ClassVar
 
@@ -94,7 +95,7 @@ class Contract:
         assert response.headers["referrer-policy"] == "no-referrer"
         assert response.headers["cache-control"] == "no-store"
         cookie = response.headers["set-cookie"].strip()
-        assert cookie.startswith("actas_session=")
+        assert cookie.startswith("actas_sdk=")
         for attribute in ("HttpOnly", "SameSite=Lax", "Path=/", "Max-Age=900"):
             assert attribute.lower() in cookie.lower()
         assert "secure" not in cookie.lower()  # served over http in this test
@@ -128,7 +129,9 @@ class Contract:
         body = response.text
         assert body.count("<actas-banner") == 1
         assert 'shadowrootmode="open"' in body
-        assert "is acting as <b>u-1</b>" in body
+        assert 'is acting as <b title="u-1">u-1</b>' in body  # no display name: the id
+        assert 'role="alert"' not in body  # the countdown is not announced every second
+        assert '<div class="sr" aria-live="polite" aria-atomic="true"></div>' in body
         assert "user=Jane" in body
         assert "cdn.segment.com" not in body
         assert "var app = 1;" in body  # the app's own scripts stay
@@ -178,6 +181,44 @@ class Contract:
         assert event["status"] == 200
         assert event["resource"] == "note:7"
         assert "hunter2" not in str(event)
+
+    def test_static_assets_and_favicons_are_not_recorded(
+        self, client: httpx2.Client, fake: FakeBroker, sdk: ActAs
+    ) -> None:
+        """Each page pulls its stylesheets, scripts and a favicon: recorded, they bury the
+        requests that matter in the trail. Reads of them are skipped; writes never are."""
+        self.start(client, fake)
+        for path in ("/static/app.css", "/favicon.ico", "/assets/app.js", "/fonts/a.woff2"):
+            client.get(path)
+        client.get("/uploads/photo.png")  # images may be the customer's own: recorded
+        client.get("/notes/7")
+        client.post("/static/upload")  # a write is always recorded (here: refused)
+        events = self.events(sdk, fake)
+        assert [(e["method"], e.get("status")) for e in events[:2]] == [
+            ("GET", 404),  # /uploads/photo.png
+            ("GET", 200),
+        ]
+        # Refused where the framework routes it through the SDK's check (Django answers 404
+        # for an unrouted path before any view): recorded either way.
+        assert (events[2]["method"], events[2]["status"]) in {("POST", 403), ("POST", 404)}
+        assert len(events) == 3
+        assert events[1]["route"] == self.note_route
+        assert events[1]["resource"] == "note:7"
+
+    def test_the_skip_list_is_configurable(self, make_actas: MakeActAs, fake: FakeBroker) -> None:
+        sdk = make_actas(
+            **apps.APP_CONFIG, audit_skip_prefixes=("/notes/",), audit_skip_suffixes=()
+        )
+        sdk.start()
+        assert sdk.wait_ready(WAIT)
+        with self.client_for(type(self).build(sdk)) as client:
+            self.start(client, fake)
+            client.get("/notes/7")  # named a resource: recorded even on a skipped path
+            client.get("/notes/8/missing")
+            client.get("/static/app.css")
+        events = self.events(sdk, fake)
+        assert [e.get("resource") for e in events] == ["note:7", None]
+        assert events[1]["status"] == 404
 
     def test_side_effects_are_skipped_and_counted(
         self, client: httpx2.Client, fake: FakeBroker, sdk: ActAs
@@ -252,6 +293,114 @@ class Contract:
         self.start(client, fake, "read", "write")
         assert client.post("/settings/email").status_code == 200
 
+    def test_the_banner_names_the_customer_and_shows_the_id_on_hover(
+        self, client: httpx2.Client, fake: FakeBroker, sdk: ActAs, sdk_clock: ManualClock
+    ) -> None:
+        code = fake.handoff(subject_name="Jane <Doe>")
+        client.get("/actas/handoff", params={"code": code})
+        expected = 'is acting as <b title="u-1">Jane &lt;Doe&gt;</b>'
+        assert expected in client.get("/").text
+        advance(sdk_clock, fake, sdk, 250)  # refreshed: the name is still there
+        assert expected in client.get("/").text
+        assert fake.session_for_subject("u-1").refreshes == 1
+
+    # --- the SDK's own pages -------------------------------------------------------------------
+
+    @pytest.mark.parametrize(
+        ("path", "cause", "words"),
+        [
+            ("/notes", "scope", "not granted"),
+            ("/settings/password", "protected", "never allowed during a support session"),
+        ],
+    )
+    def test_a_refused_action_keeps_the_banner_and_names_the_cause(
+        self, client: httpx2.Client, fake: FakeBroker, path: str, cause: str, words: str
+    ) -> None:
+        self.start(client, fake)
+        response = client.post(path, headers={"Accept": "text/html"})
+        assert response.status_code == 403
+        body = response.text
+        assert body.count("<actas-banner") == 1  # End stays in reach
+        assert f'data-cause="{cause}"' in body
+        assert words in body
+        assert 'href="https://broker.test/console/"' in body
+        assert '<link rel="stylesheet" href="/actas/pages.css?v=' in body
+        assert "script-src 'self';" in response.headers["content-security-policy"]
+        assert not re.search(r"<script(?![^>]*\ssrc=)[^>]*>", body), "an inline script"
+
+    def test_a_used_link_says_so_and_keeps_a_live_session(
+        self, client: httpx2.Client, fake: FakeBroker
+    ) -> None:
+        code = fake.handoff()
+        assert client.get("/actas/handoff", params={"code": code}).status_code == 200
+        # The same link again (a double click, a reload): this browser's session is live.
+        again = client.get("/actas/handoff", params={"code": code}, follow_redirects=False)
+        assert again.status_code == 400
+        assert "This support link cannot be used" in again.text
+        assert 'data-cause="used_or_expired"' in again.text
+        assert again.text.count("<actas-banner") == 1
+        assert '<a class="primary" href="/">Continue the live session</a>' in again.text
+        # Without a session in this browser: the cause, the console, no banner.
+        client.cookies.clear()
+        fresh = client.get("/actas/handoff", params={"code": code}, follow_redirects=False)
+        assert 'data-cause="used_or_expired"' in fresh.text
+        assert "actas-banner" not in fresh.text
+        assert 'href="https://broker.test/console/"' in fresh.text
+
+    def test_a_link_to_an_ended_session_says_so(
+        self, client: httpx2.Client, fake: FakeBroker
+    ) -> None:
+        code = fake.handoff()
+        fake.revoke(fake.codes[code][0])
+        response = client.get("/actas/handoff", params={"code": code}, follow_redirects=False)
+        assert response.status_code == 400
+        assert 'data-cause="ended"' in response.text
+        missing = client.get("/actas/handoff", follow_redirects=False)
+        assert 'data-cause="no_code"' in missing.text
+
+    def test_the_status_endpoint_answers_from_the_sdks_own_state(
+        self, client: httpx2.Client, fake: FakeBroker, sdk: ActAs
+    ) -> None:
+        assert client.get("/actas/status").json()["live"] is False  # no session here
+        session = self.start(client, fake)
+        calls = len(fake.calls)
+        status = client.get("/actas/status")
+        assert status.json() == {"live": True, "reason": None, "message": None}
+        assert status.headers["cache-control"] == "no-store"
+        fake.revoke(session)
+        assert sdk.feed.wait_for(lambda: sdk.feed.is_revoked(session), WAIT)
+        after = client.get("/actas/status").json()
+        assert after["live"] is False
+        assert after["reason"] == "revoked"
+        assert "revoked" in after["message"]
+        # no broker call per poll (the revocation stream's own reconnects aside)
+        assert [c for c in fake.calls[calls:] if c[1] != "/v1/revocations"] == []
+        assert [e for e in self.events(sdk, fake) if "status" in (e.get("route") or "")] == []
+
+    def test_the_banner_script_and_stylesheet_are_served_by_the_sdk(
+        self, client: httpx2.Client, fake: FakeBroker
+    ) -> None:
+        from actas_sdk import banner
+
+        self.start(client, fake)
+        page = client.get("/").text
+        assert f'<script src="/actas/banner.js?v={banner.SCRIPT_VERSION}" defer>' in page
+        script = client.get("/actas/banner.js", params={"v": banner.SCRIPT_VERSION})
+        assert script.status_code == 200
+        assert script.headers["content-type"].startswith("text/javascript")
+        assert script.content == banner.SCRIPT
+        css = client.get("/actas/pages.css")
+        assert css.headers["content-type"].startswith("text/css")
+        assert client.post("/actas/status").status_code == 405
+
+    def test_the_ended_page_shows_only_known_causes(self, client: httpx2.Client) -> None:
+        hostile = client.get("/actas/ended", params={"cause": "<script>alert(1)</script>"})
+        assert hostile.status_code == 200
+        assert "<script>alert" not in hostile.text
+        assert 'data-cause="ended"' in hostile.text
+        expired = client.get("/actas/ended", params={"cause": "expired"})
+        assert "time limit" in expired.text
+
     # --- bearer tokens -----------------------------------------------------------------------
 
     def test_api_routes_accept_a_bearer_actor_token(
@@ -293,9 +442,11 @@ class Contract:
         assert sdk.feed.wait_for(lambda: sdk.feed.is_revoked(session), WAIT)
         response = client.get("/")
         assert response.status_code == 401
-        assert "support session has ended" in response.text
+        assert "Support session ended" in response.text
+        assert 'data-cause="revoked"' in response.text
+        assert 'href="https://broker.test/console/"' in response.text
         assert "actas-banner" not in response.text
-        assert 'actas_session=""' in response.headers["set-cookie"]
+        assert 'actas_sdk=""' in response.headers["set-cookie"]
         assert "Max-Age=0" in response.headers["set-cookie"]
         assert client.get("/").text == apps.page(None)  # the cookie is gone
 
@@ -313,6 +464,7 @@ class Contract:
         response = client.get("/")
         assert response.status_code == 401
         assert "could not confirm" in response.text
+        assert 'data-cause="unconfirmed"' in response.text
         with httpx2.Client(transport=client._transport, base_url=BASE) as anonymous:
             assert anonymous.get("/").text == apps.page(None)
 
@@ -322,7 +474,7 @@ class Contract:
         session = self.start(client, fake)
         page = client.get("/").text
         csrf = page.split('name="csrf" value="')[1].split('"')[0]
-        cookie = client.cookies["actas_session"]
+        cookie = client.cookies["actas_sdk"]
         assert client.post("/actas/end").status_code == 403  # no anti-forgery value
         cross = client.post(
             "/actas/end", data={"csrf": csrf}, headers={"Sec-Fetch-Site": "cross-site"}
@@ -331,23 +483,54 @@ class Contract:
         assert fake.sessions[session].ended is None
         response = client.post("/actas/end", data={"csrf": csrf}, follow_redirects=False)
         assert response.status_code == 303
-        assert response.headers["location"] == "/"
+        assert response.headers["location"] == "/actas/ended?cause=ended"  # not the app's sign-in
         assert "Max-Age=0" in response.headers["set-cookie"]
         assert fake.sessions[session].ended == "ended_by_staff"
-        client.cookies.set("actas_session", cookie)
+        landing = client.get(response.headers["location"])
+        assert landing.status_code == 200
+        assert "<h1>Support session ended</h1>" in landing.text
+        assert 'href="https://broker.test/console/">Back to the support console' in landing.text
+        assert "actas-banner" not in landing.text
+        client.cookies.set("actas_sdk", cookie)
         replay = client.get("/")
         assert replay.status_code == 401
+
+    @pytest.mark.parametrize(
+        "form",
+        [
+            {"csrf": "\u00e9" * 24},  # percent-encoded UTF-8
+            {"csrf": "\u0663" * 24},  # Arabic-Indic digits
+            {"csrf": "\uff21" * 24},  # fullwidth letters
+            b"csrf=\xe9\xe9\xe9",  # raw Latin-1 bytes, not percent-encoded
+        ],
+    )
+    def test_a_non_ascii_end_token_is_refused_without_a_server_error(
+        self, client: httpx2.Client, fake: FakeBroker, form: dict[str, str] | bytes
+    ) -> None:
+        session = self.start(client, fake)
+        if isinstance(form, bytes):
+            response = client.post(
+                "/actas/end",
+                content=form,
+                headers={"Content-Type": "application/x-www-form-urlencoded"},
+            )
+        else:
+            response = client.post("/actas/end", data=form)
+        assert response.status_code == 403
+        assert response.headers["content-type"].startswith("text/html")
+        assert fake.sessions[session].ended is None
+        assert client.get("/").status_code == 200  # the session goes on
 
     def test_a_token_close_to_expiry_is_refreshed(
         self, client: httpx2.Client, fake: FakeBroker, sdk: ActAs, sdk_clock: ManualClock
     ) -> None:
         session = self.start(client, fake)
-        first = client.cookies["actas_session"]
+        first = client.cookies["actas_sdk"]
         advance(sdk_clock, fake, sdk, 250)  # 50 s left: inside refresh_before_seconds
         response = client.get("/whoami")
         assert response.json()["session"] == session
         assert fake.sessions[session].refreshes == 1
-        assert client.cookies["actas_session"] != first
+        assert client.cookies["actas_sdk"] != first
         assert client.get("/whoami").status_code == 200
         assert fake.sessions[session].refreshes == 1
 
@@ -375,3 +558,4 @@ class Contract:
         response = client.get("/")
         assert response.status_code == 401
         assert "could not be opened" in response.text
+        assert 'data-cause="not_loaded"' in response.text

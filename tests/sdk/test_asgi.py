@@ -93,4 +93,4 @@ def test_a_content_security_policy_nonce_is_reused(actas: ActAs, fake: FakeBroke
     with TestClient(app, base_url=BASE) as client:
         client.get("/actas/handoff", params={"code": fake.handoff()})
         body = client.get("/").text
-    assert '<script nonce="abcdefgh12345678">' in body
+    assert 'defer nonce="abcdefgh12345678"></script>' in body

@@ -68,15 +68,15 @@ def test_a_session_from_handoff_to_revocation(
     landing = browser.get("/actas/handoff", params={"code": code})
     assert landing.history[0].status_code == 303
     assert landing.status_code == 200
-    assert "Staff <b>Alice</b> is acting as <b>u-1</b>" in landing.text
+    assert 'Staff <b>Alice</b> is acting as <b title="u-1">' in landing.text
     assert browser.get("/notes/7").json() == {"note": "7"}
     assert browser.post("/notes").status_code == 403
 
     # refreshed by the broker while the session lives
     world.clock.advance(250)
-    before = browser.cookies["actas_session"]
+    before = browser.cookies["actas_sdk"]
     assert browser.get("/whoami").json()["session"] == session
-    assert browser.cookies["actas_session"] != before
+    assert browser.cookies["actas_sdk"] != before
 
     # the events reach the broker's audit log, attributed to alice acting for u-1
     assert sdk.flush()
@@ -97,7 +97,7 @@ def test_a_session_from_handoff_to_revocation(
     ended = browser.get("/")
     assert ended.status_code == 401
     assert "actas-banner" not in ended.text
-    assert "actas_session" not in browser.cookies
+    assert "actas_sdk" not in browser.cookies
     # alice's own console session was never the SDK's business
     assert world.client.get(f"/v1/sessions/{session}", headers=alice).status_code == 200
 
@@ -108,6 +108,12 @@ def test_the_end_button_ends_the_session_at_the_broker(
     session, code, alice = started_session(world)
     page = browser.get("/actas/handoff", params={"code": code}).text
     csrf = page.split('name="csrf" value="')[1].split('"')[0]
+    # The same link again: the broker's answer ("unknown, used, expired or not yours") is
+    # named on the page, and the live session keeps its banner.
+    again = browser.get("/actas/handoff", params={"code": code})
+    assert again.status_code == 400
+    assert 'data-cause="used_or_expired"' in again.text
+    assert again.text.count("<actas-banner") == 1
     response = browser.post("/actas/end", data={"csrf": csrf}, follow_redirects=False)
     assert response.status_code == 303
     state = world.client.get(f"/v1/sessions/{session}", headers=alice).json()

@@ -133,3 +133,51 @@ def test_the_issuer_may_differ_from_the_api_url(fake: FakeBroker, sdk_clock: Man
     config = replace(fake.config(), broker_url="http://127.0.0.1:9", issuer=fake.issuer)
     assert isinstance(config, Config)
     assert config.expected_issuer == fake.issuer
+
+
+def test_the_default_cookie_is_not_one_of_the_brokers() -> None:
+    """Cookies ignore ports: on one host (the demo, any single-host deployment) an SDK cookie
+    named like the broker's staff cookie signs the console and the app out of each other."""
+    from actas.http import callers as deps
+    from actas_sdk.testing import FakeBroker
+
+    name = FakeBroker().config().cookie_name
+    assert name == "actas_sdk"
+    assert name not in {deps.SESSION_COOKIE, "actas_session", "__Host-actas_staff"}
+    assert FakeBroker().config(cookie_name="myapp_support").cookie_name == "myapp_support"
+
+
+@pytest.mark.parametrize(
+    ("detail", "cause"),
+    [
+        ("HTTP 400: the handoff code is unknown, used, expired or not yours", "used_or_expired"),
+        ("HTTP 400: the session has ended", "ended"),
+        ("HTTP 400: the session has ended (revoked)", "ended"),
+        ("HTTP 400: the handoff URL does not match", "other_app"),
+        ("HTTP 400: the handoff code was already used", "used"),
+        ("HTTP 400: the handoff code has expired", "link_expired"),
+        ("HTTP 400: the handoff code is not valid", "used_or_expired"),
+    ],
+)
+def test_the_brokers_refusals_of_a_link_are_named(detail: str, cause: str) -> None:
+    from actas_sdk._pages import CAUSES, handoff_cause
+
+    assert handoff_cause(detail) == cause
+    assert cause in CAUSES
+
+
+def test_names_too_long_for_the_cookie_are_dropped_not_the_session(fake: FakeBroker) -> None:
+    from actas_sdk._cookie import CookieJar, Sealed
+
+    jar = CookieJar(fake.config())
+    huge = "\U0001f600" * 600  # 2,400 bytes of UTF-8 each
+    sealed = jar.seal("s-1", Sealed("actas_rh_x", 2e9, huge, huge))
+    assert len(sealed) <= 2048
+    opened = jar.open("s-1", sealed)
+    assert (opened.refresh_handle, opened.actor_name, opened.subject_name) == (
+        "actas_rh_x",
+        None,
+        None,
+    )
+    named = jar.open("s-1", jar.seal("s-1", Sealed("actas_rh_x", 2e9, "Alice", "Jane Doe")))
+    assert (named.actor_name, named.subject_name) == ("Alice", "Jane Doe")

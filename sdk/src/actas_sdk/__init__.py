@@ -5,6 +5,8 @@ the broker, FastAPI or SQLAlchemy. Framework adapters live in :mod:`actas_sdk.as
 :mod:`actas_sdk.flask` and :mod:`actas_sdk.django` and import their framework themselves.
 """
 
+from actas_sdk._config import DEFAULT_AUDIT_SKIP_PREFIXES as DEFAULT_AUDIT_SKIP_PREFIXES
+from actas_sdk._config import DEFAULT_AUDIT_SKIP_SUFFIXES as DEFAULT_AUDIT_SKIP_SUFFIXES
 from actas_sdk._config import DEFAULT_STRIP_SCRIPTS as DEFAULT_STRIP_SCRIPTS
 from actas_sdk._config import Config as Config
 from actas_sdk._meta import ACTOR_TOKEN_ALGORITHM as ACTOR_TOKEN_ALGORITHM

@@ -36,6 +36,34 @@ DEFAULT_STRIP_SCRIPTS: tuple[str, ...] = (
     "mixpanel.init(",
 )
 
+#: Paths whose reads are not recorded in the audit trail (``app.request`` events): the app's
+#: own static files and the icons browsers fetch by themselves. Each page pulls several; in
+#: the trail they only bury the requests that matter.
+DEFAULT_AUDIT_SKIP_PREFIXES: tuple[str, ...] = (
+    "/static/",
+    "/assets/",
+    "/favicon.ico",
+    "/favicon.png",
+    "/favicon.svg",
+    "/apple-touch-icon",
+    "/robots.txt",
+    "/manifest.json",
+    "/site.webmanifest",
+)
+#: File types whose reads are not recorded wherever they are served from: code, styles and
+#: fonts. Images are not among them: an upload or an attachment is the customer's own data.
+DEFAULT_AUDIT_SKIP_SUFFIXES: tuple[str, ...] = (
+    ".css",
+    ".js",
+    ".mjs",
+    ".map",
+    ".woff",
+    ".woff2",
+    ".ttf",
+    ".otf",
+    ".eot",
+)
+
 
 class Secret(str):
     """A string whose ``repr`` does not show it."""
@@ -69,8 +97,10 @@ class Config:
     issuer: str | None = None
     end_path: str | None = None
     after_handoff_path: str = "/"
-    after_end_path: str = "/"
-    cookie_name: str = "actas_session"
+    after_end_path: str | None = None
+    console_url: str | None = None
+    status_poll_seconds: float = 3.0
+    cookie_name: str = "actas_sdk"
     cookie_secure: bool | None = None
     cookie_secret: str | None = field(default=None, repr=False)
     leeway_seconds: int = 30
@@ -89,6 +119,8 @@ class Config:
     scope_routes: Mapping[str, Sequence[str]] = field(default_factory=dict)
     write_scope: str = "write"
     strip_scripts: Sequence[str] = DEFAULT_STRIP_SCRIPTS
+    audit_skip_prefixes: Sequence[str] = DEFAULT_AUDIT_SKIP_PREFIXES
+    audit_skip_suffixes: Sequence[str] = DEFAULT_AUDIT_SKIP_SUFFIXES
     propagation_header: str = "X-Actas-Actor-Token"
     job_max_age_seconds: int = 3600
     timeout_seconds: float = 5.0
@@ -107,13 +139,18 @@ class Config:
             if len(self.cookie_secret) < 16:
                 raise ConfigError("Config cookie_secret must be at least 16 characters")
             object.__setattr__(self, "cookie_secret", Secret(self.cookie_secret))
+        if self.console_url is not None:
+            _url("console_url", self.console_url)
         for name in ("after_handoff_path", "after_end_path"):
             value = getattr(self, name)
+            if value is None:
+                continue
             if not value.startswith("/") or value.startswith("//") or "\\" in value:
                 raise ConfigError(f"Config {name} has value {value!r}: not a local path")
         if self.end_path is not None and not self.end_path.startswith("/"):
             raise ConfigError(f"Config end_path has value {self.end_path!r}: not a path")
-        if not self.cookie_name.replace("_", "").replace("-", "").isalnum():
+        name = self.cookie_name.replace("_", "").replace("-", "")
+        if not (name.isascii() and name.isalnum()):
             raise ConfigError(f"Config cookie_name has value {self.cookie_name!r}")
         for name in (
             "leeway_seconds",
@@ -127,6 +164,7 @@ class Config:
             "ship_interval_seconds",
             "job_max_age_seconds",
             "timeout_seconds",
+            "status_poll_seconds",
         ):
             _positive(name, getattr(self, name))
         if self.leeway_seconds > 60:
@@ -135,6 +173,15 @@ class Config:
         object.__setattr__(self, "api_routes", tuple(self.api_routes))
         object.__setattr__(self, "allow_routes", tuple(self.allow_routes))
         object.__setattr__(self, "strip_scripts", tuple(self.strip_scripts))
+        for name in ("audit_skip_prefixes", "audit_skip_suffixes"):
+            values = tuple(getattr(self, name))
+            if isinstance(getattr(self, name), str) or not all(
+                isinstance(v, str) and v for v in values
+            ):
+                raise ConfigError(f"Config {name} must be a sequence of non-empty strings")
+            object.__setattr__(self, name, values)
+        if any(not p.startswith("/") for p in self.audit_skip_prefixes):
+            raise ConfigError("Config audit_skip_prefixes: every prefix starts with '/'")
         object.__setattr__(self, "protected_routes", MappingProxyType(dict(self.protected_routes)))
         object.__setattr__(
             self,
@@ -154,10 +201,43 @@ class Config:
         return urlsplit(self.handoff_url).path or "/"
 
     @property
+    def sdk_dir(self) -> str:
+        """The folder of the handoff path (``/actas``): the SDK's own endpoints sit beside it."""
+        return posixpath.dirname(self.handoff_path.rstrip("/")) or "/"
+
+    @property
     def end_route(self) -> str:
         if self.end_path is not None:
             return self.end_path
-        return posixpath.join(posixpath.dirname(self.handoff_path.rstrip("/")) or "/", "end")
+        return posixpath.join(self.sdk_dir, "end")
+
+    @property
+    def status_route(self) -> str:
+        """``GET``: is the session still live (the banner polls it)."""
+        return posixpath.join(self.sdk_dir, "status")
+
+    @property
+    def ended_route(self) -> str:
+        """``GET``: the "support session ended" page, where End lands by default."""
+        return posixpath.join(self.sdk_dir, "ended")
+
+    @property
+    def script_route(self) -> str:
+        return posixpath.join(self.sdk_dir, "banner.js")
+
+    @property
+    def stylesheet_route(self) -> str:
+        return posixpath.join(self.sdk_dir, "pages.css")
+
+    @property
+    def end_landing(self) -> str:
+        """Where End redirects: ``after_end_path``, else the SDK's ended page."""
+        return self.after_end_path or self.ended_route + "?cause=ended"
+
+    @property
+    def console(self) -> str:
+        """The broker's staff console, where the SDK's pages send staff next."""
+        return self.console_url or self.expected_issuer.rstrip("/") + "/console/"
 
     @property
     def secure_cookie(self) -> bool:

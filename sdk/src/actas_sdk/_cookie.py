@@ -25,7 +25,7 @@ from actas_sdk._config import Config
 from actas_sdk.errors import BadCookie
 
 SEPARATOR = "~"
-_MAX_SEALED = 1024
+_MAX_SEALED = 2048
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,6 +33,7 @@ class Sealed:
     refresh_handle: str
     session_expires_at: float
     actor_name: str | None = None
+    subject_name: str | None = None
 
 
 def _derive(secret: str, label: bytes) -> bytes:
@@ -62,11 +63,19 @@ class CookieJar:
         self._aad = b"actas-sdk cookie v1 " + app + b" "
 
     def seal(self, session_id: str, data: Sealed) -> str:
-        nonce = os.urandom(12)
         fields: dict[str, object] = {"h": data.refresh_handle, "x": int(data.session_expires_at)}
         if data.actor_name:
             fields["n"] = data.actor_name
-        plain = json.dumps(fields, separators=(",", ":")).encode()
+        if data.subject_name:
+            fields["s"] = data.subject_name
+        sealed = self._seal(session_id, fields)
+        if len(sealed) > _MAX_SEALED:  # the names are for show only: drop them, keep the rest
+            sealed = self._seal(session_id, {"h": fields["h"], "x": fields["x"]})
+        return sealed
+
+    def _seal(self, session_id: str, fields: dict[str, object]) -> str:
+        nonce = os.urandom(12)
+        plain = json.dumps(fields, separators=(",", ":"), ensure_ascii=False).encode()
         return _b64(nonce + self._aead.encrypt(nonce, plain, self._aad + session_id.encode()))
 
     def open(self, session_id: str, sealed: str) -> Sealed:
@@ -76,11 +85,12 @@ class CookieJar:
             raw = _unb64(sealed)
             plain = self._aead.decrypt(raw[:12], raw[12:], self._aad + session_id.encode())
             data = json.loads(plain)
-            name = data.get("n")
+            name, subject_name = data.get("n"), data.get("s")
             return Sealed(
                 refresh_handle=str(data["h"]),
                 session_expires_at=float(data["x"]),
                 actor_name=str(name) if name else None,
+                subject_name=str(subject_name) if subject_name else None,
             )
         except (InvalidTag, ValueError, KeyError, TypeError, binascii.Error) as exc:
             raise BadCookie("the cookie's sealed part does not open") from exc
@@ -96,7 +106,10 @@ class CookieJar:
         return _b64(mac[:18])
 
     def csrf_ok(self, session_id: str, value: str) -> bool:
-        return hmac.compare_digest(self.csrf(session_id), value)
+        # compare_digest raises TypeError on a non-ASCII str: such a value is simply wrong.
+        if not value.isascii():
+            return False
+        return hmac.compare_digest(self.csrf(session_id).encode(), value.encode())
 
     def set_header(self, value: str, max_age: int) -> str:
         parts = [f"{self.name}={value}", "Path=/", "HttpOnly", "SameSite=Lax"]

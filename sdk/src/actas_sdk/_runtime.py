@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 
 import httpx
 
-from actas_sdk import _replies, banner, errors
+from actas_sdk import _endpoints, _pages, _replies, banner, errors
 from actas_sdk._config import Config
 from actas_sdk._cookie import SEPARATOR, CookieJar, Sealed
 from actas_sdk._replies import Reply
@@ -44,6 +44,8 @@ log = logging.getLogger("actas_sdk")
 #: After a refresh failed because the broker was unreachable, wait this long before the next.
 REFRESH_RETRY_SECONDS = 5.0
 _MAX_TRACKED_SESSIONS = 10_000
+#: Only reads of a static asset go unrecorded; a write to one is recorded like any other.
+_SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 @dataclass(slots=True)
@@ -106,8 +108,25 @@ class ActAs:
             Spool(config.spool_path, max_bytes=config.spool_max_bytes),
             interval=config.ship_interval_seconds,
         )
+        self._skip_prefixes = tuple(config.audit_skip_prefixes)
+        self._skip_suffixes = tuple(config.audit_skip_suffixes)
         self.handoff_path = config.handoff_path
         self.end_path = config.end_route
+        #: every path the SDK answers itself; adapters route them to :meth:`serve`
+        self.own_paths = frozenset(
+            {
+                config.handoff_path,
+                config.end_route,
+                config.status_route,
+                config.ended_route,
+                config.script_route,
+                config.stylesheet_route,
+            }
+        )
+        self.links = _replies.Links(
+            console=config.console,
+            stylesheet=f"{config.stylesheet_route}?v={_pages.STYLESHEET_VERSION}",
+        )
         self._refreshing: OrderedDict[str, tuple[threading.Lock, str | None]] = OrderedDict()
         self._refreshing_lock = threading.Lock()
         self._started = False
@@ -229,6 +248,7 @@ class ActAs:
                 context,
                 session_expires_at=datetime.fromtimestamp(sealed.session_expires_at, UTC),
                 actor_name=sealed.actor_name,
+                subject_name=sealed.subject_name,
             )
         refresh_due = verified.exp - self.config.refresh_before_seconds
         return _Entry(context, verified.exp, refresh_due, sealed)
@@ -271,7 +291,7 @@ class ActAs:
                     return Admission(entry.context)
                 raise
             new_value, new_entry = self._adopt(
-                grant, entry.sealed.refresh_handle, now, actor_name=entry.sealed.actor_name
+                grant, entry.sealed.refresh_handle, now, entry.sealed
             )
             if new_entry.context.session_id != session_id:
                 raise errors.BrokerError("the broker refreshed a different session")
@@ -281,12 +301,17 @@ class ActAs:
             return Admission(new_entry.context, self._set_cookie(new_value, new_entry, now))
 
     def _adopt(
-        self, grant: Grant, handle: str, now: float, *, actor_name: str | None = None
+        self, grant: Grant, handle: str, now: float, before: Sealed | None = None
     ) -> tuple[str, _Entry]:
-        """Verify a token the broker just gave us and make it a cookie value."""
+        """Verify a token the broker just gave us and make it a cookie value. The names
+        come from this answer, else from the cookie it refreshes."""
         verified = self.verifier.verify(grant.access_token, now)
-        name = grant.actor_name or actor_name
-        sealed = Sealed(handle, grant.session_expires_at.timestamp(), name)
+        sealed = Sealed(
+            handle,
+            grant.session_expires_at.timestamp(),
+            grant.actor_name or (before.actor_name if before else None),
+            grant.subject_name or (before.subject_name if before else None),
+        )
         value = grant.access_token + SEPARATOR + self.cookies.seal(grant.session_id, sealed)
         entry = self._entry(verified, sealed)
         self.cache.put(value, entry)
@@ -348,11 +373,16 @@ class ActAs:
             count_suppressed("analytics", stripped)
         if not banner.is_document(body):
             return body
+        config = self.config
         markup = banner.render(
             context,
             now=self.clock(),
             end_path=self.end_path,
             csrf=self.cookies.csrf(context.session_id),
+            script_path=config.script_route,
+            status_path=config.status_route,
+            console_url=config.console,
+            poll_seconds=config.status_poll_seconds,
             script_nonce=banner.csp_nonce(csp, "script-src"),
             style_nonce=banner.csp_nonce(csp, "style-src"),
         )
@@ -370,8 +400,20 @@ class ActAs:
         status: int | None,
         kind: str = "request",
         detail: str | None = None,
+        path: str | None = None,
     ) -> None:
-        """Queue the audit event of one impersonated request (never blocks)."""
+        """Queue the audit event of one impersonated request (never blocks). A read of a
+        static asset (``path`` on the skip list) is not recorded, unless the app named a
+        resource or skipped a side effect during it."""
+        if (
+            path is not None
+            and (path.startswith(self._skip_prefixes) or path.endswith(self._skip_suffixes))
+            and method in _SAFE_METHODS
+            and frame.resource is None
+            and frame.suppressed is None
+            and kind == "request"
+        ):
+            return
         self.shipper.record(
             Event(
                 kind,
@@ -401,57 +443,60 @@ class ActAs:
             )
         )
 
-    # --- the SDK's own endpoints ----------------------------------------------------------------
+    # --- the SDK's own endpoints (see _endpoints) --------------------------------------------
 
-    def handoff(self, code: str | None) -> Reply:
+    def handoff(self, code: str | None, cookie: str | None = None) -> Reply:
         """``GET <handoff path>?code=...``: redeem, set the cookie, 303 to a token-free URL."""
-        if not code or len(code) > 200 or not code.isascii():
-            return _replies.handoff_failed(400, "The link has no valid code.")
-        try:
-            grant = self.client.redeem(code)
-            value, entry = self._adopt(grant, grant.refresh_handle or "", self.clock())
-        except errors.GrantRejected:
-            return _replies.handoff_failed(400, "The link was already used, or it has expired.")
-        except errors.ActAsError as exc:
-            log.warning("handoff failed: %s", exc)
-            return _replies.handoff_failed(503, "The support service cannot be reached.")
-        self.start()
-        cookie = self._set_cookie(value, entry, self.clock())
-        return _replies.redirect(self.config.after_handoff_path, [("Set-Cookie", cookie)])
+        return _endpoints.handoff(self, code, cookie)
 
     def end(self, value: str | None, csrf: str | None, fetch_site: str | None) -> Reply:
         """``POST <end path>``: the banner's End button."""
-        clear = [("Set-Cookie", self.cookies.clear_header())]
-        if value is None:
-            return _replies.redirect(self.config.after_end_path, clear)
-        if fetch_site not in (None, "same-origin", "none"):
-            return _replies.refused(errors.Refused("cross-site End", reason="csrf"), api=False)
-        now = self.clock()
-        token, sealed_text = CookieJar.split(value)
-        try:
-            verified = self.verifier.verify(token, now, check_exp=False)
-            sealed = self.cookies.open(verified.context.session_id, sealed_text or "")
-        except errors.ActAsError:
-            return _replies.redirect(self.config.after_end_path, clear)
-        session_id = verified.context.session_id
-        if not csrf or not self.cookies.csrf_ok(session_id, csrf):
-            return _replies.refused(errors.Refused("missing End token", reason="csrf"), api=False)
-        try:
-            self.client.end(session_id, sealed.refresh_handle)
-        except errors.GrantRejected:
-            pass  # already over at the broker
-        except errors.ActAsError as exc:
-            log.warning("End could not reach the broker (%s); ending here only", exc)
-        self.feed.revoke_locally(session_id, until=sealed.session_expires_at, reason="ended")
-        self.cache.discard(value)
-        frame = Frame(verified.context)
-        self.record(frame, method="POST", route=self.end_path, status=303, detail="ended by staff")
-        return _replies.redirect(self.config.after_end_path, clear)
+        return _endpoints.end(self, value, csrf, fetch_site)
+
+    def status(self, value: str | None) -> Reply:
+        """``GET <status path>``: is this browser's session live (the banner polls it)."""
+        return _endpoints.status(self, value)
+
+    def serve(
+        self,
+        method: str,
+        path: str,
+        *,
+        cookie: Callable[[], str | None],
+        query: Callable[[str], str | None],
+        form: Callable[[], str | None],
+        header: Callable[[str], str | None],
+    ) -> Reply:
+        """Answer a request to one of :attr:`own_paths` (see :mod:`actas_sdk._endpoints`)."""
+        return _endpoints.serve(
+            self, method, path, cookie=cookie, query=query, form=form, header=header
+        )
 
     def ended(self, error: errors.ActAsError, *, api: bool, cookie: bool) -> Reply:
         return _replies.ended(
-            error, api=api, clear_cookie=self.cookies.clear_header() if cookie else None
+            error,
+            api=api,
+            clear_cookie=self.cookies.clear_header() if cookie else None,
+            links=self.links,
         )
+
+    def refusal_reply(
+        self,
+        context: ImpersonationContext,
+        refusal: errors.Refused,
+        *,
+        api: bool,
+        with_banner: bool = True,
+    ) -> Reply:
+        """The 403 for a refused action: a problem for APIs, else a page naming the cause,
+        with the banner (the session is still live, End stays in reach). Adapters whose
+        response hooks add the banner to every page anyway pass ``with_banner=False``."""
+        if api:
+            return _replies.refused_problem(refusal)
+        body = _replies.refused_page(refusal, self.links)
+        if with_banner:
+            body = self.decorate_html(body, context)
+        return _replies.html_page(403, body)
 
     def csrf(self, context: ImpersonationContext) -> str:
         return self.cookies.csrf(context.session_id)

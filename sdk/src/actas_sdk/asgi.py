@@ -20,7 +20,7 @@ from typing import Any
 from urllib.parse import parse_qs
 
 from actas_sdk import errors
-from actas_sdk._replies import Reply, refused
+from actas_sdk._replies import Reply
 from actas_sdk._runtime import ActAs, Admission
 from actas_sdk.context import ImpersonationContext, enter, leave
 from actas_sdk.markers import Marks, marks_of
@@ -64,6 +64,7 @@ class ActAsMiddleware:
         self._cookie_marker = f"{config.cookie_name}=".encode()
         self._propagation = config.propagation_header.lower().encode("latin-1")
         self._has_api = bool(actas.rules.api)
+        self._own_paths = actas.own_paths
         self._issuer = config.expected_issuer
         self._resolved: OrderedDict[tuple[str, str], tuple[Marks, str | None]] = OrderedDict()
         actas.start()
@@ -73,7 +74,7 @@ class ActAsMiddleware:
             await self.app(scope, receive, send)
             return
         path: str = scope["path"]
-        if path == self.actas.handoff_path or path == self.actas.end_path:
+        if path in self._own_paths:
             await self._own_endpoint(scope, receive, send)
             return
         cookie: str | None = None
@@ -93,7 +94,7 @@ class ActAsMiddleware:
         """Our cookie's value, read straight from the header bytes."""
         marker = self._cookie_marker
         at = header.find(marker)
-        while at > 0 and header[at - 1] not in b" ;":  # "xactas_session=" is not ours
+        while at > 0 and header[at - 1] not in b" ;":  # "xactas_sdk=" is not ours
             at = header.find(marker, at + 1)
         if at < 0:
             return None
@@ -172,9 +173,8 @@ class ActAsMiddleware:
             if refusal is not None:
                 actas.record_refusal(context, method, template, refusal)
                 extra = [("Set-Cookie", admission.set_cookie)] if admission.set_cookie else []
-                await _send_reply(
-                    send, refused(refusal, api=self._wants_json(scope, bearer)), extra
-                )
+                reply = actas.refusal_reply(context, refusal, api=self._wants_json(scope, bearer))
+                await _send_reply(send, reply, extra)
                 return
             if method == "GET":
                 # A page for the banner must come uncompressed; other calls keep compression.
@@ -184,7 +184,9 @@ class ActAsMiddleware:
                 await self.app(scope, receive, responder.send)
             finally:
                 route = _template(scope, root) or template
-                actas.record(frame, method=method, route=route, status=responder.status)
+                actas.record(
+                    frame, method=method, route=route, status=responder.status, path=scope["path"]
+                )
         finally:
             leave(token)
 
@@ -205,36 +207,51 @@ class ActAsMiddleware:
 
     async def _own_endpoint(self, scope: Scope, receive: Receive, send: Send) -> None:
         actas = self.actas
-        method = scope["method"]
-        if scope["path"] == actas.handoff_path:
-            if method != "GET":  # not even HEAD: a link checker must not use the code up
-                await _send_reply(
-                    send, Reply(405, [("Allow", "GET"), ("Content-Length", "0")], b"")
-                )
-                return
-            query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
-            codes = query.get("code") or []
-            code = codes[0] if len(codes) == 1 else None
-            await _send_reply(send, await _in_thread(functools.partial(actas.handoff, code)))
-            return
-        if method != "POST":
-            await _send_reply(send, Reply(405, [("Allow", "POST"), ("Content-Length", "0")], b""))
-            return
-        cookie = fetch_site = None
+        method: str = scope["method"]
+        path: str = scope["path"]
+        headers: dict[bytes, bytes] = {}
         for name, value in scope["headers"]:
-            if name == b"cookie" and self._cookie_marker in value:
-                cookie = actas.cookies.read(value.decode("latin-1"))
-            elif name == b"sec-fetch-site":
-                fetch_site = value.decode("latin-1")
-        body = b""
-        more = True
-        while more and len(body) <= _MAX_FORM:
-            message = await receive()
-            body += message.get("body", b"")
-            more = message.get("more_body", False)
-        tokens = parse_qs(body[:_MAX_FORM].decode("latin-1")).get("csrf") or []
-        csrf = tokens[0] if tokens else None
-        reply = await _in_thread(functools.partial(actas.end, cookie, csrf, fetch_site))
+            headers.setdefault(name, value)
+        cookie_header = headers.get(b"cookie")
+        cookie = (
+            actas.cookies.read(cookie_header.decode("latin-1"))
+            if cookie_header is not None and self._cookie_marker in cookie_header
+            else None
+        )
+        query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
+        csrf: str | None = None
+        if path == actas.end_path and method == "POST":
+            body = b""
+            more = True
+            while more and len(body) <= _MAX_FORM:
+                message = await receive()
+                body += message.get("body", b"")
+                more = message.get("more_body", False)
+            tokens = parse_qs(body[:_MAX_FORM].decode("latin-1")).get("csrf") or []
+            csrf = tokens[0] if tokens else None
+
+        def header(name: str) -> str | None:
+            value = headers.get(name.lower().encode("latin-1"))
+            return value.decode("latin-1") if value is not None else None
+
+        def one(name: str) -> str | None:
+            values = query.get(name) or []
+            return values[0] if len(values) == 1 else None
+
+        call = functools.partial(
+            actas.serve,
+            method,
+            path,
+            cookie=lambda: cookie,
+            query=one,
+            form=lambda: csrf,
+            header=header,
+        )
+        # Handoff and End call the broker: in a thread. The rest answer from memory.
+        if path in (actas.handoff_path, actas.end_path):
+            reply: Reply = await _in_thread(call)
+        else:
+            reply = call()
         await _send_reply(send, reply)
 
 

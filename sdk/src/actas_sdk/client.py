@@ -20,6 +20,9 @@ from actas_sdk._config import Config
 from actas_sdk._meta import __version__
 from actas_sdk.errors import BrokerError, BrokerUnavailable, GrantRejected
 
+#: Display names are cut to this many characters.
+NAME_LIMIT = 120
+
 
 @dataclass(frozen=True, slots=True)
 class Grant:
@@ -32,6 +35,8 @@ class Grant:
     refresh_handle: str | None
     #: the staff member's display name, for the banner (redeem answers only)
     actor_name: str | None = None
+    #: the customer's display name, for the banner (when the broker sends it)
+    subject_name: str | None = None
 
 
 def _problem(response: httpx.Response) -> str:
@@ -42,6 +47,13 @@ def _problem(response: httpx.Response) -> str:
     if isinstance(body, dict):
         return f"HTTP {response.status_code}: {str(body.get('detail', ''))[:200]}"
     return f"HTTP {response.status_code}"
+
+
+def _name(value: object) -> str | None:
+    """A display name from the broker, cut short (it travels in the sealed cookie)."""
+    if not isinstance(value, str) or not value.strip():
+        return None
+    return value.strip()[:NAME_LIMIT]
 
 
 def _datetime(value: object, name: str) -> datetime:
@@ -110,7 +122,7 @@ class BrokerClient:
         data = self._json(response, "token")
         token, session = data.get("access_token"), data.get("session")
         handle = data.get("refresh_handle")
-        name = data.get("actor_name")
+        name, subject_name = data.get("actor_name"), data.get("subject_name")
         if not isinstance(token, str) or not isinstance(session, str):
             raise BrokerError("the broker's token answer lacks access_token or session")
         return Grant(
@@ -119,7 +131,8 @@ class BrokerClient:
             session_id=session,
             session_expires_at=_datetime(data.get("session_expires_at"), "session_expires_at"),
             refresh_handle=handle if isinstance(handle, str) else None,
-            actor_name=name[:200] if isinstance(name, str) and name else None,
+            actor_name=_name(name),
+            subject_name=_name(subject_name),
         )
 
     def redeem(self, code: str) -> Grant:

@@ -36,6 +36,9 @@ class ImpersonationContext:
     session_expires_at: datetime | None = None
     #: the staff member's display name, for the banner (cookie sessions), else None
     actor_name: str | None = None
+    #: the customer's display name, for the banner (cookie sessions, when the broker sends
+    #: it), else None: show ``subject`` then
+    subject_name: str | None = None
     #: the whole RFC 8693 ``act`` chain, the current actor first
     actors: tuple[str, ...] = ()
     #: how the token arrived: ``cookie``, ``bearer``, ``job`` or ``test``

@@ -26,7 +26,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseBase, StreamingHt
 from django.utils.module_loading import import_string
 
 from actas_sdk import errors
-from actas_sdk._replies import Reply, refused
+from actas_sdk._replies import Reply
 from actas_sdk._runtime import ActAs, Admission
 from actas_sdk.context import ImpersonationContext, count_suppressed, enter, leave, suppressed
 
@@ -90,19 +90,20 @@ class ActAsMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponseBase:
         actas = self.actas
         method = request.method or "GET"
-        if request.path == actas.handoff_path:
-            if method != "GET":  # not even HEAD: a link checker must not use the code up
-                return HttpResponse(status=405, headers={"Allow": "GET"})
-            codes = request.GET.getlist("code")
-            return _response(actas.handoff(codes[0] if len(codes) == 1 else None))
-        if request.path == actas.end_path:
-            if method != "POST":
-                return HttpResponse(status=405, headers={"Allow": "POST"})
+        if request.path in actas.own_paths:
+
+            def one(name: str) -> str | None:
+                values = request.GET.getlist(name)
+                return values[0] if len(values) == 1 else None
+
             return _response(
-                actas.end(
-                    request.COOKIES.get(actas.cookies.name),
-                    request.POST.get("csrf"),
-                    request.headers.get("Sec-Fetch-Site"),
+                actas.serve(
+                    method,
+                    request.path,
+                    cookie=lambda: request.COOKIES.get(actas.cookies.name),
+                    query=one,
+                    form=lambda: request.POST.get("csrf"),
+                    header=request.headers.get,
                 )
             )
         request.actas = None  # type: ignore[attr-defined]
@@ -140,7 +141,13 @@ class ActAsMiddleware:
             if not getattr(request, "_actas_refused", False):
                 match = request.resolver_match
                 route = "/" + match.route.lstrip("/") if match is not None else None
-                actas.record(frame, method=method, route=route, status=response.status_code)
+                actas.record(
+                    frame,
+                    method=method,
+                    route=route,
+                    status=response.status_code,
+                    path=request.path,
+                )
             return response
         finally:
             leave(token)
@@ -174,7 +181,9 @@ class ActAsMiddleware:
         route = "/" + match.route.lstrip("/") if match is not None else None
         self.actas.record_refusal(context, method, route, refusal)
         request._actas_refused = True  # type: ignore[attr-defined]
-        return _response(refused(refusal, api=getattr(request, "_actas_api", False)))
+        api = getattr(request, "_actas_api", False)
+        # __call__ adds the banner on the way out, as to every page
+        return _response(self.actas.refusal_reply(context, refusal, api=api, with_banner=False))
 
 
 def _streamed(

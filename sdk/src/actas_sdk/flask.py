@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from actas_sdk import errors
-from actas_sdk._replies import Reply, refused
+from actas_sdk._replies import Reply
 from actas_sdk._runtime import ActAs, Admission
 from actas_sdk.context import Frame, ImpersonationContext, enter, leave
 
@@ -23,8 +23,7 @@ if TYPE_CHECKING:
 
 UserLoader = Callable[[ImpersonationContext], Any]
 
-_HANDOFF = "actas_handoff"
-_END = "actas_end"
+_OWN = "actas_own"
 #: HTML larger than this is streamed on after the banner went in near its top.
 MAX_BUFFER = 8 * 1024 * 1024
 _HTML_TYPES = ("text/html", "application/xhtml+xml")
@@ -62,27 +61,31 @@ def init_app(app: flask.Flask, actas: ActAs, *, load_user: UserLoader | None = N
     checks, the context, the banner and the audit event."""
     from flask import current_app, g, request
 
-    def handoff() -> flask.Response:
-        if request.method != "GET":  # Flask routes HEAD here too; it must not use the code up
-            return _response(Reply(405, [("Allow", "GET")], b""))
-        codes = request.args.getlist("code")
-        return _response(actas.handoff(codes[0] if len(codes) == 1 else None))
+    def own() -> flask.Response:
+        def one(name: str) -> str | None:
+            values = request.args.getlist(name)
+            return values[0] if len(values) == 1 else None
 
-    def end() -> flask.Response:
         return _response(
-            actas.end(
-                request.cookies.get(actas.cookies.name),
-                request.form.get("csrf"),
-                request.headers.get("Sec-Fetch-Site"),
+            actas.serve(
+                request.method,
+                request.path,
+                cookie=lambda: request.cookies.get(actas.cookies.name),
+                query=one,
+                form=lambda: request.form.get("csrf"),
+                header=request.headers.get,
             )
         )
 
-    app.add_url_rule(actas.handoff_path, _HANDOFF, handoff, methods=["GET"])
-    app.add_url_rule(actas.end_path, _END, end, methods=["POST"])
+    # Every method reaches ``own``, which answers 405 itself: Flask would route HEAD to a
+    # GET view, and a link checker's HEAD must not use a handoff code up.
+    methods = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
+    for path in sorted(actas.own_paths):
+        app.add_url_rule(path, _OWN, own, methods=methods)
 
     def before() -> flask.Response | None:
         g.actas = None
-        if request.endpoint in (_HANDOFF, _END):
+        if request.endpoint == _OWN:
             return None
         bearer = actas.api_token(request.method, request.path, request.headers.get)
         cookie = None if bearer is not None else request.cookies.get(actas.cookies.name)
@@ -112,7 +115,8 @@ def init_app(app: flask.Flask, actas: ActAs, *, load_user: UserLoader | None = N
             route = request.url_rule.rule if request.url_rule is not None else None
             actas.record_refusal(context, request.method, route, refusal)
             g._actas_recorded = True
-            return _response(refused(refusal, api=api))
+            # after_request adds the banner, as to every page
+            return _response(actas.refusal_reply(context, refusal, api=api, with_banner=False))
         return None
 
     def after(response: flask.Response) -> flask.Response:
@@ -148,7 +152,7 @@ def init_app(app: flask.Flask, actas: ActAs, *, load_user: UserLoader | None = N
             return
         g._actas_recorded = True
         route = request.url_rule.rule if request.url_rule is not None else None
-        actas.record(frame, method=request.method, route=route, status=status)
+        actas.record(frame, method=request.method, route=route, status=status, path=request.path)
 
     app.before_request(before)
     app.after_request(after)

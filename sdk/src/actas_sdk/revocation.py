@@ -237,7 +237,7 @@ class RevocationFeed:
         reason = str(data.get("reason", "revoked"))[:80]
         with self._lock:
             self._revoked[session] = (until, reason)
-            if (event_id := fields.get("id")) and event_id.isdigit():
+            if (event_id := fields.get("id")) and event_id.isascii() and event_id.isdigit():
                 self.last_event_id = event_id
             if now - self._last_prune > 60:
                 self._last_prune = now

@@ -80,6 +80,7 @@ class FakeSession:
     ended: str | None = None
     refreshes: int = 0
     actor_name: str | None = None
+    subject_name: str | None = None
 
 
 @dataclass
@@ -254,6 +255,7 @@ class FakeBroker:
         minutes: int = 15,
         handoff_url: str | None = None,
         actor_name: str | None = None,
+        subject_name: str | None = None,
     ) -> str:
         """Open a session and return its one-time handoff code."""
         session = FakeSession(
@@ -265,6 +267,7 @@ class FakeBroker:
             expires_at=self.clock() + minutes * 60,
             refresh_handle="actas_rh_" + secrets.token_urlsafe(24),
             actor_name=actor_name,
+            subject_name=subject_name,
         )
         code = "actas_hc_" + secrets.token_urlsafe(24)
         with self._changed:
@@ -365,6 +368,8 @@ class FakeBroker:
             "session": session.id,
             "session_expires_at": _iso(session.expires_at),
         }
+        if session.subject_name:
+            body["subject_name"] = session.subject_name
         if with_handle:
             body["refresh_handle"] = session.refresh_handle
             if session.actor_name:
@@ -375,7 +380,9 @@ class FakeBroker:
         with self._changed:
             found = self.codes.pop(str(body.get("code")), None)
         if found is None:
-            return _problem(400, "invalid_grant", "the handoff code is unknown or used")
+            return _problem(
+                400, "invalid_grant", "the handoff code is unknown, used, expired or not yours"
+            )
         session_id, url = found
         if url and url != body.get("handoff_url"):
             return _problem(400, "invalid_grant", "the handoff URL does not match")
@@ -431,7 +438,7 @@ class FakeBroker:
     def _revocations(self, request: httpx.Request) -> httpx.Response:
         last = request.headers.get("last-event-id")
         self.resumed_from.append(last)
-        after = int(last) if last and last.isdigit() else 0
+        after = int(last) if last and last.isascii() and last.isdigit() else 0
         if after > len(self.revocations):
             return _problem(400, "invalid_input", "unknown Last-Event-ID")
         return httpx.Response(

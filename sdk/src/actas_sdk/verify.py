@@ -47,18 +47,52 @@ class NeedsIO(Exception):
     """Internal: the answer needs a call to the broker, which the caller may not block on."""
 
 
+#: The value of each base64url character, for the canonical-spelling check below.
+_B64URL = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+_VALUE = {c: i for i, c in enumerate(_B64URL)}
+#: After 2 or 3 characters of a final group, these low bits of the last one carry no data.
+_UNUSED_BITS = {2: 0x0F, 3: 0x03}
+
+
 def b64decode(segment: str) -> bytes:
+    """Strict base64url (RFC 7515 section 2): the URL alphabet only, no padding, and the
+    unused low bits of the last character zero. One token then has exactly one spelling, so a
+    respelt token is not a second valid token (the cache, logs and any other verifier see
+    the same string the broker signed)."""
     if "=" in segment:
         raise errors.MalformedToken("a token segment carries base64 padding")
+    if "+" in segment or "/" in segment:
+        raise errors.MalformedToken("a token segment is not base64url (+ or / in it)")
+    unused = _UNUSED_BITS.get(len(segment) % 4)
+    if unused is not None and _VALUE.get(segment[-1], 0) & unused:
+        raise errors.MalformedToken("a token segment is not canonical base64url")
     try:
         return base64.b64decode(segment + "=" * (-len(segment) % 4), altchars=b"-_", validate=True)
     except (binascii.Error, ValueError) as exc:
         raise errors.MalformedToken("a token segment is not base64url") from exc
 
 
+class _DuplicateMember(ValueError):
+    pass
+
+
+def _unique(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """An object hook that refuses a member named twice: parsers disagree on which one
+    wins (Python keeps the last, others the first), and a token must mean one thing."""
+    value = dict(pairs)
+    if len(value) != len(pairs):
+        raise _DuplicateMember
+    return value
+
+
+_DECODER = json.JSONDecoder(object_pairs_hook=_unique)
+
+
 def json_object(raw: bytes, what: str) -> dict[str, Any]:
     try:
-        value = json.loads(raw)
+        value = _DECODER.decode(raw.decode())
+    except _DuplicateMember as exc:
+        raise errors.MalformedToken(f"the token {what} names a member twice") from exc
     except (ValueError, UnicodeDecodeError, RecursionError) as exc:
         raise errors.MalformedToken(f"the token {what} is not JSON") from exc
     if not isinstance(value, dict):
