@@ -69,16 +69,19 @@ def test_a_handoff_code_redeems_once_and_only_where_it_is_bound(broker: Broker, 
             expires_at=now + timedelta(seconds=60),
         )
     with broker.store.transaction() as uow:
-        args = {"code_hash": token_hash(code), "at": now}
-        assert uow.handoffs.redeem(application_id="other", handoff_url=HANDOFF, **args) is None
-        assert (
-            uow.handoffs.redeem(application_id="notes", handoff_url=HANDOFF + "x", **args) is None
-        )
-        assert (
-            uow.handoffs.redeem(application_id="notes", handoff_url=HANDOFF, **args)
-            == started.session.id
-        )
-        assert uow.handoffs.redeem(application_id="notes", handoff_url=HANDOFF, **args) is None
+
+        def redeem(application_id: str, handoff_url: str) -> str | None:
+            return uow.handoffs.redeem(
+                code_hash=token_hash(code),
+                application_id=application_id,
+                handoff_url=handoff_url,
+                at=now,
+            )
+
+        assert redeem("other", HANDOFF) is None
+        assert redeem("notes", HANDOFF + "x") is None
+        assert redeem("notes", HANDOFF) == started.session.id
+        assert redeem("notes", HANDOFF) is None
 
 
 def test_a_session_ends_once_and_a_refresh_handle_is_set_once(broker: Broker, desk: Desk) -> None:
