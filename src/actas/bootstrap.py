@@ -13,7 +13,8 @@ from actas.domain.staff import LockoutRule
 from actas.keys import keyring
 from actas.keys.keyring import KeySource
 from actas.keys.tokens import KeyRingMinter
-from actas.notify.outbox import channels_for
+from actas.notify.email import EmailComposer
+from actas.notify.outbox import broker_domain, channels_for
 from actas.policy_file import load_default_policy, load_policy
 from actas.revocation.bus import RevocationBus
 from actas.security.passwords import Argon2Passwords
@@ -83,6 +84,7 @@ def build(
         minter=KeyRingMinter(keys, issuer=settings.public_url),
         public_url=settings.public_url,
         channels=channels,
+        mail=EmailComposer(domain=broker_domain(settings)),
     )
     return Broker(
         settings=settings,

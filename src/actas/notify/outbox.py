@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 from sqlalchemy import select, update
 from sqlalchemy.engine import Connection, Row
@@ -30,6 +31,7 @@ from sqlalchemy.engine import Connection, Row
 from actas.domain.audit import AuditEvent
 from actas.domain.clock import Clock
 from actas.notify import DeliveryResult, OutboxMessage, Sender, failed, short_error
+from actas.notify.email import EMAIL, EmailSender
 from actas.notify.slack import INCOMING_WEBHOOK, SlackSender
 from actas.notify.webhooks import WebhookSender
 from actas.services.announce import Channel
@@ -79,9 +81,22 @@ def channels_for(settings: Settings) -> tuple[Channel, ...]:
     return tuple(channels)
 
 
+def broker_domain(settings: Settings) -> str:
+    """The broker's host name: the right side of every Message-ID it makes."""
+    return urlsplit(settings.public_url).hostname or "localhost"
+
+
 def senders_for(settings: Settings) -> dict[str, Sender]:
-    """One sender per configured channel kind."""
-    senders: dict[str, Sender] = {}
+    """One sender per configured channel kind. Customer email always has one: SMTP when it is
+    configured, else the local maildir (so the embedded default delivers, to a file)."""
+    smtp = settings.smtp
+    senders: dict[str, Sender] = {
+        EMAIL: EmailSender(
+            sender=smtp.sender if smtp else f"actas@{broker_domain(settings)}",
+            smtp=smtp,
+            maildir=None if smtp else settings.mail_dir,
+        )
+    }
     slack = settings.slack
     if slack_configured(settings):
         senders["slack"] = SlackSender(
@@ -249,13 +264,13 @@ class OutboxWorker:
                 done = conn.execute(
                     update(t)
                     .where(self._ours(row))
-                    .values(delivered_at=now, attempts=attempts, last_error=None)
+                    .values(delivered_at=now, attempts=attempts, last_error=None, **_settled(row))
                 ).rowcount
             return "delivered" if done == 1 else self._lost(row)
         error = result.error or "failed"
         if result.permanent or attempts >= self.max_attempts:
             with self.store.transaction() as uow:
-                done = _dead_letter(uow.conn, self._ours(row), now, attempts, error)
+                done = _dead_letter(uow.conn, self._ours(row), now, attempts, error, _settled(row))
                 if done == 1:
                     uow.audit.record(_dead_letter_event(row, attempts, error))
             if done != 1:
@@ -325,11 +340,27 @@ def _claimed(row: Row[Any], lease: datetime) -> _Claimed:
     )
 
 
-def _dead_letter(conn: Connection, ours: Any, now: datetime, attempts: int, error: str) -> int:
+def _dead_letter(
+    conn: Connection, ours: Any, now: datetime, attempts: int, error: str, extra: dict[str, Any]
+) -> int:
     result = conn.execute(
-        update(outbox).where(ours).values(dead_at=now, attempts=attempts, last_error=error)
+        update(outbox).where(ours).values(dead_at=now, attempts=attempts, last_error=error, **extra)
     )
     return int(result.rowcount)
+
+
+#: Channels whose payload carries a customer's secret (a link token, a code) in clear.
+SECRET_CHANNELS = frozenset({EMAIL})
+
+
+def _settled(row: _Claimed) -> dict[str, Any]:
+    """Extra values for a row that was delivered or dead-lettered: an email's payload is
+    emptied, so the link or code in it lives in the database no longer than it must (the ids
+    that tie the row to its case or session stay)."""
+    if row.channel not in SECRET_CHANNELS:
+        return {}
+    kept = {k: v for k, v in row.payload.items() if k in {"case", "session", "link"}}
+    return {"payload": json.dumps({**kept, "scrubbed": True}, separators=(",", ":"))}
 
 
 def _dead_letter_event(row: _Claimed, attempts: int, error: str) -> AuditEvent:

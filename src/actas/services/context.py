@@ -9,6 +9,7 @@ from actas.domain.clock import Clock
 from actas.domain.policy import Policy
 from actas.domain.ports import (
     ActorTokenMinter,
+    MailComposer,
     PasswordHasher,
     TotpVerifier,
     UnitOfWorkFactory,
@@ -36,3 +37,5 @@ class ServiceContext:
     issuer: str = "actas"
     #: Where announcements go (Slack, webhooks); written to the outbox with each change.
     channels: tuple[Channel, ...] = ()
+    #: Renders customer emails (links, codes) into outbox rows; None: no customer email.
+    mail: MailComposer | None = None

@@ -26,6 +26,7 @@ from actas.store.access_repos import (
     SqlSlackLinkRepo,
 )
 from actas.store.engine import READ_ONLY
+from actas.store.link_repos import SqlLinkRepo, SqlVerificationRepo
 from actas.store.repos import (
     SqlAccountRepo,
     SqlApplicationRepo,
@@ -83,6 +84,8 @@ class SqlUnitOfWork:
         self.revocations = SqlRevocationRepo(conn, self.after_commit, publisher)
         self.outbox = SqlOutboxRepo(conn)
         self.ingested = SqlIngestRepo(conn)
+        self.links = SqlLinkRepo(conn)
+        self.verifications = SqlVerificationRepo(conn)
 
 
 class Store:
