@@ -99,7 +99,7 @@ def _smtp_failure(exc: smtplib.SMTPException) -> DeliveryResult:
         shown = codes[0] if codes else 0
         return failed(f"SMTP {shown} recipient refused", permanent=permanent)
     if isinstance(exc, smtplib.SMTPNotSupportedError):
-        return failed("SMTP server does not offer STARTTLS")
+        return failed("SMTP server does not support AUTH or another needed extension")
     if isinstance(exc, smtplib.SMTPResponseException):
         code = int(exc.smtp_code)
         # A message refused outright will be refused again; other 5xx (a sender or an
@@ -164,7 +164,9 @@ class EmailSender:
             with client:
                 client.ehlo()
                 if smtp.starttls:
-                    # Raises SMTPNotSupportedError when not offered: never fall back to clear.
+                    if not client.has_extn("starttls"):
+                        # Never fall back to clear text.
+                        return failed("SMTP server does not offer STARTTLS")
                     client.starttls(context=self.ssl_context)
                     client.ehlo()
                 if smtp.username:
