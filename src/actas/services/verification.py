@@ -157,7 +157,9 @@ def _not_counted(verification: Verification, now: datetime) -> ActasError:
         return VerificationClosed(f"this verification is already {verification.status.value}")
     if verification.expires_at <= now:
         return VerificationExpired("the code has expired; send a new one")
-    return VerificationLocked("too many wrong codes: this verification is locked")
+    if verification.attempts >= CODE_ATTEMPTS:
+        return VerificationLocked("too many wrong codes: this verification is locked")
+    return VerificationClosed("this verification was decided meanwhile")
 
 
 def check_code(
@@ -184,7 +186,8 @@ def check_code(
         counted = uow.verifications.count_attempt(verification.id, at=now, limit=CODE_ATTEMPTS)
         if counted is None:
             # Nothing was counted, so nothing is written: raising rolls back an empty change.
-            raise _not_counted(verification, now)
+            # Read again: a concurrent check may have decided it since the first read.
+            raise _not_counted(uow.verifications.get(verification.id) or verification, now)
         attempts, stored = counted
         ids = {"verification": verification.id, "method": verification.method}
         if code_matches(stored, verification.id, digits):
