@@ -38,14 +38,8 @@ from actas.domain.clock import FrozenClock
 from actas.domain.ports import Channel
 from actas.keys import keyring
 from actas.notify import OutboxMessage, clean_error
-from actas.notify.outbox import (
-    DEAD_LETTERED,
-    OutboxRunner,
-    OutboxWorker,
-    backoff,
-    channels_for,
-    senders_for,
-)
+from actas.notify.channels import channels_for, senders_for
+from actas.notify.outbox import DEAD_LETTERED, OutboxRunner, OutboxWorker, backoff
 from actas.notify.slack import (
     Interaction,
     SlackSender,
@@ -652,7 +646,8 @@ def test_channels_and_senders_follow_the_settings(tmp_path: Path) -> None:
         return load_settings({**base, **env}, cwd=tmp_path)
 
     assert channels_for(settings()) == ()
-    assert senders_for(settings()) == {}
+    # Customer email always has a sender: the maildir when no SMTP server is configured.
+    assert sorted(senders_for(settings())) == ["email"]
     hook = "https://hooks.slack.com/services/T/B/x"
     assert channels_for(settings(ACTAS_SLACK_WEBHOOK_URL=hook)) == (
         Channel("slack", "incoming-webhook"),
@@ -672,7 +667,7 @@ def test_channels_and_senders_follow_the_settings(tmp_path: Path) -> None:
     )
     senders = senders_for(both)
     try:
-        assert sorted(senders) == ["slack", "webhook"]
+        assert sorted(senders) == ["email", "slack", "webhook"]
     finally:
         for sender in senders.values():
             sender.close()

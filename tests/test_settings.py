@@ -114,19 +114,51 @@ def test_database_url_names_the_psycopg_driver(tmp_path: Path, given: str, expec
 def test_smtp_settings(tmp_path: Path) -> None:
     settings = load(
         tmp_path,
-        ACTAS_SMTP_HOST="mail.test",
+        ACTAS_SMTP_HOST="127.0.0.1",
         ACTAS_SMTP_FROM="actas@example.test",
         ACTAS_SMTP_USERNAME="actas",
         ACTAS_SMTP_PASSWORD=SECRET,
         ACTAS_SMTP_STARTTLS="off",
     )
     assert settings.smtp is not None
-    assert settings.smtp.host == "mail.test"
+    assert settings.smtp.host == "127.0.0.1"
     assert settings.smtp.port == 587
     assert settings.smtp.sender == "actas@example.test"
     assert settings.smtp.username == "actas"
     assert settings.smtp.password == Secret(SECRET)
     assert settings.smtp.starttls is False
+
+
+def test_smtp_implicit_tls_defaults_to_port_465_without_starttls(tmp_path: Path) -> None:
+    settings = load(
+        tmp_path,
+        ACTAS_SMTP_HOST="mail.test",
+        ACTAS_SMTP_FROM="actas@example.test",
+        ACTAS_SMTP_IMPLICIT_TLS="on",
+    )
+    assert settings.smtp is not None
+    assert settings.smtp.implicit_tls is True
+    assert settings.smtp.starttls is False
+    assert settings.smtp.port == 465
+
+
+def test_smtp_defaults_to_starttls_on_587(tmp_path: Path) -> None:
+    settings = load(tmp_path, ACTAS_SMTP_HOST="mail.test", ACTAS_SMTP_FROM="a@example.test")
+    assert settings.smtp is not None
+    assert (settings.smtp.starttls, settings.smtp.implicit_tls, settings.smtp.port) == (
+        True,
+        False,
+        587,
+    )
+
+
+def test_the_maildir_defaults_beside_the_sqlite_database(tmp_path: Path) -> None:
+    data = tmp_path / ".actas"
+    settings = load(tmp_path, ACTAS_DATABASE_URL=f"sqlite:///{data / 'actas.db'}")
+    assert settings.mail_dir == data / "mail"
+    assert load(tmp_path, ACTAS_MAIL_DIR=str(tmp_path / "m")).mail_dir == tmp_path / "m"
+    pg = load(tmp_path, ACTAS_DATABASE_URL="postgresql://db.test/actas")
+    assert pg.mail_dir == tmp_path / ".actas" / "mail"
 
 
 # --- one line naming the setting and its value ----------------------------------------------
@@ -160,6 +192,31 @@ def test_smtp_settings(tmp_path: Path) -> None:
                 "ACTAS_SMTP_STARTTLS": "?",
             },
             ["ACTAS_SMTP_STARTTLS", "'?'", "boolean"],
+        ),
+        (
+            {
+                "ACTAS_SMTP_HOST": "m.test",
+                "ACTAS_SMTP_FROM": "a@b.test",
+                "ACTAS_SMTP_STARTTLS": "on",
+                "ACTAS_SMTP_IMPLICIT_TLS": "on",
+            },
+            ["ACTAS_SMTP_STARTTLS", "ACTAS_SMTP_IMPLICIT_TLS", "choose one"],
+        ),
+        (
+            {
+                "ACTAS_SMTP_HOST": "m.test",
+                "ACTAS_SMTP_FROM": "a@b.test",
+                "ACTAS_SMTP_STARTTLS": "0",
+            },
+            ["ACTAS_SMTP_STARTTLS", "'m.test'", "unencrypted"],
+        ),
+        (
+            {"ACTAS_SMTP_HOST": "m.test", "ACTAS_SMTP_FROM": "a@b.test\r\nBcc: x@evil.test"},
+            ["ACTAS_SMTP_FROM", "not an email address"],
+        ),
+        (
+            {"ACTAS_SMTP_HOST": "m.test\r\n", "ACTAS_SMTP_FROM": "a@b.test"},
+            ["ACTAS_SMTP_HOST", "not a host"],
         ),
         (
             {"ACTAS_DATABASE_URL": "mysql://db.test/actas"},

@@ -15,7 +15,8 @@ from actas.keys import keyring
 from actas.keys.directory import KeyFileDirectory
 from actas.keys.keyring import KeySource
 from actas.keys.tokens import KeyRingMinter
-from actas.notify.outbox import channels_for
+from actas.notify.channels import broker_domain, channels_for
+from actas.notify.email import EmailComposer
 from actas.policy_file import load_default_policy, load_policy
 from actas.revocation.bus import RevocationBus
 from actas.security.passwords import Argon2Passwords
@@ -91,6 +92,7 @@ def build(
         feed=bus,
         public_url=settings.public_url,
         channels=channels,
+        mail=EmailComposer(domain=broker_domain(settings)),
     )
     return Broker(
         settings=settings,

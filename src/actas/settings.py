@@ -40,6 +40,8 @@ class SmtpSettings:
     username: str | None = None
     password: Secret | None = None
     starttls: bool = True
+    #: TLS from the first byte (SMTPS, port 465) instead of upgrading with STARTTLS.
+    implicit_tls: bool = False
 
 
 @dataclass(frozen=True)
@@ -58,6 +60,8 @@ class Settings:
     host: str = "127.0.0.1"
     port: int = 8400
     smtp: SmtpSettings | None = None
+    #: Where customer emails are written (a maildir) when no SMTP server is configured.
+    mail_dir: Path = Path(".actas/mail")
     slack: SlackSettings = field(default_factory=SlackSettings)
     #: Receivers of signed announcements (Standard Webhooks), and their ``whsec_`` secret.
     webhook_urls: tuple[str, ...] = ()
@@ -107,6 +111,8 @@ _KEYS = (
     "smtp_username",
     "smtp_password",
     "smtp_starttls",
+    "smtp_implicit_tls",
+    "mail_dir",
     "slack_webhook_url",
     "slack_bot_token",
     "slack_signing_secret",
@@ -123,6 +129,8 @@ _KEYS = (
     "revocation_ping_seconds",
 )
 
+
+_LOOPBACK = frozenset({"127.0.0.1", "::1", "[::1]", "localhost"})
 
 _URL_PASSWORD = re.compile(r"(://[^:/@\s]*:)[^@\s]*@")
 
@@ -201,6 +209,13 @@ def _http_url(key: str, raw: str) -> str:
     return raw.rstrip("/")
 
 
+def _address(key: str, raw: str) -> str:
+    """One plain addr-spec (``actas@example.com``): it goes into a header of every email."""
+    if not re.fullmatch(r"[^@\s<>,;\"()]{1,64}@[A-Za-z0-9.-]{1,253}", raw):
+        raise SettingsError(f"{_env_name(key)}={raw[:80]!r} is not an email address")
+    return raw
+
+
 def _database_url(raw: str) -> str:
     if raw.startswith(("sqlite:///", "sqlite+pysqlite:///")):
         if raw.split(":///", 1)[1] in {"", ":memory:"}:
@@ -246,14 +261,41 @@ def load_settings(environ: dict[str, str] | None = None, *, cwd: Path | None = N
         if not raw.get("smtp_from"):
             raise SettingsError("ACTAS_SMTP_FROM is missing: it is required with ACTAS_SMTP_HOST")
         password = raw.get("smtp_password")
+        implicit_tls = _bool("smtp_implicit_tls", raw.get("smtp_implicit_tls", "false"))
+        starttls_default = "false" if implicit_tls else "true"
+        starttls = _bool("smtp_starttls", raw.get("smtp_starttls", starttls_default))
+        if implicit_tls and starttls:
+            raise SettingsError(
+                "ACTAS_SMTP_STARTTLS=true and ACTAS_SMTP_IMPLICIT_TLS=true: choose one"
+            )
+        smtp_host = str(raw["smtp_host"])
+        if not re.fullmatch(r"[A-Za-z0-9.:\[\]-]{1,253}", smtp_host):
+            raise SettingsError(f"ACTAS_SMTP_HOST={smtp_host[:80]!r} is not a host name or address")
+        if not (starttls or implicit_tls) and smtp_host not in _LOOPBACK:
+            # A customer's link or code, and the relay's password, would cross the network in
+            # clear: only a relay on this host may be spoken to without TLS.
+            raise SettingsError(
+                f"ACTAS_SMTP_STARTTLS=false with ACTAS_SMTP_HOST={smtp_host!r}: mail would "
+                "travel unencrypted; use TLS or a relay on 127.0.0.1"
+            )
         smtp = SmtpSettings(
-            host=str(raw["smtp_host"]),
-            port=_int("smtp_port", raw.get("smtp_port", 587), low=1, high=65535),
-            sender=str(raw["smtp_from"]),
+            host=smtp_host,
+            port=_int(
+                "smtp_port", raw.get("smtp_port", 465 if implicit_tls else 587), low=1, high=65535
+            ),
+            sender=_address("smtp_from", str(raw["smtp_from"])),
             username=str(raw["smtp_username"]) if raw.get("smtp_username") else None,
             password=Secret(str(password)) if password else None,
-            starttls=_bool("smtp_starttls", raw.get("smtp_starttls", "true")),
+            starttls=starttls,
+            implicit_tls=implicit_tls,
         )
+    if raw.get("mail_dir"):
+        mail_dir = Path(str(raw["mail_dir"]))
+    elif database_url.startswith("sqlite"):
+        # Beside the database, so `make clean` (or removing the data dir) clears both.
+        mail_dir = Path(database_url.split(":///", 1)[1]).parent / "mail"
+    else:
+        mail_dir = base / ".actas" / "mail"
 
     def secret(key: str) -> Secret | None:
         value = raw.get(key)
@@ -293,6 +335,7 @@ def load_settings(environ: dict[str, str] | None = None, *, cwd: Path | None = N
         host=host,
         port=port,
         smtp=smtp,
+        mail_dir=mail_dir,
         slack=slack,
         staff_session_ttl=_int(
             "staff_session_ttl", raw.get("staff_session_ttl", 8 * 3600), low=60, high=86400

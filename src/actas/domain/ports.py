@@ -22,6 +22,7 @@ from actas.domain.access import (
     Revocation,
 )
 from actas.domain.audit import AuditEvent, AuditQuery, VerifyReport
+from actas.domain.links import Link, LinkPurpose, Verification, VerificationStatus
 from actas.domain.roles import Role
 from actas.domain.staff import Staff, StaffSession
 from actas.domain.subjects import Account, Application, Subject
@@ -215,7 +216,55 @@ class IngestRepo(Protocol):
 class OutboxRepo(Protocol):
     def add(
         self, *, channel: str, target: str, event_type: str, payload: dict[str, Any], at: datetime
-    ) -> None: ...
+    ) -> str:
+        """Queue one message; returns the row's id (to tell later whether it was delivered)."""
+        ...
+
+
+class LinkRepo(Protocol):
+    def add(self, link: Link, *, token_hash: str) -> None: ...
+    def supersede(
+        self, *, application_id: str, subject_id: str, purpose: LinkPurpose, at: datetime
+    ) -> int:
+        """Retire the subject's unused links of ``purpose``; returns how many."""
+        ...
+
+    def redeem(
+        self, *, token_hash: str, application_id: str, purpose: LinkPurpose, at: datetime
+    ) -> Link | None:
+        """Mark the link used in one conditional UPDATE ... RETURNING; None if it is unknown,
+        used, superseded, expired or of another purpose or application."""
+        ...
+
+    def by_token_hash(self, token_hash: str) -> Link | None: ...
+
+
+class VerificationRepo(Protocol):
+    def add(self, verification: Verification, *, code_hash: str) -> None: ...
+    def get(self, verification_id: str) -> Verification | None: ...
+    def for_case(self, case_id: str) -> list[Verification]: ...
+    def sent_since(self, case_id: str, since: datetime) -> int: ...
+    def supersede_pending(self, case_id: str, *, at: datetime) -> int: ...
+    def count_attempt(
+        self, verification_id: str, *, at: datetime, limit: int
+    ) -> tuple[int, str] | None:
+        """Compare-and-set: count one attempt if the verification is pending, unexpired and
+        under ``limit``; returns (attempts now, code hash), or None when it was not counted."""
+        ...
+
+    def decide(
+        self, verification_id: str, *, status: VerificationStatus, at: datetime, by: str
+    ) -> bool:
+        """Compare-and-set from pending to ``status``; False if it was no longer pending."""
+        ...
+
+
+class MailComposer(Protocol):
+    """Renders a customer email from a named template, ready to queue in the outbox."""
+
+    def compose(self, template: str, values: dict[str, Any], *, at: datetime) -> dict[str, str]:
+        """The outbox payload: subject, text and HTML bodies, Message-ID and Date."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -342,6 +391,10 @@ class UnitOfWork(Protocol):
     def outbox(self) -> OutboxRepo: ...
     @property
     def ingested(self) -> IngestRepo: ...
+    @property
+    def links(self) -> LinkRepo: ...
+    @property
+    def verifications(self) -> VerificationRepo: ...
 
 
 class UnitOfWorkFactory(Protocol):

@@ -29,10 +29,9 @@ from sqlalchemy.engine import Connection, Row
 
 from actas.domain.audit import AuditEvent
 from actas.domain.clock import Clock
-from actas.domain.ports import Channel
 from actas.notify import DeliveryResult, OutboxMessage, Sender, failed, short_error
-from actas.notify.slack import INCOMING_WEBHOOK, SlackSender
-from actas.notify.webhooks import WebhookSender
+from actas.notify.channels import senders_for
+from actas.notify.email import EMAIL
 from actas.store.tables import outbox
 from actas.store.uow import Store
 
@@ -62,37 +61,6 @@ def backoff(attempts: int, *, base: float = 5.0, cap: float = 3600.0) -> timedel
     """The wait after the ``attempts``-th failed attempt: ``base``, doubling, at most ``cap``."""
     exponent = min(max(attempts - 1, 0), 32)
     return timedelta(seconds=min(base * 2**exponent, cap))
-
-
-def slack_configured(settings: Settings) -> bool:
-    slack = settings.slack
-    return slack.webhook_url is not None or (slack.bot_token is not None and bool(slack.channel))
-
-
-def channels_for(settings: Settings) -> tuple[Channel, ...]:
-    """Where announcements go, from the settings: Slack when it is configured, and each
-    webhook URL."""
-    channels: list[Channel] = []
-    if slack_configured(settings):
-        channels.append(Channel("slack", settings.slack.channel or INCOMING_WEBHOOK))
-    channels.extend(Channel("webhook", url) for url in settings.webhook_urls)
-    return tuple(channels)
-
-
-def senders_for(settings: Settings) -> dict[str, Sender]:
-    """One sender per configured channel kind."""
-    senders: dict[str, Sender] = {}
-    slack = settings.slack
-    if slack_configured(settings):
-        senders["slack"] = SlackSender(
-            webhook_url=slack.webhook_url.value if slack.webhook_url else None,
-            bot_token=slack.bot_token.value if slack.bot_token else None,
-        )
-    if settings.webhook_urls and settings.webhook_secret is not None:
-        senders["webhook"] = WebhookSender(
-            settings.webhook_secret.value, allowed_urls=settings.webhook_urls
-        )
-    return senders
 
 
 @dataclass(frozen=True)
@@ -249,13 +217,13 @@ class OutboxWorker:
                 done = conn.execute(
                     update(t)
                     .where(self._ours(row))
-                    .values(delivered_at=now, attempts=attempts, last_error=None)
+                    .values(delivered_at=now, attempts=attempts, last_error=None, **_settled(row))
                 ).rowcount
             return "delivered" if done == 1 else self._lost(row)
         error = result.error or "failed"
         if result.permanent or attempts >= self.max_attempts:
             with self.store.transaction() as uow:
-                done = _dead_letter(uow.conn, self._ours(row), now, attempts, error)
+                done = _dead_letter(uow.conn, self._ours(row), now, attempts, error, _settled(row))
                 if done == 1:
                     uow.audit.record(_dead_letter_event(row, attempts, error))
             if done != 1:
@@ -325,11 +293,27 @@ def _claimed(row: Row[Any], lease: datetime) -> _Claimed:
     )
 
 
-def _dead_letter(conn: Connection, ours: Any, now: datetime, attempts: int, error: str) -> int:
+def _dead_letter(
+    conn: Connection, ours: Any, now: datetime, attempts: int, error: str, extra: dict[str, Any]
+) -> int:
     result = conn.execute(
-        update(outbox).where(ours).values(dead_at=now, attempts=attempts, last_error=error)
+        update(outbox).where(ours).values(dead_at=now, attempts=attempts, last_error=error, **extra)
     )
     return int(result.rowcount)
+
+
+#: Channels whose payload carries a customer's secret (a link token, a code) in clear.
+SECRET_CHANNELS = frozenset({EMAIL})
+
+
+def _settled(row: _Claimed) -> dict[str, Any]:
+    """Extra values for a row that was delivered or dead-lettered: an email's payload is
+    emptied, so the link or code in it lives in the database no longer than it must (the ids
+    that tie the row to its case or session stay)."""
+    if row.channel not in SECRET_CHANNELS:
+        return {}
+    kept = {k: v for k, v in row.payload.items() if k in {"case", "session", "link"}}
+    return {"payload": json.dumps({**kept, "scrubbed": True}, separators=(",", ":"))}
 
 
 def _dead_letter_event(row: _Claimed, attempts: int, error: str) -> AuditEvent:

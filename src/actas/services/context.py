@@ -12,6 +12,7 @@ from actas.domain.ports import (
     AuditChain,
     Channel,
     KeyDirectory,
+    MailComposer,
     PasswordHasher,
     RevocationFeed,
     TotpVerifier,
@@ -45,3 +46,5 @@ class ServiceContext:
     issuer: str = "actas"
     #: Where announcements go (Slack, webhooks); written to the outbox with each change.
     channels: tuple[Channel, ...] = ()
+    #: Renders customer emails (links, codes) into outbox rows; None: no customer email.
+    mail: MailComposer | None = None

@@ -10,6 +10,7 @@ from actas.domain.access import AccessSession, EndReason, MintedToken
 from actas.domain.audit import Actor
 from actas.domain.errors import InvalidGrant
 from actas.domain.lifecycle import SessionEvent, SessionState, session_allows, session_state
+from actas.domain.ports import UnitOfWork
 from actas.domain.subjects import Application
 from actas.domain.tokens import REFRESH_PREFIX, new_token, token_hash
 from actas.services import sessions, trail
@@ -29,6 +30,8 @@ class Redeemed:
     refresh_handle: str | None
     #: The staff member's display name, for the banner. Never in the token (DESIGN.md).
     actor_name: str | None = None
+    #: The customer's display name, for the banner (the token carries only the id).
+    subject_name: str | None = None
 
 
 def _mint(ctx: ServiceContext, session: AccessSession, now: datetime) -> MintedToken:
@@ -81,6 +84,7 @@ def redeem_handoff(
                 session=session,
                 refresh_handle=handle,
                 actor_name=staff.display_name if staff else None,
+                subject_name=_subject_name(uow, session),
             )
     if failure is not None:
         raise failure
@@ -112,7 +116,12 @@ def refresh_session(
             uow.audit.record(
                 trail.event("session.refreshed", by, session=session, data={"jti": token.jti})
             )
-            redeemed = Redeemed(token=token, session=session, refresh_handle=None)
+            redeemed = Redeemed(
+                token=token,
+                session=session,
+                refresh_handle=None,
+                subject_name=_subject_name(uow, session),
+            )
     if failure is not None:
         raise failure
     assert redeemed is not None
@@ -141,3 +150,8 @@ def end_by_app(
         ended = uow.sessions.get(session.id)
     assert ended is not None
     return ended
+
+
+def _subject_name(uow: UnitOfWork, session: AccessSession) -> str | None:
+    subject = uow.subjects.get(session.application_id, session.subject_id)
+    return subject.display_name if subject is not None and subject.display_name else None

@@ -239,10 +239,11 @@ class SqlOutboxRepo:
 
     def add(
         self, *, channel: str, target: str, event_type: str, payload: dict[str, Any], at: datetime
-    ) -> None:
+    ) -> str:
+        row_id = str(uuid.uuid4())
         self.conn.execute(
             insert(outbox).values(
-                id=str(uuid.uuid4()),
+                id=row_id,
                 channel=channel,
                 target=target,
                 event_type=event_type,
@@ -252,3 +253,4 @@ class SqlOutboxRepo:
                 next_attempt_at=at,
             )
         )
+        return row_id

@@ -313,3 +313,47 @@ ingested_events = Table(
     Column("session_id", String(36), nullable=False),
     Column("received_at", UtcDateTime, nullable=False),
 )
+
+# --- one-time links and verification codes (migration 0005) ----------------------------------
+
+#: One-time links, stored only as hashes; redeemed with one conditional UPDATE ... RETURNING.
+links = Table(
+    "links",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("application_id", String(63), nullable=False),
+    Column("subject_id", String(128), nullable=False),
+    Column("account_id", String(128), nullable=False),
+    Column("purpose", String(32), nullable=False),
+    Column("issued_at", UtcDateTime, nullable=False),
+    Column("expires_at", UtcDateTime, nullable=False),
+    Column("issued_by", String(128), nullable=False),
+    #: SHA-256 of the address the link went to: it must still be the subject's at redemption.
+    Column("recipient_hash", String(64), nullable=False),
+    Column("used_at", UtcDateTime, nullable=True),
+    Column("superseded_at", UtcDateTime, nullable=True),
+    Column("outbox_id", String(36), nullable=True),
+    Index("ix_links_subject_purpose", "application_id", "subject_id", "purpose"),
+)
+
+#: Verification codes sent from a case; the row is also the record of the verification.
+verifications = Table(
+    "verifications",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("case_id", String(36), ForeignKey("cases.id"), nullable=False, index=True),
+    Column("application_id", String(63), nullable=False),
+    Column("subject_id", String(128), nullable=False),
+    Column("account_id", String(128), nullable=False),
+    Column("method", String(16), nullable=False),
+    Column("code_hash", String(64), nullable=False),
+    Column("requested_by", String(36), nullable=False),
+    Column("issued_at", UtcDateTime, nullable=False),
+    Column("expires_at", UtcDateTime, nullable=False),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("status", String(16), nullable=False),
+    Column("decided_at", UtcDateTime, nullable=True),
+    Column("decided_by", String(36), nullable=True),
+    Column("outbox_id", String(36), nullable=True),
+)

@@ -23,6 +23,7 @@ from actas.store.access_repos import (
 )
 from actas.store.audit_query import query_events
 from actas.store.engine import READ_ONLY
+from actas.store.link_repos import SqlLinkRepo, SqlVerificationRepo
 from actas.store.repos import (
     SqlAccountRepo,
     SqlApplicationRepo,
@@ -87,6 +88,8 @@ class SqlUnitOfWork:
         self.revocations = SqlRevocationRepo(conn, self.after_commit, publisher)
         self.outbox = SqlOutboxRepo(conn)
         self.ingested = SqlIngestRepo(conn)
+        self.links = SqlLinkRepo(conn)
+        self.verifications = SqlVerificationRepo(conn)
 
     def ping(self) -> None:
         self.conn.execute(text("SELECT 1"))

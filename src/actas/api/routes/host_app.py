@@ -39,6 +39,7 @@ def _token_out(redeemed: handoff_service.Redeemed, now: datetime) -> dict[str, A
         "session_expires_at": redeemed.session.expires_at,
         **({"refresh_handle": redeemed.refresh_handle} if redeemed.refresh_handle else {}),
         **({"actor_name": redeemed.actor_name} if redeemed.actor_name else {}),
+        **({"subject_name": redeemed.subject_name} if redeemed.subject_name else {}),
     }
 
 
