@@ -7,17 +7,20 @@ from datetime import timedelta
 
 from sqlalchemy.engine import Engine
 
+from actas.domain.audit import Actor
 from actas.domain.clock import Clock, system_clock
 from actas.domain.ports import PasswordHasher
-from actas.domain.staff import LockoutRule
+from actas.domain.throttle import Throttle
 from actas.keys import keyring
 from actas.keys.keyring import KeySource
+from actas.keys.seeds import SeedCipher
 from actas.keys.tokens import KeyRingMinter
 from actas.notify.outbox import channels_for
 from actas.policy_file import load_default_policy, load_policy
 from actas.revocation.bus import RevocationBus
 from actas.security.passwords import Argon2Passwords
 from actas.security.totp import PyOtpTotp
+from actas.services import staff as staff_service
 from actas.services.announce import Channel
 from actas.services.context import ServiceContext
 from actas.settings import Settings
@@ -42,7 +45,8 @@ class Broker:
 
 
 def initialise(settings: Settings, *, clock: Clock = system_clock) -> bool:
-    """Create or migrate the database and the key file. Safe to run twice.
+    """Create or migrate the database and the key file, then seal any TOTP seed still stored
+    plain (the migration cannot: the data key is in the key file). Safe to run twice.
     Returns True when a new key file was created."""
     engine = make_engine(settings.database_url)
     try:
@@ -50,6 +54,11 @@ def initialise(settings: Settings, *, clock: Clock = system_clock) -> bool:
     finally:
         engine.dispose()
     _, created = keyring.ensure(settings.key_file, clock())
+    broker = build(settings, clock=clock)
+    try:
+        staff_service.seal_seeds(broker.services, by=Actor(id="actas:init"))
+    finally:
+        broker.engine.dispose()
     return created
 
 
@@ -75,8 +84,11 @@ def build(
         read=store.read,
         clock=clock,
         passwords=passwords or Argon2Passwords(),
-        totp=PyOtpTotp(),
-        lockout=LockoutRule(threshold=settings.lockout_threshold, seconds=settings.lockout_seconds),
+        totp=PyOtpTotp(SeedCipher(keys.data_keys)),
+        throttle=Throttle.from_settings(
+            free_failures=settings.sign_in_free_failures,
+            max_delay_seconds=settings.sign_in_max_delay_seconds,
+        ),
         session_ttl=timedelta(seconds=settings.staff_session_ttl),
         session_idle=timedelta(seconds=settings.staff_session_idle),
         policy=load_policy(settings.policy_file) if settings.policy_file else load_default_policy(),

@@ -212,6 +212,28 @@ def staff_reset_totp(email: str) -> None:
     _print_enrollment(uri)
 
 
+@staff.command("unthrottle")
+@click.argument("email", required=False)
+@click.option("--address", default=None, help="Clear the wait of one client address instead.")
+@friendly
+def staff_unthrottle(email: str | None, address: str | None) -> None:
+    """Clear the sign-in wait of a staff member (or of a client address) at once."""
+    from actas.services import throttle as throttle_service
+
+    if (email is None) == (address is None):
+        _fail("name a staff EMAIL or an --address, not both")
+    services = _broker().services
+    if address is not None:
+        cleared = int(
+            throttle_service.unthrottle_address(services, address=address, by=_cli_actor())
+        )
+        click.echo(f"{address}: {cleared} wait(s) cleared")
+        return
+    assert email is not None
+    cleared = throttle_service.unthrottle(services, email=email, by=_cli_actor())
+    click.echo(f"{email}: {cleared} wait(s) cleared")
+
+
 @staff.command("list")
 @friendly
 def staff_list() -> None:

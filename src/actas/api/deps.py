@@ -18,7 +18,9 @@ from actas.domain.subjects import Application
 from actas.services import applications as app_service
 from actas.services import staff as staff_service
 
-SESSION_COOKIE = "actas_session"
+#: ``__Host-``: the browser keeps it only if Secure, Path=/ and without Domain, so no sibling
+#: host can plant or shadow it; and it never collides with the SDK's cookie in a host app.
+SESSION_COOKIE = "__Host-actas_staff"
 MAX_UA = 300
 
 

@@ -23,6 +23,7 @@ from actas.domain.audit import AuditEvent, AuditQuery
 from actas.domain.roles import Role
 from actas.domain.staff import Staff, StaffSession
 from actas.domain.subjects import Account, Application, Subject
+from actas.domain.throttle import ThrottleState
 
 
 class StaffRepo(Protocol):
@@ -30,12 +31,11 @@ class StaffRepo(Protocol):
     def by_id(self, staff_id: str) -> Staff | None: ...
     def by_email(self, email: str) -> Staff | None: ...
     def all(self) -> list[Staff]: ...
-    def add_failure(self, staff_id: str) -> int:
-        """Atomically count one more failed sign-in; returns the new count."""
+    def active_admin_ids(self) -> frozenset[str]:
+        """The active admins, their rows locked until the transaction ends (PostgreSQL), so
+        two admins disabling each other at once cannot both succeed."""
         ...
 
-    def set_locked_until(self, staff_id: str, until: datetime | None) -> None: ...
-    def reset_failures(self, staff_id: str) -> None: ...
     def claim_totp_step(self, staff_id: str, step: int) -> bool:
         """Atomically move the last used TOTP step forward; False if ``step`` is not newer."""
         ...
@@ -43,6 +43,35 @@ class StaffRepo(Protocol):
     def set_disabled(self, staff_id: str, at: datetime | None) -> None: ...
     def set_roles(self, staff_id: str, roles: frozenset[Role]) -> None: ...
     def set_totp_secret(self, staff_id: str, secret: str) -> None: ...
+    def reseal_totp_secret(self, staff_id: str, *, old: str, new: str) -> bool:
+        """Replace the stored seed by the same seed sealed anew, if it is still ``old``."""
+        ...
+
+
+class ThrottleRepo(Protocol):
+    """Failure counts per bucket key (see ``actas.domain.throttle``), shared by replicas."""
+
+    def get(self, key: str) -> ThrottleState | None: ...
+    def locked(
+        self, key: str, *, bucket: str, email_key: str | None, now: datetime
+    ) -> ThrottleState:
+        """The bucket's state, created empty if need be, its row locked until the transaction
+        ends: failures counted at once on several replicas are none of them lost."""
+        ...
+
+    def save(self, key: str, state: ThrottleState) -> None: ...
+    def purge(self, before: datetime) -> int:
+        """Drop buckets quiet since before ``before`` (forgotten ones); returns how many."""
+        ...
+
+    def clear(self, key: str) -> bool: ...
+    def clear_email(self, email_key: str) -> int:
+        """Forget every (email, address) bucket of one email; returns how many."""
+        ...
+
+    def blocked_emails(self, now: datetime) -> dict[str, datetime]:
+        """Email keys of sign-ins slowed at ``now``, with the latest end of their wait."""
+        ...
 
 
 class StaffSessionRepo(Protocol):
@@ -264,6 +293,8 @@ class UnitOfWork(Protocol):
     def outbox(self) -> OutboxRepo: ...
     @property
     def ingested(self) -> IngestRepo: ...
+    @property
+    def throttle(self) -> ThrottleRepo: ...
 
 
 class UnitOfWorkFactory(Protocol):
@@ -282,7 +313,25 @@ class TotpVerifier(Protocol):
     def new_secret(self) -> str: ...
     def provisioning_uri(self, secret: str, *, account_name: str, issuer: str) -> str: ...
     def matching_step(self, secret: str, code: str, at: datetime) -> int | None:
-        """The time step whose code equals ``code`` within one step of ``at``, or None."""
+        """The time step whose code equals ``code`` within one step of ``at``, or None.
+        ``secret`` is the stored (sealed) seed; a seed that cannot be opened matches nothing."""
+        ...
+
+    def reseal(self, secret: str) -> str | None:
+        """The stored seed sealed with the newest data key, or None when it already is."""
+        ...
+
+
+class SeedSealer(Protocol):
+    """Seals secrets kept at rest (the TOTP seeds) with the broker's data keys."""
+
+    def seal(self, seed: str) -> str: ...
+    def open(self, stored: str) -> str:
+        """The seed; a value stored before sealing existed comes back as it is."""
+        ...
+
+    def is_current(self, stored: str) -> bool:
+        """True when ``stored`` is sealed with the newest data key."""
         ...
 
 

@@ -50,6 +50,7 @@ from actas.domain.roles import Role
 from actas.domain.staff import Staff
 from actas.domain.subjects import Application
 from actas.domain.tokens import new_token, token_hash
+from actas.services import throttle
 from actas.services.announce import announce
 from actas.services.context import ServiceContext
 
@@ -507,15 +508,8 @@ def _expire_if_due(ctx: ServiceContext, uow: UnitOfWork, request: AccessRequest)
 
 
 def _step_up(ctx: ServiceContext, uow: UnitOfWork, staff: Staff, code: str | None) -> None:
-    """A fresh TOTP code, never one used before (it moves the staff member's last step)."""
-    if not code:
-        raise StepUpRequired("this needs a fresh code from your authenticator app")
-    current = uow.staff.by_id(staff.id)
-    if current is None or not current.active:
-        raise Forbidden("the staff account is disabled")
-    step = ctx.totp.matching_step(current.totp_secret, code.strip(), ctx.clock())
-    if step is None or not uow.staff.claim_totp_step(staff.id, step):
-        raise StepUpRequired("the authenticator code is wrong or was already used")
+    """A fresh TOTP code, never one used before; wrong ones audited and counted."""
+    throttle.verify_step_up(ctx, uow, staff, code)
 
 
 def _answer(

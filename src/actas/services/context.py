@@ -13,7 +13,7 @@ from actas.domain.ports import (
     TotpVerifier,
     UnitOfWorkFactory,
 )
-from actas.domain.staff import LockoutRule
+from actas.domain.throttle import Throttle
 from actas.services.announce import Channel
 
 
@@ -25,7 +25,8 @@ class ServiceContext:
     clock: Clock
     passwords: PasswordHasher
     totp: TotpVerifier
-    lockout: LockoutRule
+    #: How failed sign-ins and step-ups slow their source down.
+    throttle: Throttle
     session_ttl: timedelta
     session_idle: timedelta
     policy: Policy

@@ -34,6 +34,7 @@ from actas.store.repos import (
     SqlSubjectRepo,
 )
 from actas.store.tables import audit_checkpoints
+from actas.store.throttle_repo import SqlThrottleRepo
 
 
 class SqlAuditLog:
@@ -83,6 +84,7 @@ class SqlUnitOfWork:
         self.revocations = SqlRevocationRepo(conn, self.after_commit, publisher)
         self.outbox = SqlOutboxRepo(conn)
         self.ingested = SqlIngestRepo(conn)
+        self.throttle = SqlThrottleRepo(conn)
 
 
 class Store:
