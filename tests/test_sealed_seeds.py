@@ -25,6 +25,7 @@ from actas.domain.audit import AuditQuery
 from actas.domain.clock import FrozenClock
 from actas.domain.roles import Role
 from actas.keys import keyring
+from actas.keys.keyring import KeyFileError
 from actas.keys.seeds import SEALED_PREFIX, SealedSeedError, SeedCipher, new_data_key
 from actas.security.passwords import FastTestPasswords
 from actas.services import audit as audit_service
@@ -207,3 +208,16 @@ def test_a_database_file_others_can_read_is_refused(
         f"chmod 600 {loose}"
     )
     engine.dispose()
+
+
+def test_a_broker_without_a_data_key_refuses_to_start_until_init(
+    settings: Settings, broker: Broker, clock: FrozenClock
+) -> None:
+    payload = json.loads(settings.key_file.read_text())
+    del payload["data_keys"]
+    settings.key_file.write_text(json.dumps(payload))
+    with pytest.raises(KeyFileError) as caught:
+        build(settings, clock=clock, passwords=FastTestPasswords())
+    assert "holds no data key to seal TOTP seeds; run `actas init`" in str(caught.value)
+    initialise(settings, clock=clock)
+    build(settings, clock=clock, passwords=FastTestPasswords()).engine.dispose()

@@ -70,6 +70,12 @@ def build(
 ) -> Broker:
     engine = make_engine(settings.database_url)
     keys = KeySource(settings.key_file, clock)
+    if not keys.data_keys():
+        # Fail at start, with the fix, rather than at the first enrollment or sign-in.
+        raise keyring.KeyFileError(
+            f"ACTAS_KEY_FILE={str(settings.key_file)!r} holds no data key to seal TOTP seeds; "
+            "run `actas init`"
+        )
     bus = RevocationBus()
     store = Store(
         engine,

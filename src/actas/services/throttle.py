@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from actas.domain.audit import Actor, AuditEvent
-from actas.domain.errors import Forbidden, NotFound, StepUpRequired, Throttled
+from actas.domain.errors import Forbidden, InvalidInput, NotFound, StepUpRequired, Throttled
 from actas.domain.ports import UnitOfWork
 from actas.domain.staff import Staff, is_totp_code, normalise_email
 from actas.domain.throttle import (
@@ -31,7 +31,7 @@ def key_email(email: str) -> str:
     at all) the trimmed, case-folded text, so that malformed emails are slowed like others."""
     try:
         return normalise_email(email)
-    except Exception:
+    except InvalidInput:
         return email.strip().casefold()[:320]
 
 
