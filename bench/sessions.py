@@ -73,8 +73,6 @@ def prepare(database_url: str, workdir: Path, codes: int) -> tuple[object, list[
                 password_hash="-",
                 totp_secret="-",
                 totp_last_step=None,
-                failed_logins=0,
-                locked_until=None,
                 disabled_at=None,
                 created_at=now,
             )

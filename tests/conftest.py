@@ -132,6 +132,7 @@ def database_url(
     if request.param == "sqlite":
         target = tmp_path / "actas.db"
         shutil.copyfile(sqlite_template, target)
+        target.chmod(0o600)  # the broker refuses a database file others may read
         return f"sqlite:///{target}"
     require_postgres()
     assert pg_databases is not None

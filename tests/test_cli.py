@@ -23,6 +23,7 @@ from sqlalchemy import text
 from actas.bootstrap import build
 from actas.cli import main
 from actas.domain.audit import Actor
+from actas.domain.errors import AuthenticationFailed, Throttled
 from actas.keys import keyring
 from actas.security.totp import PyOtpTotp
 from actas.services import applications as app_service
@@ -282,6 +283,59 @@ def test_staff_disable(ready: Cli) -> None:
     before = len(events(ready))
     assert_one_line_failure(ready("staff", "disable", "nobody@x.test"), "nobody@x.test")
     assert len(events(ready)) == before
+
+
+def test_the_last_admin_is_not_disabled_from_the_cli_either(ready: Cli) -> None:
+    ready.ok("staff", "add", "root@x.test", "--role", "admin", "--generate-password")
+    before = len(events(ready))
+    result = ready("staff", "disable", "root@x.test")
+    assert_one_line_failure(result, "root@x.test is the last active admin")
+    result = ready("staff", "roles", "root@x.test", "--role", "agent")
+    assert_one_line_failure(result, "root@x.test is the last active admin")
+    assert len(events(ready)) == before
+    ready.ok("staff", "add", "two@x.test", "--role", "admin", "--generate-password")
+    ready.ok("staff", "disable", "root@x.test")
+
+
+def test_staff_unthrottle(ready: Cli) -> None:
+    ready.ok("staff", "add", "a@x.test", "--role", "agent", "--generate-password")
+    assert ready.ok("staff", "unthrottle", "a@x.test").stdout == "a@x.test: 0 wait(s) cleared\n"
+    broker = build(load_settings(ready.env))
+    attacker = Actor(id=None, ip="203.0.113.9")
+    wrong = {"email": "a@x.test", "password": "wrong-password-1234", "code": "000000"}
+    try:
+        for _ in range(broker.settings.sign_in_free_failures + 1):
+            with pytest.raises(AuthenticationFailed):
+                staff_service.login(broker.services, **wrong, by=attacker)
+        with pytest.raises(Throttled):
+            staff_service.login(broker.services, **wrong, by=attacker)
+    finally:
+        broker.engine.dispose()
+    result = ready.ok("staff", "unthrottle", "a@x.test")
+    assert result.stdout == "a@x.test: 1 wait(s) cleared\n"
+    (event,) = [e for e in events(ready) if e["type"] == "staff.unthrottled"]
+    assert str(event["actor"]).startswith("cli:")
+    result = ready.ok("staff", "unthrottle", "--address", "203.0.113.9")
+    assert result.stdout == "203.0.113.9: 1 wait(s) cleared\n"
+    assert_one_line_failure(ready("staff", "unthrottle"), "EMAIL", "--address")
+    assert_one_line_failure(ready("staff", "unthrottle", "nobody@x.test"), "nobody@x.test")
+
+
+def test_init_makes_a_private_database_and_a_readable_one_is_refused(
+    cli: Cli, tmp_path: Path
+) -> None:
+    data = tmp_path / "data"
+    data.mkdir()
+    old = os.umask(0o022)
+    try:
+        cli.ok("init")
+    finally:
+        os.umask(old)
+    db = data / "actas.db"
+    assert stat.S_IMODE(db.stat().st_mode) == 0o600
+    db.chmod(0o644)
+    result = cli("staff", "list")
+    assert_one_line_failure(result, str(db), "readable by others", "chmod 600")
 
 
 # --- applications ----------------------------------------------------------------------------

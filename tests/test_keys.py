@@ -352,16 +352,17 @@ def test_key_directory(tmp_path: Path, clock: FrozenClock) -> None:
     assert created
     first = ring.signing_key(clock()).kid
     files = sorted(directory.glob("*.json"))
-    assert [f.name for f in files] == [f"{first}.json"]
-    assert stat.S_IMODE(files[0].stat().st_mode) == 0o600
+    assert sorted(f.name for f in files) == sorted([keyring.DATA_KEYS_FILE, f"{first}.json"])
+    assert {stat.S_IMODE(f.stat().st_mode) for f in files} == {0o600}
     assert keyring.ensure(directory, clock())[1] is False
 
     source = KeySource(directory, clock, recheck_seconds=0)
     _, signature = source.sign(b"checkpoint")
     fresh = keyring.rotate(directory, clock(), grace=GRACE)
     assert sorted(f.name for f in directory.glob("*.json")) == sorted(
-        [f"{first}.json", f"{fresh.kid}.json"]
+        [keyring.DATA_KEYS_FILE, f"{first}.json", f"{fresh.kid}.json"]
     )
+    assert len(source.ring().data_keys) == 2  # a data key rotates with the signing key
     assert kids(source.ring().jwks(clock())) == [first, fresh.kid]
     clock.advance((GRACE + TOKEN_TTL).total_seconds() + 1)
     assert source.sign(b"x")[0] == fresh.kid

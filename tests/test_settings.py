@@ -91,9 +91,9 @@ def test_environment_wins_over_the_file(tmp_path: Path) -> None:
 def test_actas_config_names_a_file_elsewhere(tmp_path: Path) -> None:
     elsewhere = tmp_path / "etc" / "broker.toml"
     elsewhere.parent.mkdir()
-    elsewhere.write_text("[broker]\nlockout_threshold = 3\n", encoding="utf-8")
-    write_toml(tmp_path, "[broker]\nlockout_threshold = 9\n")  # ignored: ACTAS_CONFIG wins
-    assert load(tmp_path, ACTAS_CONFIG=str(elsewhere)).lockout_threshold == 3
+    elsewhere.write_text("[broker]\nsign_in_free_failures = 3\n", encoding="utf-8")
+    write_toml(tmp_path, "[broker]\nsign_in_free_failures = 9\n")  # ignored: ACTAS_CONFIG wins
+    assert load(tmp_path, ACTAS_CONFIG=str(elsewhere)).sign_in_free_failures == 3
 
 
 @pytest.mark.parametrize(
@@ -224,7 +224,17 @@ def test_the_maildir_defaults_beside_the_sqlite_database(tmp_path: Path) -> None
         ),
         ({"ACTAS_DATABASE_URL": "sqlite://"}, ["ACTAS_DATABASE_URL", "'sqlite://'"]),
         ({"ACTAS_MAX_BODY_BYTES": "10"}, ["ACTAS_MAX_BODY_BYTES", "10", "1024.."]),
-        ({"ACTAS_LOCKOUT_THRESHOLD": "-1"}, ["ACTAS_LOCKOUT_THRESHOLD", "-1"]),
+        ({"ACTAS_SIGN_IN_FREE_FAILURES": "-1"}, ["ACTAS_SIGN_IN_FREE_FAILURES", "-1"]),
+        ({"ACTAS_SIGN_IN_MAX_DELAY_SECONDS": "0"}, ["ACTAS_SIGN_IN_MAX_DELAY_SECONDS", "1.."]),
+        # The lockout settings are gone: an old deployment is told what replaced them.
+        (
+            {"ACTAS_LOCKOUT_THRESHOLD": "5"},
+            ["ACTAS_LOCKOUT_THRESHOLD", "ACTAS_SIGN_IN_FREE_FAILURES"],
+        ),
+        (
+            {"ACTAS_LOCKOUT_SECONDS": "900"},
+            ["ACTAS_LOCKOUT_SECONDS", "ACTAS_SIGN_IN_MAX_DELAY_SECONDS"],
+        ),
         ({"ACTAS_STAFF_SESSION_TTL": "1.5"}, ["ACTAS_STAFF_SESSION_TTL", "'1.5'"]),
     ],
 )
@@ -241,6 +251,18 @@ def test_unknown_key_in_the_file_is_named(tmp_path: Path) -> None:
     message = failure(tmp_path)
     assert "[broker].prot" in message
     assert str(path) in message
+
+
+def test_a_replaced_key_in_the_file_names_its_successor(tmp_path: Path) -> None:
+    write_toml(tmp_path, "[broker]\nlockout_seconds = 900\n")
+    message = failure(tmp_path)
+    assert "[broker].lockout_seconds is gone" in message
+    assert "[broker].sign_in_max_delay_seconds" in message
+
+
+def test_the_throttle_defaults(tmp_path: Path) -> None:
+    settings = load(tmp_path)
+    assert (settings.sign_in_free_failures, settings.sign_in_max_delay_seconds) == (5, 900)
 
 
 def test_a_wrong_value_in_the_file_is_named(tmp_path: Path) -> None:

@@ -1,4 +1,5 @@
-"""Staff sign-in: password plus a fresh TOTP code, lockout, sessions, roles; on both databases."""
+"""Staff sign-in: password plus a fresh TOTP code, sessions, roles; on both databases. The
+throttle that replaced the lockout is in ``test_sign_in_throttle.py``."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from actas.bootstrap import Broker
 from actas.domain.audit import AuditQuery
 from actas.domain.clock import FrozenClock
 from actas.domain.roles import Role
+from actas.http.callers import SESSION_COOKIE
 from actas.services import audit as audit_service
 from actas.store.tables import audit_events
 from tests.conftest import People, Persona
@@ -48,8 +50,9 @@ def test_sign_in_with_password_and_fresh_code(
     assert body["token"].startswith("actas_st_")
     assert body["roles"] == ["agent"]
     cookie = response.headers["set-cookie"].lower()
-    for flag in ("actas_session=", "httponly", "secure", "samesite=strict", "path=/"):
+    for flag in ("__host-actas_staff=", "httponly", "secure", "samesite=strict", "path=/"):
         assert flag in cookie
+    assert "domain=" not in cookie  # __Host-: the browser would refuse it otherwise
     assert response.headers["cache-control"] == "no-store"
     me = client.get("/v1/staff/me", headers={"Authorization": f"Bearer {body['token']}"})
     assert me.status_code == 200
@@ -66,7 +69,7 @@ def test_cookie_session_works_like_a_bearer(
 ) -> None:
     client.cookies.clear()
     token = login(client, alice, code=alice.code(clock)).json()["token"]
-    assert client.cookies.get("actas_session") == token
+    assert client.cookies.get(SESSION_COOKIE) == token
     response = client.get("/v1/staff/me")  # no Authorization header: the cookie alone
     assert response.status_code == 200
     client.cookies.clear()
@@ -135,25 +138,12 @@ def test_wrong_credentials_say_the_same_thing(
     assert "nobody@staff.test" not in str(event)
 
 
-def test_lockout_after_repeated_failures(
-    client: TestClient, alice: Persona, clock: FrozenClock, broker: Broker
-) -> None:
-    threshold = broker.settings.lockout_threshold
-    for _ in range(threshold):
-        clock.advance(30)
-        assert (
-            login(client, alice, code=alice.code(clock), password="wrong-password-123").status_code
-            == 401
-        )
-    clock.advance(30)
-    locked = login(client, alice, code=alice.code(clock))  # right password and code, but locked
-    assert locked.status_code == 423
-    assert int(locked.headers["retry-after"]) > 0
-    assert "try again in" in locked.json()["detail"]
-    assert len(events(broker, "staff.locked")) == 1
-    assert len(events(broker, "staff.login_failed")) == threshold + 1
-    clock.advance(broker.settings.lockout_seconds + 30)
-    assert login(client, alice, code=alice.code(clock)).status_code == 200
+def test_the_staff_cookie_is_host_prefixed_and_not_the_sdk_cookie() -> None:
+    from actas_sdk._config import Config
+
+    assert SESSION_COOKIE == "__Host-actas_staff"
+    # In the demo both run on one host: the broker's cookie must never be the SDK's.
+    assert Config.__dataclass_fields__["cookie_name"].default != SESSION_COOKIE
 
 
 def test_disabled_staff_sessions_stop_at_once(

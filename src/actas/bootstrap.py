@@ -8,12 +8,14 @@ from datetime import timedelta
 from sqlalchemy.engine import Engine
 
 from actas.audit.operations import SqlAuditChain
+from actas.domain.audit import Actor
 from actas.domain.clock import Clock, system_clock
 from actas.domain.ports import Channel, PasswordHasher
-from actas.domain.staff import LockoutRule
+from actas.domain.throttle import Throttle
 from actas.keys import keyring
 from actas.keys.directory import KeyFileDirectory
 from actas.keys.keyring import KeySource
+from actas.keys.seeds import SeedCipher
 from actas.keys.tokens import KeyRingMinter
 from actas.notify.channels import broker_domain, channels_for
 from actas.notify.email import EmailComposer
@@ -21,6 +23,7 @@ from actas.policy_file import load_default_policy, load_policy
 from actas.revocation.bus import RevocationBus
 from actas.security.passwords import Argon2Passwords
 from actas.security.totp import PyOtpTotp
+from actas.services import staff as staff_service
 from actas.services.context import ServiceContext
 from actas.settings import Settings
 from actas.store.engine import make_engine
@@ -48,7 +51,8 @@ class Broker:
 
 
 def initialise(settings: Settings, *, clock: Clock = system_clock) -> bool:
-    """Create or migrate the database and the key file. Safe to run twice.
+    """Create or migrate the database and the key file, then seal any TOTP seed still stored
+    plain (the migration cannot: the data key is in the key file). Safe to run twice.
     Returns True when a new key file was created."""
     engine = make_engine(settings.database_url)
     try:
@@ -56,6 +60,11 @@ def initialise(settings: Settings, *, clock: Clock = system_clock) -> bool:
     finally:
         engine.dispose()
     _, created = keyring.ensure(settings.key_file, clock())
+    broker = build(settings, clock=clock)
+    try:
+        staff_service.seal_seeds(broker.services, by=Actor(id="actas:init"))
+    finally:
+        broker.engine.dispose()
     return created
 
 
@@ -67,6 +76,12 @@ def build(
 ) -> Broker:
     engine = make_engine(settings.database_url)
     keys = KeySource(settings.key_file, clock)
+    if not keys.data_keys():
+        # Fail at start, with the fix, rather than at the first enrollment or sign-in.
+        raise keyring.KeyFileError(
+            f"ACTAS_KEY_FILE={str(settings.key_file)!r} holds no data key to seal TOTP seeds; "
+            "run `actas init`"
+        )
     bus = RevocationBus()
     store = Store(
         engine,
@@ -81,8 +96,11 @@ def build(
         read=store.read,
         clock=clock,
         passwords=passwords or Argon2Passwords(),
-        totp=PyOtpTotp(),
-        lockout=LockoutRule(threshold=settings.lockout_threshold, seconds=settings.lockout_seconds),
+        totp=PyOtpTotp(SeedCipher(keys.data_keys)),
+        throttle=Throttle.from_settings(
+            free_failures=settings.sign_in_free_failures,
+            max_delay_seconds=settings.sign_in_max_delay_seconds,
+        ),
         session_ttl=timedelta(seconds=settings.staff_session_ttl),
         session_idle=timedelta(seconds=settings.staff_session_idle),
         policy=load_policy(settings.policy_file) if settings.policy_file else load_default_policy(),

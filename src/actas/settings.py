@@ -71,9 +71,10 @@ class Settings:
     #: Staff session lifetime and idle limit, in seconds.
     staff_session_ttl: int = 8 * 3600
     staff_session_idle: int = 30 * 60
-    #: Failed sign-ins before the account locks, and how long it stays locked (seconds).
-    lockout_threshold: int = 5
-    lockout_seconds: int = 15 * 60
+    #: Failed sign-ins a source gets before each further one doubles its wait (from one second),
+    #: and the longest wait; the throttle slows the source, never the account for everyone.
+    sign_in_free_failures: int = 5
+    sign_in_max_delay_seconds: int = 15 * 60
     #: Audit events between two signed checkpoints.
     checkpoint_every: int = 1000
     #: Largest request body the API accepts, in bytes.
@@ -122,8 +123,8 @@ _KEYS = (
     "policy_file",
     "staff_session_ttl",
     "staff_session_idle",
-    "lockout_threshold",
-    "lockout_seconds",
+    "sign_in_free_failures",
+    "sign_in_max_delay_seconds",
     "checkpoint_every",
     "max_body_bytes",
     "revocation_ping_seconds",
@@ -131,6 +132,12 @@ _KEYS = (
 
 
 _LOOPBACK = frozenset({"127.0.0.1", "::1", "[::1]", "localhost"})
+#: Settings that are gone, and what took their place: named, so an upgrade does not fail
+#: with a bare "unknown setting".
+_REPLACED = {
+    "lockout_threshold": "sign_in_free_failures",
+    "lockout_seconds": "sign_in_max_delay_seconds",
+}
 
 _URL_PASSWORD = re.compile(r"(://[^:/@\s]*:)[^@\s]*@")
 
@@ -164,6 +171,11 @@ def _read_file(path: Path, *, named: bool) -> dict[str, Any]:
     if not isinstance(section, dict):
         raise SettingsError(f"{path}: [broker] must be a table")
     unknown = sorted(set(section) - set(_KEYS))
+    if unknown and unknown[0] in _REPLACED:
+        raise SettingsError(
+            f"{path}: [broker].{unknown[0]} is gone; the sign-in throttle's "
+            f"[broker].{_REPLACED[unknown[0]]} replaces it"
+        )
     if unknown:
         raise SettingsError(f"{path}: unknown setting [broker].{unknown[0]}")
     return section
@@ -243,6 +255,11 @@ def load_settings(environ: dict[str, str] | None = None, *, cwd: Path | None = N
     elif (base / "actas.toml").exists():
         file_values = _read_file(base / "actas.toml", named=False)
 
+    for old, new in _REPLACED.items():
+        if _env_name(old) in env:
+            raise SettingsError(
+                f"{_env_name(old)} is gone; the sign-in throttle's {_env_name(new)} replaces it"
+            )
     raw: dict[str, Any] = dict(file_values)
     for key in _KEYS:
         if _env_name(key) in env:
@@ -343,10 +360,15 @@ def load_settings(environ: dict[str, str] | None = None, *, cwd: Path | None = N
         staff_session_idle=_int(
             "staff_session_idle", raw.get("staff_session_idle", 1800), low=60, high=86400
         ),
-        lockout_threshold=_int(
-            "lockout_threshold", raw.get("lockout_threshold", 5), low=1, high=100
+        sign_in_free_failures=_int(
+            "sign_in_free_failures", raw.get("sign_in_free_failures", 5), low=1, high=100
         ),
-        lockout_seconds=_int("lockout_seconds", raw.get("lockout_seconds", 900), low=1, high=86400),
+        sign_in_max_delay_seconds=_int(
+            "sign_in_max_delay_seconds",
+            raw.get("sign_in_max_delay_seconds", 900),
+            low=1,
+            high=86400,
+        ),
         checkpoint_every=_int(
             "checkpoint_every", raw.get("checkpoint_every", 1000), low=1, high=1_000_000
         ),

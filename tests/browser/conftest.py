@@ -167,7 +167,7 @@ def console(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Console]:
             "ACTAS_DATABASE_URL": f"sqlite:///{directory / 'actas.db'}",
             "ACTAS_PUBLIC_URL": url,
             "ACTAS_KEY_FILE": str(directory / "keys.json"),
-            "ACTAS_LOCKOUT_THRESHOLD": "3",
+            "ACTAS_SIGN_IN_FREE_FAILURES": "3",
         },
         cwd=directory,
     )

@@ -42,6 +42,7 @@ def database_url(tmp_path: Path, sqlite_template: Path) -> str:
 
     target = tmp_path / "actas.db"
     shutil.copyfile(sqlite_template, target)
+    target.chmod(0o600)  # the broker refuses a database file others may read
     return f"sqlite:///{target}"
 
 

@@ -34,7 +34,6 @@ class StaffOut(Strict):
     display_name: str
     roles: list[Role]
     disabled: bool
-    locked_until: datetime | None
 
 
 class StaffIn(Strict):

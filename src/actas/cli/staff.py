@@ -6,7 +6,7 @@ import secrets
 
 import click
 
-from actas.cli._common import cli_actor, friendly, print_enrollment, services
+from actas.cli._common import cli_actor, fail, friendly, print_enrollment, services
 from actas.domain.roles import parse_role
 
 # --- staff -----------------------------------------------------------------------------------
@@ -100,6 +100,26 @@ def staff_reset_totp(email: str) -> None:
 
     uri = staff_service.reset_totp(services(), email=email, by=cli_actor())
     print_enrollment(uri)
+
+
+@staff.command("unthrottle")
+@click.argument("email", required=False)
+@click.option("--address", default=None, help="Clear the wait of one client address instead.")
+@friendly
+def staff_unthrottle(email: str | None, address: str | None) -> None:
+    """Clear the sign-in wait of a staff member (or of a client address) at once."""
+    from actas.services import throttle as throttle_service
+
+    if (email is None) == (address is None):
+        fail("name a staff EMAIL or an --address, not both")
+    ctx = services()
+    if address is not None:
+        cleared = int(throttle_service.unthrottle_address(ctx, address=address, by=cli_actor()))
+        click.echo(f"{address}: {cleared} wait(s) cleared")
+        return
+    assert email is not None
+    cleared = throttle_service.unthrottle(ctx, email=email, by=cli_actor())
+    click.echo(f"{email}: {cleared} wait(s) cleared")
 
 
 @staff.command("list")

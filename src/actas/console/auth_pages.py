@@ -11,7 +11,7 @@ from starlette.responses import RedirectResponse, Response
 
 from actas.console import csrf
 from actas.console.web import HOME, PREFIX, Page, SignInRequired, current_caller, safe_next
-from actas.domain.errors import AccountLocked, AuthenticationFailed
+from actas.domain.errors import AuthenticationFailed, Throttled
 from actas.http.callers import SESSION_COOKIE, request_actor
 from actas.services import staff as staff_service
 
@@ -21,6 +21,18 @@ WRONG = (
 )
 EXPIRED = "Your session has ended. Sign in again to continue."
 SIGNED_OUT = "You have signed out."
+
+
+def slowed_message(seconds: int) -> str:
+    """The same words for every email: whether it belongs to anyone is not said."""
+    if seconds < 120:
+        wait = f"{seconds} second{'s' if seconds != 1 else ''}"
+    else:
+        wait = f"{-(-seconds // 60)} minutes"
+    return (
+        f"Too many failed sign-ins from here. Try again in {wait}; "
+        "if it goes on, an admin can clear the wait."
+    )
 
 
 def home(page: Page) -> Response:
@@ -82,13 +94,9 @@ def login(page: Page) -> Response:
             code=page.text("code", limit=16),
             by=request_actor(page.request, None),
         )
-    except AccountLocked as exc:
-        minutes = max(1, -(-exc.retry_after // 60))
-        page.errors.append(
-            "This account is locked after too many failed sign-ins. Try again in "
-            f"{minutes} minute{'s' if minutes != 1 else ''}, or ask an admin."
-        )
-        response = _login_page(page, token=csrf.new_login_token(), status=423, email=email)
+    except Throttled as exc:
+        page.errors.append(slowed_message(exc.retry_after))
+        response = _login_page(page, token=csrf.new_login_token(), status=429, email=email)
         response.headers["Retry-After"] = str(exc.retry_after)
         return response
     except AuthenticationFailed:

@@ -63,6 +63,7 @@ PAGES: tuple[tuple[str, str, View, bool, tuple[Role, ...]], ...] = (
     ("/staff/{staff}/disable", "POST", staff_pages.disable, False, ADMIN),
     ("/staff/{staff}/enable", "POST", staff_pages.enable, False, ADMIN),
     ("/staff/{staff}/reset-totp", "POST", staff_pages.reset_totp, False, ADMIN),
+    ("/staff/{staff}/unthrottle", "POST", staff_pages.unthrottle, False, ADMIN),
 )
 
 

@@ -1,5 +1,6 @@
 """Staff administration (role ``admin``): add, disable, enable, change roles, reset the
-authenticator. Each is one service call, and each service call writes its audit event."""
+authenticator, clear a sign-in wait. Each is one service call, and each service call writes
+its audit event. A refusal (the last admin, disabling yourself) is shown on the page."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from actas.domain.errors import ActasError
 from actas.domain.roles import Role, parse_role
 from actas.domain.staff import Staff
 from actas.services import staff as staff_service
+from actas.services import throttle as throttle_service
 
 
 def staff(page: Page, *, status: int = 200) -> Response:
@@ -22,6 +24,7 @@ def staff(page: Page, *, status: int = 200) -> Response:
         status=status,
         title="Staff",
         members=members,
+        slowed=throttle_service.slowed_staff(page.ctx),
         roles=list(Role),
         form={
             "email": page.text("email", limit=320),
@@ -99,6 +102,15 @@ def enable(page: Page) -> Response:
     except ActasError as exc:
         return staff(page, status=page.failed(exc))
     return page.redirect(path("staff"), done="enabled")
+
+
+def unthrottle(page: Page) -> Response:
+    try:
+        member = _member(page)
+        throttle_service.unthrottle(page.ctx, email=member.email, by=page.me.actor)
+    except ActasError as exc:
+        return staff(page, status=page.failed(exc))
+    return page.redirect(path("staff"), done="unthrottled")
 
 
 def reset_totp(page: Page) -> Response:

@@ -1,8 +1,8 @@
 """Times as staff read them: in their own time zone, with the UTC value on hover.
 
-The browser tells its zone through the ``actas_tz`` cookie (set by ``console.js``); until it
-has, times are shown in UTC. The zone name is checked against the system's zone list, so the
-cookie can never point the zone loader at a file.
+The browser tells its zone through the ``__Host-actas_tz`` cookie (set by ``console.js``);
+until it has, times are shown in UTC. The zone name is checked against the system's zone
+list, so the cookie can never point the zone loader at a file.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from datetime import UTC, datetime, tzinfo
 
 from markupsafe import Markup, escape
 
-TZ_COOKIE = "actas_tz"
+TZ_COOKIE = "__Host-actas_tz"
 _ZONE_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_+\-/]{0,63}$")
 
 

@@ -65,6 +65,7 @@ NOTICES = {
     "roles_changed": "The roles are changed.",
     "disabled": "The staff member is disabled and their sessions have ended.",
     "enabled": "The staff member is enabled again.",
+    "unthrottled": "The sign-in wait is cleared: they can sign in again at once.",
 }
 
 FLAG_WORDS = {

@@ -35,8 +35,11 @@ class AuthenticationFailed(ActasError):
     code = "authentication_failed"
 
 
-class AccountLocked(ActasError):
-    code = "account_locked"
+class Throttled(ActasError):
+    """Too many failures from this source: wait ``retry_after`` seconds. Said the same way
+    whether or not the email belongs to anyone."""
+
+    code = "throttled"
 
     def __init__(self, detail: str, *, retry_after: int) -> None:
         super().__init__(detail)

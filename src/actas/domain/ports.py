@@ -11,252 +11,30 @@ from types import TracebackType
 from typing import Any, Protocol
 
 from actas.domain.access import (
-    AccessRequest,
-    AccessSession,
-    Approval,
-    Case,
-    CaseNote,
-    EndReason,
     MintedToken,
-    RequestState,
     Revocation,
 )
-from actas.domain.audit import AuditEvent, AuditQuery, VerifyReport
-from actas.domain.links import Link, LinkPurpose, Verification, VerificationStatus
-from actas.domain.roles import Role
-from actas.domain.staff import Staff, StaffSession
-from actas.domain.subjects import Account, Application, Subject
-
-
-class StaffRepo(Protocol):
-    def add(self, staff: Staff) -> None: ...
-    def by_id(self, staff_id: str) -> Staff | None: ...
-    def by_email(self, email: str) -> Staff | None: ...
-    def all(self) -> list[Staff]: ...
-    def add_failure(self, staff_id: str) -> int:
-        """Atomically count one more failed sign-in; returns the new count."""
-        ...
-
-    def set_locked_until(self, staff_id: str, until: datetime | None) -> None: ...
-    def reset_failures(self, staff_id: str) -> None: ...
-    def claim_totp_step(self, staff_id: str, step: int) -> bool:
-        """Atomically move the last used TOTP step forward; False if ``step`` is not newer."""
-        ...
-
-    def set_disabled(self, staff_id: str, at: datetime | None) -> None: ...
-    def set_roles(self, staff_id: str, roles: frozenset[Role]) -> None: ...
-    def set_totp_secret(self, staff_id: str, secret: str) -> None: ...
-
-
-class StaffSessionRepo(Protocol):
-    def add(self, session: StaffSession, *, token_hash: str) -> None: ...
-    def by_token_hash(self, token_hash: str) -> StaffSession | None: ...
-    def touch(self, session_id: str, at: datetime) -> None: ...
-    def revoke(self, session_id: str, at: datetime) -> bool: ...
-    def revoke_all_for(self, staff_id: str, at: datetime) -> int: ...
-
-
-class ApplicationRepo(Protocol):
-    def add(self, app: Application, *, credential_hash: str) -> None: ...
-    def by_id(self, app_id: str) -> Application | None: ...
-    def by_credential_hash(self, credential_hash: str) -> Application | None: ...
-    def all(self) -> list[Application]: ...
-
-
-class AccountRepo(Protocol):
-    def get(self, application_id: str, account_id: str) -> Account | None: ...
-    def upsert(self, account: Account) -> None: ...
-
-
-class SubjectRepo(Protocol):
-    def get(self, application_id: str, subject_id: str) -> Subject | None: ...
-    def upsert(self, subject: Subject) -> None: ...
-    def search(self, text: str, *, limit: int) -> list[tuple[Subject, Account]]:
-        """Subjects whose email, name or id, or whose account's id or name, match ``text``
-        (case-insensitive); exact matches of an id or email first."""
-        ...
-
-
-@dataclass(frozen=True)
-class Checkpoint:
-    """A signed statement: the log had ``seq`` events and the last one's hash was ``hash``."""
-
-    seq: int
-    hash: bytes
-    at: datetime
-    kid: str
-    signature: bytes
-
-
-class AuditLog(Protocol):
-    def record(self, event: AuditEvent) -> None:
-        """Queue an event; it is appended to the chain inside this same transaction."""
-        ...
-
-    def query(self, query: AuditQuery) -> list[dict[str, Any]]:
-        """Events matching ``query``, oldest first, as their canonical JSON objects."""
-        ...
-
-    def latest_checkpoint(self) -> Checkpoint | None: ...
-
-
-class AssignmentRepo(Protocol):
-    def for_staff(self, staff_id: str) -> frozenset[tuple[str, str]]: ...
-    def add(self, staff_id: str, application_id: str, account_id: str) -> bool: ...
-    def remove(self, staff_id: str, application_id: str, account_id: str) -> bool: ...
-
-
-class SlackLinkRepo(Protocol):
-    def staff_for(self, slack_user_id: str) -> str | None: ...
-    def link(self, slack_user_id: str, staff_id: str) -> None: ...
-
-
-class CaseRepo(Protocol):
-    def add(self, case: Case) -> None: ...
-    def get(self, case_id: str) -> Case | None: ...
-    def close(self, case_id: str, *, at: datetime, by: str, changes: str, verify: str) -> bool: ...
-    def add_note(self, note: CaseNote) -> None: ...
-    def notes(self, case_id: str) -> list[CaseNote]: ...
-    def for_subject(self, application_id: str, subject_id: str) -> list[Case]: ...
-
-
-class AccessRequestRepo(Protocol):
-    def add(self, request: AccessRequest) -> None: ...
-    def get(self, request_id: str) -> AccessRequest | None: ...
-    def transition(
-        self,
-        request_id: str,
-        *,
-        from_states: frozenset[RequestState],
-        to: RequestState,
-        at: datetime,
-    ) -> bool:
-        """Compare-and-set the state; False when another transition won."""
-        ...
-
-    def add_approval(self, approval: Approval) -> bool:
-        """False when this approver already answered this request."""
-        ...
-
-    def approvals(self, request_id: str) -> list[Approval]: ...
-    def in_states(self, states: frozenset[RequestState]) -> list[AccessRequest]: ...
-    def for_case(self, case_id: str) -> list[AccessRequest]: ...
-
-
-class AccessSessionRepo(Protocol):
-    def add(self, session: AccessSession) -> None: ...
-    def get(self, session_id: str) -> AccessSession | None: ...
-    def open_sessions(self) -> list[AccessSession]: ...
-    def for_case(self, case_id: str) -> list[AccessSession]: ...
-    def for_staff(self, staff_id: str) -> list[AccessSession]: ...
-    def end(self, session_id: str, *, at: datetime, reason: EndReason) -> bool:
-        """End a session that has not ended yet; False if it already had."""
-        ...
-
-    def set_refresh(self, session_id: str, *, refresh_hash: str, at: datetime) -> bool:
-        """Give a session its refresh handle, once (at handoff)."""
-        ...
-
-    def touch(self, session_id: str, *, refresh_hash: str, at: datetime) -> bool:
-        """Mark the session active if ``refresh_hash`` is its handle and it has not ended."""
-        ...
-
-    def extend(self, session_id: str, *, expires_at: datetime) -> bool: ...
-
-
-class HandoffRepo(Protocol):
-    def add(
-        self,
-        *,
-        code_hash: str,
-        session_id: str,
-        application_id: str,
-        handoff_url: str,
-        issued_at: datetime,
-        expires_at: datetime,
-    ) -> None: ...
-    def redeem(
-        self, *, code_hash: str, application_id: str, handoff_url: str, at: datetime
-    ) -> str | None:
-        """Mark the code used in one conditional UPDATE; the session id, or None."""
-        ...
-
-
-class RevocationRepo(Protocol):
-    def add(
-        self,
-        *,
-        session_id: str,
-        application_id: str,
-        reason: str,
-        at: datetime,
-        session_expires_at: datetime,
-    ) -> None:
-        """Record and announce (to every replica, after commit) that a session ended."""
-        ...
-
-    def current(
-        self, *, now: datetime, after_seq: int = 0, application_id: str | None = None
-    ) -> list[Revocation]:
-        """Revocations whose sessions would otherwise still be alive (one application's when
-        ``application_id`` is given)."""
-        ...
-
-    def latest_seq(self) -> int:
-        """The highest ``seq`` ever committed (0 for none)."""
-        ...
-
-
-class IngestRepo(Protocol):
-    def claim(self, ids: list[str], *, session_id: str, at: datetime) -> set[str]:
-        """Remember ``ids``; return those never seen before (the ones to append)."""
-        ...
-
-
-class OutboxRepo(Protocol):
-    def add(
-        self, *, channel: str, target: str, event_type: str, payload: dict[str, Any], at: datetime
-    ) -> str:
-        """Queue one message; returns the row's id (to tell later whether it was delivered)."""
-        ...
-
-
-class LinkRepo(Protocol):
-    def add(self, link: Link, *, token_hash: str) -> None: ...
-    def supersede(
-        self, *, application_id: str, subject_id: str, purpose: LinkPurpose, at: datetime
-    ) -> int:
-        """Retire the subject's unused links of ``purpose``; returns how many."""
-        ...
-
-    def redeem(
-        self, *, token_hash: str, application_id: str, purpose: LinkPurpose, at: datetime
-    ) -> Link | None:
-        """Mark the link used in one conditional UPDATE ... RETURNING; None if it is unknown,
-        used, superseded, expired or of another purpose or application."""
-        ...
-
-    def by_token_hash(self, token_hash: str) -> Link | None: ...
-
-
-class VerificationRepo(Protocol):
-    def add(self, verification: Verification, *, code_hash: str) -> None: ...
-    def get(self, verification_id: str) -> Verification | None: ...
-    def for_case(self, case_id: str) -> list[Verification]: ...
-    def sent_since(self, case_id: str, since: datetime) -> int: ...
-    def supersede_pending(self, case_id: str, *, at: datetime) -> int: ...
-    def count_attempt(
-        self, verification_id: str, *, at: datetime, limit: int
-    ) -> tuple[int, str] | None:
-        """Compare-and-set: count one attempt if the verification is pending, unexpired and
-        under ``limit``; returns (attempts now, code hash), or None when it was not counted."""
-        ...
-
-    def decide(
-        self, verification_id: str, *, status: VerificationStatus, at: datetime, by: str
-    ) -> bool:
-        """Compare-and-set from pending to ``status``; False if it was no longer pending."""
-        ...
+from actas.domain.audit import VerifyReport
+from actas.domain.repos import (
+    AccessRequestRepo,
+    AccessSessionRepo,
+    AccountRepo,
+    ApplicationRepo,
+    AssignmentRepo,
+    AuditLog,
+    CaseRepo,
+    HandoffRepo,
+    IngestRepo,
+    LinkRepo,
+    OutboxRepo,
+    RevocationRepo,
+    SlackLinkRepo,
+    StaffRepo,
+    StaffSessionRepo,
+    SubjectRepo,
+    ThrottleRepo,
+    VerificationRepo,
+)
 
 
 class MailComposer(Protocol):
@@ -395,6 +173,8 @@ class UnitOfWork(Protocol):
     def links(self) -> LinkRepo: ...
     @property
     def verifications(self) -> VerificationRepo: ...
+    @property
+    def throttle(self) -> ThrottleRepo: ...
 
 
 class UnitOfWorkFactory(Protocol):
@@ -413,7 +193,25 @@ class TotpVerifier(Protocol):
     def new_secret(self) -> str: ...
     def provisioning_uri(self, secret: str, *, account_name: str, issuer: str) -> str: ...
     def matching_step(self, secret: str, code: str, at: datetime) -> int | None:
-        """The time step whose code equals ``code`` within one step of ``at``, or None."""
+        """The time step whose code equals ``code`` within one step of ``at``, or None.
+        ``secret`` is the stored (sealed) seed; a seed that cannot be opened matches nothing."""
+        ...
+
+    def reseal(self, secret: str) -> str | None:
+        """The stored seed sealed with the newest data key, or None when it already is."""
+        ...
+
+
+class SeedSealer(Protocol):
+    """Seals secrets kept at rest (the TOTP seeds) with the broker's data keys."""
+
+    def seal(self, seed: str) -> str: ...
+    def open(self, stored: str) -> str:
+        """The seed; a value stored before sealing existed comes back as it is."""
+        ...
+
+    def is_current(self, stored: str) -> bool:
+        """True when ``stored`` is sealed with the newest data key."""
         ...
 
 

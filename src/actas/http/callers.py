@@ -9,8 +9,10 @@ from actas.domain.audit import Actor
 from actas.services.context import ServiceContext
 from actas.settings import Settings
 
-#: The staff session cookie of the API and the console.
-SESSION_COOKIE = "actas_session"
+#: The staff session cookie of the API and the console. ``__Host-``: the browser keeps it only if
+#: Secure, Path=/ and without Domain, so no sibling host can plant or shadow it; and it never
+#: collides with the SDK's cookie in a host app.
+SESSION_COOKIE = "__Host-actas_staff"
 MAX_UA = 300
 
 

@@ -23,7 +23,7 @@ STATUS: dict[type[errors.ActasError], int] = {
     errors.Conflict: 409,
     errors.AuthenticationFailed: 401,
     errors.InvalidGrant: 400,
-    errors.AccountLocked: 423,
+    errors.Throttled: 429,
     errors.Forbidden: 403,
     errors.StepUpRequired: 401,
     errors.Unavailable: 503,
@@ -88,7 +88,7 @@ def install(app: FastAPI) -> None:
     async def _domain(_: Request, exc: errors.ActasError) -> JSONResponse:
         status = next((s for cls, s in STATUS.items() if isinstance(exc, cls)), 400)
         headers = None
-        if isinstance(exc, errors.AccountLocked):
+        if isinstance(exc, errors.Throttled):
             headers = {"Retry-After": str(exc.retry_after)}
         if status == 401:
             headers = {**(headers or {}), "WWW-Authenticate": "Bearer"}

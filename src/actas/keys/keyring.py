@@ -1,9 +1,11 @@
-"""Ed25519 signing keys kept in a key file (mode 0600) or a directory of key files.
+"""Ed25519 signing keys kept in a key file (mode 0600) or a directory of key files, with the
+AES data keys that seal the staff TOTP seeds (``actas.keys.seeds``) beside them.
 
 Rotation adds a key that is published at once but signs only after a grace period, so every
 SDK has fetched it before it sees a token signed with it. The key it replaces stays published
 until every token it signed has expired, then it is retired: no longer published, but kept so
-that old audit checkpoints still verify.
+that old audit checkpoints still verify. Each rotation adds a data key too: seeds are sealed
+with the newest and open with any, so data keys are never dropped.
 """
 
 from __future__ import annotations
@@ -26,14 +28,12 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from actas.domain.access import TOKEN_TTL
 from actas.domain.clock import Clock
+from actas.keys.errors import KeyFileError as KeyFileError
+from actas.keys.seeds import DataKey, new_data_key
 
 #: Actor tokens live at most this long (DESIGN.md); a superseded key stays published this long.
 #: A new key is published this long before it starts signing.
 DEFAULT_GRACE = timedelta(minutes=10)
-
-
-class KeyFileError(Exception):
-    """The key file is missing, unreadable or malformed; the message names the path."""
 
 
 def _b64url(data: bytes) -> str:
@@ -105,11 +105,13 @@ class KeyEntry:
 class KeyRing:
     """An immutable set of keys, oldest first."""
 
-    def __init__(self, keys: list[KeyEntry]) -> None:
+    def __init__(self, keys: list[KeyEntry], data_keys: list[DataKey] | None = None) -> None:
         if not keys:
             raise KeyFileError("the key ring is empty")
         self.keys = sorted(keys, key=lambda k: (k.activates_at, k.created_at))
         self._by_kid = {k.kid: k for k in self.keys}
+        #: Oldest first; the newest seals.
+        self.data_keys = sorted(data_keys or [], key=lambda k: k.created_at)
 
     def signing_key(self, now: datetime) -> KeyEntry:
         active = [k for k in self.keys if k.activates_at <= now and k.retired_at is None]
@@ -183,6 +185,7 @@ def load(path: Path) -> KeyRing:
     """Read a key file, or every ``*.json`` file of a key directory."""
     files = sorted(path.glob("*.json")) if path.is_dir() else [path]
     entries: list[KeyEntry] = []
+    data_keys: list[DataKey] = []
     for file in files:
         try:
             mode = file.stat().st_mode & 0o777
@@ -196,27 +199,44 @@ def load(path: Path) -> KeyRing:
                 f"ACTAS_KEY_FILE={str(file)!r} is readable by others (mode {mode:o}); chmod 600"
             )
         items = data.get("keys", [data]) if isinstance(data, dict) else None
-        if not isinstance(items, list):
+        sealing = data.get("data_keys", []) if isinstance(data, dict) else None
+        if not isinstance(items, list) or not isinstance(sealing, list):
             raise KeyFileError(f"{file}: expected an object with a 'keys' list")
         entries.extend(KeyEntry.from_json(item, file) for item in items)
+        data_keys.extend(DataKey.from_json(item, file) for item in sealing)
     if not entries:
         raise KeyFileError(f"ACTAS_KEY_FILE={str(path)!r} holds no key")
-    return KeyRing(entries)
+    return KeyRing(entries, data_keys)
+
+
+DATA_KEYS_FILE = "data-keys.json"
 
 
 def save(path: Path, ring: KeyRing) -> None:
+    data_keys = [k.to_json() for k in ring.data_keys]
     if path.is_dir():
         for key in ring.keys:
             _write_private(path / f"{key.kid}.json", key.to_json())
+        if data_keys:
+            _write_private(
+                path / DATA_KEYS_FILE, {"version": 1, "keys": [], "data_keys": data_keys}
+            )
         return
-    _write_private(path, {"version": 1, "keys": [k.to_json() for k in ring.keys]})
+    _write_private(
+        path, {"version": 1, "keys": [k.to_json() for k in ring.keys], "data_keys": data_keys}
+    )
 
 
 def ensure(path: Path, now: datetime) -> tuple[KeyRing, bool]:
-    """Load the key file, creating it with one key on first start. Returns (ring, created)."""
+    """Load the key file, creating it with one signing key and one data key on first start.
+    A key file from before data keys gets its first one. Returns (ring, created)."""
     if path.exists() and not (path.is_dir() and not any(path.glob("*.json"))):
-        return load(path), False
-    ring = KeyRing([new_entry(now)])
+        ring = load(path)
+        if not ring.data_keys:
+            ring = KeyRing(ring.keys, [new_data_key(now)])
+            save(path, ring)
+        return ring, False
+    ring = KeyRing([new_entry(now)], [new_data_key(now)])
     save(path, ring)
     return ring, True
 
@@ -231,7 +251,7 @@ def rotate(path: Path, now: datetime, *, grace: timedelta = DEFAULT_GRACE) -> Ke
     keys = [
         k if k.kid in still_published or k.retired_at else replace(k, retired_at=now) for k in keys
     ]
-    save(path, KeyRing(keys))
+    save(path, KeyRing(keys, [*ring.data_keys, new_data_key(now)]))
     return fresh
 
 
@@ -264,6 +284,9 @@ class KeySource:
                     self._ring = load(self.path)
                     self._stamp = stamp
         return self._ring
+
+    def data_keys(self) -> list[DataKey]:
+        return self.ring().data_keys
 
     def sign(self, message: bytes) -> tuple[str, bytes]:
         key = self.ring().signing_key(self.clock())

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from actas.domain.audit import AuditQuery, VerifyReport
-from actas.domain.ports import Checkpoint
+from actas.domain.repos import Checkpoint
 from actas.services import audit_export
 from actas.services.context import ServiceContext
 

@@ -18,7 +18,7 @@ from datetime import datetime
 from typing import Any
 
 from actas.domain.audit import EVENT_FIELDS, AuditQuery, checkpoint_message, format_time
-from actas.domain.ports import Checkpoint
+from actas.domain.repos import Checkpoint
 
 CSV_COLUMNS = (*EVENT_FIELDS, "prev_hash", "hash")
 PAGE = 1000

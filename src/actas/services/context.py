@@ -18,7 +18,7 @@ from actas.domain.ports import (
     TotpVerifier,
     UnitOfWorkFactory,
 )
-from actas.domain.staff import LockoutRule
+from actas.domain.throttle import Throttle
 
 
 @dataclass(frozen=True)
@@ -29,7 +29,8 @@ class ServiceContext:
     clock: Clock
     passwords: PasswordHasher
     totp: TotpVerifier
-    lockout: LockoutRule
+    #: How failed sign-ins and step-ups slow their source down.
+    throttle: Throttle
     session_ttl: timedelta
     session_idle: timedelta
     policy: Policy

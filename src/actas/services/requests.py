@@ -30,7 +30,7 @@ from actas.domain.policy import StaffView, can_approve
 from actas.domain.policy_rules import Outcome
 from actas.domain.ports import UnitOfWork
 from actas.domain.staff import Staff
-from actas.services import decisions, step_up, trail
+from actas.services import decisions, throttle, trail
 from actas.services.context import ServiceContext
 from actas.services.trail import SYSTEM
 
@@ -185,7 +185,7 @@ def _answer(
                 raise Forbidden(why)
             if request.high_risk and approve:
                 try:
-                    step_up.require_fresh_code(ctx, uow, approver, code)
+                    throttle.verify_step_up(ctx, uow, approver, code)
                 except StepUpRequired as exc:
                     step_up_failed = exc
             if step_up_failed is None:

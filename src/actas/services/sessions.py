@@ -25,7 +25,7 @@ from actas.domain.policy_rules import Outcome
 from actas.domain.ports import UnitOfWork
 from actas.domain.staff import Staff
 from actas.domain.tokens import HANDOFF_PREFIX, new_token, token_hash
-from actas.services import decisions, requests, step_up, trail
+from actas.services import decisions, requests, throttle, trail
 from actas.services.context import ServiceContext
 
 
@@ -53,7 +53,7 @@ def start_session(
             failure = Conflict(f"the request is {request.state.value}, not approved")
         else:
             try:
-                step_up.require_fresh_code(ctx, uow, staff, code)
+                throttle.verify_step_up(ctx, uow, staff, code)
             except StepUpRequired as exc:
                 failure = exc
         if failure is None:

@@ -1,4 +1,6 @@
-"""Staff accounts and their sign-in: argon2id password, TOTP never accepted twice, lockout."""
+"""Staff accounts and their sign-in: argon2id password, TOTP never accepted twice, a throttle
+that slows the source of failures (``services.throttle``), and the rule that the broker always
+keeps an active admin."""
 
 from __future__ import annotations
 
@@ -8,21 +10,23 @@ from datetime import timedelta
 
 from actas.domain.audit import Actor, AuditEvent
 from actas.domain.errors import (
-    AccountLocked,
     AuthenticationFailed,
     Conflict,
     InvalidInput,
     NotFound,
 )
+from actas.domain.ports import UnitOfWork
 from actas.domain.roles import Role
 from actas.domain.staff import (
     Staff,
     StaffSession,
+    check_admin_change,
     check_password_strength,
+    is_totp_code,
     normalise_email,
 )
 from actas.domain.tokens import STAFF_SESSION_PREFIX, looks_like, new_token, token_hash
-from actas.services import sessions
+from actas.services import sessions, throttle
 from actas.services.context import ServiceContext
 
 #: Touch a session's last-seen time at most this often: one write a minute, not one a request.
@@ -69,8 +73,6 @@ def add_staff(
             password_hash=password_hash,
             totp_secret=secret,
             totp_last_step=None,
-            failed_logins=0,
-            locked_until=None,
             disabled_at=None,
             created_at=ctx.clock(),
         )
@@ -88,75 +90,43 @@ def add_staff(
     return Enrollment(staff=member, otpauth_uri=uri)
 
 
-def _failure(ctx: ServiceContext, staff: Staff | None, reason: str, by: Actor) -> None:
-    """Count and audit a failed sign-in in its own transaction, locking at the threshold."""
-    with ctx.uow() as uow:
-        data: dict[str, str | int] = {"reason": reason}
-        if staff is not None:
-            count = uow.staff.add_failure(staff.id)
-            data["failures"] = count
-            until = ctx.lockout.lock_after(count, ctx.clock())
-            if until is not None and not staff.locked_at(ctx.clock()):
-                uow.staff.set_locked_until(staff.id, until)
-                uow.audit.record(
-                    AuditEvent(
-                        type="staff.locked",
-                        actor=staff.id,
-                        ip=by.ip,
-                        user_agent=by.user_agent,
-                        data={"failures": count, "seconds": ctx.lockout.seconds},
-                    )
-                )
-        uow.audit.record(
-            AuditEvent(
-                type="staff.login_failed",
-                actor=staff.id if staff else None,
-                ip=by.ip,
-                user_agent=by.user_agent,
-                data=data,
-            )
-        )
-
-
-def _locked_error(staff: Staff, ctx: ServiceContext) -> AccountLocked:
-    assert staff.locked_until is not None
-    seconds = max(1, int((staff.locked_until - ctx.clock()).total_seconds()))
-    return AccountLocked(
-        f"too many failed sign-ins; try again in {seconds} seconds", retry_after=seconds
-    )
-
-
 def login(ctx: ServiceContext, *, email: str, password: str, code: str, by: Actor) -> SignedIn:
     """Check password and a fresh TOTP code; open a staff session.
 
-    The slow password check runs outside any write transaction (it would hold SQLite's write
-    lock for 130 ms); the state is read again inside the transaction that opens the session.
+    Every failure answers the same 401, is audited and counted against its source; a source
+    that failed too often gets 429 with Retry-After before anything is checked, known email or
+    not. The slow password check runs outside any write transaction (it would hold SQLite's
+    write lock for 130 ms); the state is read again inside the transaction that opens the
+    session.
     """
+    counted = throttle.key_email(email)
+    throttle.refuse_if_slowed(ctx, email=counted, by=by)
+
+    def fail(staff: Staff | None, reason: str) -> AuthenticationFailed:
+        throttle.count_sign_in_failure(ctx, email=counted, staff=staff, reason=reason, by=by)
+        return AuthenticationFailed(WRONG_CREDENTIALS)
+
     try:
         email = normalise_email(email)
-    except Exception:
+    except InvalidInput:
         ctx.passwords.verify_dummy(password)
-        _failure(ctx, None, "unknown_account", by)
-        raise AuthenticationFailed(WRONG_CREDENTIALS) from None
+        raise fail(None, "unknown_account") from None
     with ctx.read() as uow:
         staff = uow.staff.by_email(email)
     if staff is None:
         ctx.passwords.verify_dummy(password)
-        _failure(ctx, None, "unknown_account", by)
-        raise AuthenticationFailed(WRONG_CREDENTIALS)
-    if staff.locked_at(ctx.clock()):
-        _failure(ctx, staff, "locked", by)
-        raise _locked_error(staff, ctx)
+        raise fail(None, "unknown_account")
     if not ctx.passwords.verify(staff.password_hash, password):
-        _failure(ctx, staff, "password", by)
-        raise AuthenticationFailed(WRONG_CREDENTIALS)
+        raise fail(staff, "password")
     if not staff.active:
-        _failure(ctx, staff, "disabled", by)
-        raise AuthenticationFailed(WRONG_CREDENTIALS)
-    step = ctx.totp.matching_step(staff.totp_secret, code.strip(), ctx.clock())
+        raise fail(staff, "disabled")
+    code = code.strip()
+    # Six ASCII digits or it is simply wrong: a lookalike digit never reaches the comparison.
+    step = None
+    if is_totp_code(code):
+        step = ctx.totp.matching_step(staff.totp_secret, code, ctx.clock())
     if step is None:
-        _failure(ctx, staff, "totp", by)
-        raise AuthenticationFailed(WRONG_CREDENTIALS)
+        raise fail(staff, "totp")
 
     token = new_token(STAFF_SESSION_PREFIX)
     session: StaffSession | None = None
@@ -165,8 +135,6 @@ def login(ctx: ServiceContext, *, email: str, password: str, code: str, by: Acto
         now = ctx.clock()
         if current is None or not current.active:
             raise AuthenticationFailed(WRONG_CREDENTIALS)
-        if current.locked_at(now):
-            raise _locked_error(current, ctx)
         # The step check and the session are one transaction: a code is used exactly once.
         if uow.staff.claim_totp_step(staff.id, step):
             session = StaffSession(
@@ -177,7 +145,8 @@ def login(ctx: ServiceContext, *, email: str, password: str, code: str, by: Acto
                 last_seen_at=now,
                 revoked_at=None,
             )
-            uow.staff.reset_failures(staff.id)
+            throttle.signed_in(ctx, uow, email=email, by=by)
+            _reseal(ctx, uow, current)
             uow.staff_sessions.add(session, token_hash=token_hash(token))
             uow.audit.record(
                 AuditEvent(
@@ -189,9 +158,29 @@ def login(ctx: ServiceContext, *, email: str, password: str, code: str, by: Acto
                 )
             )
     if session is None:
-        _failure(ctx, staff, "totp_replayed", by)
-        raise AuthenticationFailed(WRONG_CREDENTIALS)
+        raise fail(staff, "totp_replayed")
     return SignedIn(token=token, session=session, staff=current)
+
+
+def _reseal(ctx: ServiceContext, uow: UnitOfWork, member: Staff) -> bool:
+    """Seal a seed still stored plain (written before migration 0004) or under an older data
+    key, with the newest one. Returns True when it changed."""
+    fresh = ctx.totp.reseal(member.totp_secret)
+    return fresh is not None and uow.staff.reseal_totp_secret(
+        member.id, old=member.totp_secret, new=fresh
+    )
+
+
+def seal_seeds(ctx: ServiceContext, *, by: Actor) -> int:
+    """Seal every seed not sealed with the newest data key (``actas init`` after migrating, and
+    after a key rotation). One transaction and one audit event; returns how many changed."""
+    with ctx.uow() as uow:
+        changed = sum(_reseal(ctx, uow, member) for member in uow.staff.all())
+        if changed:
+            uow.audit.record(
+                AuditEvent(type="staff.totp_sealed", actor=by.id, data={"seeds": changed})
+            )
+    return changed
 
 
 def authenticate(ctx: ServiceContext, token: str) -> tuple[Staff, StaffSession]:
@@ -232,6 +221,20 @@ def _existing(uow_staff: Staff | None, email: str) -> Staff:
     return uow_staff
 
 
+def _keep_an_admin(
+    uow: UnitOfWork, member: Staff, by: Actor, *, roles_after: frozenset[Role], active_after: bool
+) -> None:
+    # The admins are read (and on PostgreSQL locked) only when the change touches one.
+    admins = uow.staff.active_admin_ids() if member.is_active_admin else frozenset()
+    check_admin_change(
+        actor_id=by.id,
+        member=member,
+        roles_after=roles_after,
+        active_after=active_after,
+        active_admins=admins,
+    )
+
+
 def disable_staff(ctx: ServiceContext, *, email: str, by: Actor) -> int:
     """Disable a staff member and end every session of theirs at once. Returns sessions ended."""
     email = normalise_email(email)
@@ -239,6 +242,7 @@ def disable_staff(ctx: ServiceContext, *, email: str, by: Actor) -> int:
         member = _existing(uow.staff.by_email(email), email)
         if not member.active:
             return 0
+        _keep_an_admin(uow, member, by, roles_after=member.roles, active_after=False)
         now = ctx.clock()
         uow.staff.set_disabled(member.id, now)
         ended = uow.staff_sessions.revoke_all_for(member.id, now)
@@ -263,7 +267,6 @@ def enable_staff(ctx: ServiceContext, *, email: str, by: Actor) -> None:
         if member.active:
             return
         uow.staff.set_disabled(member.id, None)
-        uow.staff.reset_failures(member.id)
         uow.audit.record(
             AuditEvent(
                 type="staff.enabled",
@@ -283,6 +286,7 @@ def set_roles(ctx: ServiceContext, *, email: str, roles: frozenset[Role], by: Ac
         member = _existing(uow.staff.by_email(email), email)
         if member.roles == roles:
             return
+        _keep_an_admin(uow, member, by, roles_after=roles, active_after=member.active)
         uow.staff.set_roles(member.id, roles)
         uow.audit.record(
             AuditEvent(

@@ -76,22 +76,14 @@ class SqlStaffRepo:
         rows = self.conn.execute(select(staff).order_by(staff.c.email)).all()
         return [s for s in (self._load(r) for r in rows) if s is not None]
 
-    def add_failure(self, staff_id: str) -> int:
-        count = self.conn.execute(
-            update(staff)
-            .where(staff.c.id == staff_id)
-            .values(failed_logins=staff.c.failed_logins + 1)
-            .returning(staff.c.failed_logins)
-        ).scalar_one()
-        return int(count)
-
-    def set_locked_until(self, staff_id: str, until: datetime | None) -> None:
-        self.conn.execute(update(staff).where(staff.c.id == staff_id).values(locked_until=until))
-
-    def reset_failures(self, staff_id: str) -> None:
-        self.conn.execute(
-            update(staff).where(staff.c.id == staff_id).values(failed_logins=0, locked_until=None)
+    def active_admin_ids(self) -> frozenset[str]:
+        rows = self.conn.execute(
+            select(staff.c.id)
+            .join(staff_roles, staff_roles.c.staff_id == staff.c.id)
+            .where(staff_roles.c.role == Role.ADMIN.value, staff.c.disabled_at.is_(None))
+            .with_for_update(of=staff)
         )
+        return frozenset(str(staff_id) for (staff_id,) in rows)
 
     def claim_totp_step(self, staff_id: str, step: int) -> bool:
         result = self.conn.execute(
@@ -121,6 +113,14 @@ class SqlStaffRepo:
             .where(staff.c.id == staff_id)
             .values(totp_secret=secret, totp_last_step=None)
         )
+
+    def reseal_totp_secret(self, staff_id: str, *, old: str, new: str) -> bool:
+        result = self.conn.execute(
+            update(staff)
+            .where(staff.c.id == staff_id, staff.c.totp_secret == old)
+            .values(totp_secret=new)
+        )
+        return result.rowcount == 1
 
 
 class SqlStaffSessionRepo:

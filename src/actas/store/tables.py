@@ -37,10 +37,9 @@ staff = Table(
     Column("email", String(320), nullable=False, unique=True),
     Column("display_name", String(200), nullable=False),
     Column("password_hash", String(200), nullable=False),
-    Column("totp_secret", String(64), nullable=False),
+    #: Sealed with AES-GCM by the TOTP adapter (``enc:v1:<kid>:...``; migration 0004).
+    Column("totp_secret", String(255), nullable=False),
     Column("totp_last_step", BigInteger, nullable=True),
-    Column("failed_logins", Integer, nullable=False, default=0),
-    Column("locked_until", UtcDateTime, nullable=True),
     Column("disabled_at", UtcDateTime, nullable=True),
     Column("created_at", UtcDateTime, nullable=False),
 )
@@ -313,6 +312,22 @@ ingested_events = Table(
     Column("session_id", String(36), nullable=False),
     Column("received_at", UtcDateTime, nullable=False),
 )
+
+# --- staff hardening (migration 0004) --------------------------------------------------------
+
+#: Failed sign-ins and step-ups per bucket (``actas.domain.throttle``): in the database, so
+#: every replica slows the same source. Keys are SHA-256 digests, never the email or address.
+login_throttle = Table(
+    "login_throttle",
+    metadata,
+    Column("key", String(64), primary_key=True),
+    Column("bucket", String(16), nullable=False),
+    Column("email_key", String(64), nullable=True, index=True),
+    Column("failures", Integer, nullable=False),
+    Column("blocked_until", UtcDateTime, nullable=True),
+    Column("last_failure_at", UtcDateTime, nullable=False),
+)
+
 
 # --- one-time links and verification codes (migration 0005) ----------------------------------
 

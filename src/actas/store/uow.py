@@ -13,7 +13,8 @@ from sqlalchemy.exc import InterfaceError, OperationalError
 from actas.domain.audit import AuditEvent, AuditQuery
 from actas.domain.clock import Clock
 from actas.domain.errors import Unavailable
-from actas.domain.ports import Checkpoint, RevocationPublisher, Signer
+from actas.domain.ports import RevocationPublisher, Signer
+from actas.domain.repos import Checkpoint
 from actas.store import chain
 from actas.store.access_repos import (
     SqlAccessRequestRepo,
@@ -39,6 +40,7 @@ from actas.store.session_repos import (
     SqlRevocationRepo,
 )
 from actas.store.tables import audit_checkpoints
+from actas.store.throttle_repo import SqlThrottleRepo
 
 
 class SqlAuditLog:
@@ -90,6 +92,7 @@ class SqlUnitOfWork:
         self.ingested = SqlIngestRepo(conn)
         self.links = SqlLinkRepo(conn)
         self.verifications = SqlVerificationRepo(conn)
+        self.throttle = SqlThrottleRepo(conn)
 
     def ping(self) -> None:
         self.conn.execute(text("SELECT 1"))

@@ -23,7 +23,6 @@ def _out(member: Staff) -> StaffOut:
         display_name=member.display_name,
         roles=sorted(member.roles),
         disabled=not member.active,
-        locked_until=member.locked_until,
     )
 
 

@@ -58,8 +58,8 @@
     var tz = browserZone();
     if (tz && document.body.getAttribute("data-tz") !== tz) {
       // The server renders times in this zone from the next page on.
-      document.cookie = "actas_tz=" + tz + "; path=/console; max-age=31536000; samesite=strict" +
-        (location.protocol === "https:" ? "; secure" : "");
+      // __Host-: Secure and Path=/ or the browser refuses it (localhost counts as secure).
+      document.cookie = "__Host-actas_tz=" + tz + "; path=/; max-age=31536000; samesite=strict; secure";
       localise(document, tz);
       document.body.addEventListener("htmx:afterSwap", function (event) {
         localise(event.target, tz);
