@@ -362,6 +362,8 @@ def _wire_actas(app: FastAPI, services: Services) -> None:
         "after_handoff_path": "/notes",
         "strip_scripts": (*DEFAULT_STRIP_SCRIPTS, 'data-analytics="'),
     }
+    if settings.actas_issuer is not None:
+        config["issuer"] = settings.actas_issuer
     if settings.actas_staleness is not None:
         config["staleness_seconds"] = settings.actas_staleness
     if settings.actas_spool is not None:

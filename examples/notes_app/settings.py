@@ -33,6 +33,9 @@ class Settings:
     port: int = 8500
     #: The broker (``NOTES_ACTAS_URL``); without it the app runs with no support access at all.
     actas_url: str | None = None
+    #: The broker's public URL when it is not the address this process reaches it at (several
+    #: replicas behind a load balancer share one issuer): NOTES_ACTAS_ISSUER.
+    actas_issuer: str | None = None
     #: The application id at the broker (the actor token's audience).
     actas_app_id: str = "notes"
     #: The credential ``actas app add`` printed, for server-to-server calls.
@@ -108,6 +111,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
             raise SettingsError(f"NOTES_ACTAS_STALENESS={raw!r} is not a number") from None
         if not 0 < staleness <= 3600:
             raise SettingsError(f"NOTES_ACTAS_STALENESS={raw!r} is outside 0..3600 seconds")
+    issuer = env.get("NOTES_ACTAS_ISSUER") or None
     database = Path(env.get("NOTES_DATABASE", "notes.db"))
     spool = env.get("NOTES_ACTAS_SPOOL")
     return Settings(
@@ -117,6 +121,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         port=port,
         actas_url=actas_url,
         actas_app_id=env.get("NOTES_ACTAS_APP_ID", "notes"),
+        actas_issuer=_url("NOTES_ACTAS_ISSUER", issuer) if issuer else None,
         actas_credential=Secret(credential) if credential else None,
         actas_staleness=staleness,
         actas_spool=Path(spool) if spool else database.with_suffix(".actas-spool"),

@@ -27,7 +27,7 @@ from actas.api.routes import (
     staff,
     system,
 )
-from actas.bootstrap import Broker
+from actas.bootstrap import Broker, build
 from actas.console import router as console_router
 from actas.domain.errors import Unavailable
 from actas.http import problems
@@ -35,6 +35,7 @@ from actas.notify.outbox import OutboxRunner, start_delivery
 from actas.services import audit as audit_service
 from actas.services import revocations as revocation_service
 from actas.services import sweep
+from actas.settings import load_settings
 
 log = logging.getLogger("actas")
 
@@ -128,3 +129,10 @@ def create_app(
         app.include_router(router)
     app.add_middleware(problems.BodyLimit, limit=broker.settings.max_body_bytes)
     return app
+
+
+def from_environment() -> FastAPI:
+    """The app ``actas serve`` runs, in each worker process: settings from ``ACTAS_*`` (or
+    actas.toml), the system clock, and all the background work of a production broker."""
+    broker = build(load_settings())
+    return create_app(broker, checkpoint_interval=60.0, sweep_interval=5.0, deliver_outbox=True)

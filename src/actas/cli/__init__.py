@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from actas.bootstrap import build, initialise
-from actas.cli._common import friendly, settings
+from actas.cli._common import fail, friendly, settings
 from actas.cli.records import app, audit, keys, policy
 from actas.cli.staff import staff
 
@@ -29,20 +29,39 @@ def init() -> None:
 @main.command()
 @click.option("--host", default=None, help="Listen address (default ACTAS_HOST or 127.0.0.1).")
 @click.option("--port", type=int, default=None, help="Listen port (default ACTAS_PORT or 8400).")
+@click.option(
+    "--workers",
+    type=click.IntRange(1, 64),
+    default=1,
+    show_default=True,
+    help="Processes serving the port. More than one needs PostgreSQL.",
+)
 @friendly
-def serve(host: str | None, port: int | None) -> None:
+def serve(host: str | None, port: int | None, workers: int) -> None:
     """Start the broker."""
     import uvicorn
 
-    from actas.app import create_app
-
     config = settings()
-    broker = build(config)
-    server = create_app(broker, checkpoint_interval=60.0, sweep_interval=5.0, deliver_outbox=True)
+    if workers > 1 and config.is_sqlite:
+        fail("--workers above 1 needs PostgreSQL (ACTAS_DATABASE_URL): SQLite has one writer")
+    build(config).close()  # refuse a bad key file or database here, once, with one clear line
     bind_host = host or config.host
     bind_port = port or config.port
-    click.echo(f"actas broker on http://{bind_host}:{bind_port} (public URL {config.public_url})")
-    uvicorn.run(server, host=bind_host, port=bind_port, log_level="info", proxy_headers=False)
+    click.echo(
+        f"actas broker on http://{bind_host}:{bind_port} (public URL {config.public_url}, "
+        f"{workers} worker{'s' if workers != 1 else ''})"
+    )
+    # Each worker process builds its own broker from the same ACTAS_* settings: the factory
+    # is imported by name so that uvicorn can start it in every process.
+    uvicorn.run(
+        "actas.app:from_environment",
+        factory=True,
+        host=bind_host,
+        port=bind_port,
+        workers=workers,
+        log_level="info",
+        proxy_headers=False,
+    )
 
 
 for group in (staff, policy, app, keys, audit):
