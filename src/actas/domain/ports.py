@@ -22,6 +22,7 @@ from actas.domain.access import (
     Revocation,
 )
 from actas.domain.audit import AuditEvent, AuditQuery, VerifyReport
+from actas.domain.customer import ActionKind, CustomerAction
 from actas.domain.links import Link, LinkPurpose, Verification, VerificationStatus
 from actas.domain.roles import Role
 from actas.domain.staff import Staff, StaffSession
@@ -259,6 +260,18 @@ class VerificationRepo(Protocol):
         ...
 
 
+class CustomerActionRepo(Protocol):
+    def add(self, action: CustomerAction, *, token_hash: str) -> None: ...
+    def use(
+        self, *, token_hash: str, kind: ActionKind, at: datetime, answer: str | None = None
+    ) -> CustomerAction | None:
+        """Mark it used in one conditional UPDATE; None if unknown, used or expired."""
+        ...
+
+    def by_token_hash(self, token_hash: str) -> CustomerAction | None: ...
+    def for_case(self, case_id: str) -> list[CustomerAction]: ...
+
+
 class MailComposer(Protocol):
     """Renders a customer email from a named template, ready to queue in the outbox."""
 
@@ -395,6 +408,8 @@ class UnitOfWork(Protocol):
     def links(self) -> LinkRepo: ...
     @property
     def verifications(self) -> VerificationRepo: ...
+    @property
+    def customer_actions(self) -> CustomerActionRepo: ...
 
 
 class UnitOfWorkFactory(Protocol):
