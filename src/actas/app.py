@@ -30,6 +30,7 @@ from actas.api.routes import (
 )
 from actas.bootstrap import Broker
 from actas.console import router as console_router
+from actas.console.customer_actions import router as customer_router
 from actas.domain.errors import Unavailable
 from actas.http import problems
 from actas.notify.outbox import OutboxRunner, start_delivery
@@ -126,6 +127,7 @@ def create_app(
         revocations.router,
         audit.router,
         console_router,
+        customer_router,
     ):
         app.include_router(router)
     app.add_middleware(problems.BodyLimit, limit=broker.settings.max_body_bytes)
