@@ -35,6 +35,7 @@ def serve(host: str | None, port: int | None) -> None:
     import uvicorn
 
     from actas.app import create_app
+    from actas.http import redact
 
     config = settings()
     broker = build(config)
@@ -42,7 +43,16 @@ def serve(host: str | None, port: int | None) -> None:
     bind_host = host or config.host
     bind_port = port or config.port
     click.echo(f"actas broker on http://{bind_host}:{bind_port} (public URL {config.public_url})")
-    uvicorn.run(server, host=bind_host, port=bind_port, log_level="info", proxy_headers=False)
+    # The access log would otherwise write customer tokens from the URLs of their pages.
+    log_config = redact.logging_config(uvicorn.config.LOGGING_CONFIG)
+    uvicorn.run(
+        server,
+        host=bind_host,
+        port=bind_port,
+        log_level="info",
+        proxy_headers=False,
+        log_config=log_config,
+    )
 
 
 for group in (staff, policy, app, keys, audit):
