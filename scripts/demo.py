@@ -55,6 +55,11 @@ class Paths:
         return self.data / "demo-staff.json"
 
     @property
+    def mail(self) -> Path:
+        """The maildir the broker writes customer email to (no SMTP server in the demo)."""
+        return self.data / "mail"
+
+    @property
     def notes_env(self) -> Path:
         return self.data / "notes.env"
 
@@ -77,6 +82,7 @@ def _broker_env(paths: Paths) -> dict[str, str]:
     env.setdefault("ACTAS_DATABASE_URL", f"sqlite:///{paths.data / 'actas.db'}")
     env.setdefault("ACTAS_KEY_FILE", str(paths.data / "keys.json"))
     env.setdefault("ACTAS_PUBLIC_URL", paths.broker_url)
+    env.setdefault("ACTAS_MAIL_DIR", str(paths.mail))
     return env
 
 
@@ -218,6 +224,10 @@ def banner(paths: Paths, staff: list[dict[str, str]], users: str, *, console: bo
         email, password, who = row.split("\t")
         lines.append(f"    {email:<22} password {password:<18} {who}")
     lines += [
+        "",
+        "  customer email (links, codes, session notices, close-outs) is not sent in the demo:",
+        f"    it is written to the maildir {paths.mail}/new/ (one file per message;",
+        "    open one in a mail client, or read it: each has a text and an HTML part)",
         "",
         "  no authenticator app at hand? the current code of a staff member:",
         f"    {_python()} scripts/demo.py code admin@example.test{_data_flag(paths)}",

@@ -36,7 +36,7 @@ from actas.settings import Settings, load_settings
 from actas.store.engine import make_engine
 from actas.store.migrate import upgrade
 
-pytest_plugins = ["tests.scenario", "tests.desk"]
+pytest_plugins = ["tests.scenario", "tests.desk", "tests.customer_world"]
 
 PG_ENV = "ACTAS_TEST_DATABASE_URL"
 BACKENDS = ["sqlite", "postgres"]

@@ -22,6 +22,7 @@ from actas.api.routes import (
     auth,
     directory,
     host_app,
+    links,
     revocations,
     slack,
     staff,
@@ -29,6 +30,7 @@ from actas.api.routes import (
 )
 from actas.bootstrap import Broker, build
 from actas.console import router as console_router
+from actas.console.customer_actions import router as customer_router
 from actas.domain.errors import Unavailable
 from actas.http import problems
 from actas.notify.outbox import OutboxRunner, start_delivery
@@ -121,10 +123,12 @@ def create_app(
         directory.router,
         access.router,
         host_app.router,
+        links.router,
         slack.router,
         revocations.router,
         audit.router,
         console_router,
+        customer_router,
     ):
         app.include_router(router)
     app.add_middleware(problems.BodyLimit, limit=broker.settings.max_body_bytes)

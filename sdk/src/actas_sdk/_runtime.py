@@ -25,7 +25,7 @@ from actas_sdk._config import Config
 from actas_sdk._cookie import SEPARATOR, CookieJar, Sealed
 from actas_sdk._replies import Reply
 from actas_sdk._routes import UNSAFE_METHODS
-from actas_sdk.client import BrokerClient, Grant
+from actas_sdk.client import BrokerClient, Grant, IssuedLink
 from actas_sdk.context import Frame, ImpersonationContext, activated, count_suppressed
 from actas_sdk.markers import NO_MARKS, Marks, marks_of
 from actas_sdk.revocation import RevocationFeed
@@ -444,6 +444,26 @@ class ActAs:
         )
 
     # --- the SDK's own endpoints (see _endpoints) --------------------------------------------
+
+    # --- one-time links (the application performs the action: it owns passwords) --------------
+
+    def issue_link(self, subject_id: str, purpose: str) -> IssuedLink:
+        """Ask the broker to email ``subject_id`` a one-time link of ``purpose``
+        (``password_reset``, ``magic_signin``, ``email_confirmation``, ``account_recovery``)
+        at their verified address. The link lands on this app's ``.../actas/link?t=...``.
+
+        :raises LinkRefused: unknown purpose, unknown subject, or no verified email.
+        """
+        return self.client.issue_link(subject_id, purpose)
+
+    def redeem_link(self, token: str, purpose: str) -> str:
+        """Use up a link of ``purpose`` and return its subject's id; do the action for that
+        subject only after this returns. Of concurrent redemptions exactly one succeeds.
+
+        :raises LinkExpired, LinkUsed, LinkWrongPurpose, LinkUnknown, LinkMalformed:
+            show "this link cannot be used" and offer a new one.
+        """
+        return self.client.redeem_link(token, purpose).subject_id
 
     def handoff(self, code: str | None, cookie: str | None = None) -> Reply:
         """``GET <handoff path>?code=...``: redeem, set the cookie, 303 to a token-free URL."""

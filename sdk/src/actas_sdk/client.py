@@ -18,7 +18,14 @@ import httpx
 
 from actas_sdk._config import Config
 from actas_sdk._meta import __version__
-from actas_sdk.errors import BrokerError, BrokerUnavailable, GrantRejected
+from actas_sdk.errors import (
+    LINK_ERRORS,
+    BrokerError,
+    BrokerUnavailable,
+    GrantRejected,
+    LinkError,
+    LinkRefused,
+)
 
 #: Display names are cut to this many characters.
 NAME_LIMIT = 120
@@ -37,6 +44,37 @@ class Grant:
     actor_name: str | None = None
     #: the customer's display name, for the banner (when the broker sends it)
     subject_name: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class IssuedLink:
+    """A link on its way to the subject's verified email. Never the token: it is in the
+    customer's inbox only."""
+
+    id: str
+    purpose: str
+    subject_id: str
+    expires_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class RedeemedLink:
+    """A link used up: perform ``purpose`` for ``subject_id`` now."""
+
+    id: str
+    purpose: str
+    subject_id: str
+    account_id: str
+
+
+def _problem_code(response: httpx.Response) -> str:
+    """The last segment of a problem's ``type`` (``.../link_used`` -> ``link_used``)."""
+    try:
+        body = response.json()
+    except ValueError:
+        return ""
+    kind = body.get("type") if isinstance(body, dict) else None
+    return kind.rsplit("/", 1)[-1][:60] if isinstance(kind, str) else ""
 
 
 def _problem(response: httpx.Response) -> str:
@@ -154,6 +192,46 @@ class BrokerClient:
             raise GrantRejected(_problem(response))
         if response.status_code != 200:
             raise BrokerError(f"POST {path}: {_problem(response)}")
+
+    def issue_link(self, subject_id: str, purpose: str) -> IssuedLink:
+        response = self._call("POST", "/v1/links", json={"subject": subject_id, "purpose": purpose})
+        if response.status_code in (401, 403):
+            raise BrokerError("POST /v1/links: the application credential was refused")
+        if 400 <= response.status_code < 500:
+            raise LinkRefused(_problem(response), reason=_problem_code(response))
+        if response.status_code != 202:
+            raise BrokerError(f"POST /v1/links: {_problem(response)}")
+        data = self._json(response, "link")
+        ident, subject = data.get("id"), data.get("subject")
+        if not isinstance(ident, str) or not isinstance(subject, str):
+            raise BrokerError("the broker's link answer lacks id or subject")
+        return IssuedLink(
+            id=ident,
+            purpose=str(data.get("purpose", purpose)),
+            subject_id=subject,
+            expires_at=_datetime(data.get("expires_at"), "expires_at"),
+        )
+
+    def redeem_link(self, token: str, purpose: str) -> RedeemedLink:
+        response = self._call("POST", "/v1/links/redeem", json={"token": token, "purpose": purpose})
+        if response.status_code in (401, 403):
+            raise BrokerError("POST /v1/links/redeem: the application credential was refused")
+        if 400 <= response.status_code < 500:
+            code = _problem_code(response)
+            cls = LINK_ERRORS.get(code)
+            if cls is None and code == "unknown_link_purpose":
+                raise LinkRefused(_problem(response), reason=code)
+            raise (cls or LinkError)(_problem(response))
+        if response.status_code != 200:
+            raise BrokerError(f"POST /v1/links/redeem: {_problem(response)}")
+        data = self._json(response, "link")
+        values = [data.get(k) for k in ("id", "purpose", "subject", "account")]
+        if not all(isinstance(v, str) and v for v in values):
+            raise BrokerError("the broker's redeem answer lacks id, purpose, subject or account")
+        ident, used_for, subject, account = (str(v) for v in values)
+        if used_for != purpose:
+            raise LinkError("the broker redeemed the link for another purpose")
+        return RedeemedLink(id=ident, purpose=used_for, subject_id=subject, account_id=account)
 
     def send_events(self, body: bytes) -> httpx.Response:
         """Post one batch of audit events (``{"events": [...]}``, already JSON); the caller

@@ -184,6 +184,58 @@ class GrantRejected(BrokerError):
     code = "invalid_grant"
 
 
+# --- one-time links (the broker's link errors, mirrored: the SDK never imports the broker) -------
+
+
+class LinkError(BrokerError):
+    """A one-time link cannot be redeemed. Show the customer "this link cannot be used" and
+    offer to send a new one; never perform the action."""
+
+    code = "link_invalid"
+
+
+class LinkUnknown(LinkError):
+    code = "link_unknown"
+
+
+class LinkExpired(LinkError):
+    """Expired, replaced by a newer link, or sent to an address the subject has since
+    changed."""
+
+    code = "link_expired"
+
+
+class LinkUsed(LinkError):
+    code = "link_used"
+
+
+class LinkWrongPurpose(LinkError):
+    code = "link_wrong_purpose"
+
+
+class LinkMalformed(LinkError):
+    """Not a link token at all (mistyped, cut short)."""
+
+    code = "malformed_link_token"
+
+
+class LinkRefused(BrokerError):
+    """The broker refused to issue a link: unknown purpose, no such subject, or no verified
+    email to send it to. ``reason`` is the broker's problem code."""
+
+    code = "link_refused"
+
+    def __init__(self, message: str, *, reason: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+#: The broker's problem codes for links -> the SDK's errors.
+LINK_ERRORS: dict[str, type[LinkError]] = {
+    cls.code: cls for cls in (LinkUnknown, LinkExpired, LinkUsed, LinkWrongPurpose, LinkMalformed)
+}
+
+
 # --- refusals inside the application -------------------------------------------------------------
 
 

@@ -27,6 +27,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from actas_sdk._config import Config
+from actas_sdk._fake_links import FakeLinks
 from actas_sdk.context import Frame, ImpersonationContext, activated
 
 __all__ = ["FakeBroker", "FakeSession", "impersonating"]
@@ -182,6 +183,8 @@ class FakeBroker:
         #: False: audit batches are acknowledged unread (benchmarks: a real broker's work
         #: happens in another process)
         self.record_events = True
+        #: one-time links: ``add_subject`` then read ``links.outbox`` for the emailed token
+        self.links = FakeLinks()
         self._changed = threading.Condition()
         self._generation = 0
         self._pings = 0
@@ -356,7 +359,25 @@ class FakeBroker:
             return self._end(path.split("/")[3], body)
         if path == "/v1/audit/app-events":
             return self._events(body)
+        if path in ("/v1/links", "/v1/links/redeem"):
+            act = self.links.issue if path == "/v1/links" else self.links.redeem
+            status, code, answer = act(body, self.clock())
+            if code:
+                return _problem(status, code, code.replace("_", " "))
+            if "expires_at" not in answer and status == 202:
+                answer["expires_at"] = _iso(self.clock() + 900)
+            return httpx.Response(status, json=answer)
         return _problem(404, "not_found", path)
+
+    def add_subject(self, subject_id: str) -> None:
+        """A subject with a verified email: links may be issued for it."""
+        self.links.subjects.add(subject_id)
+
+    def last_link(self, subject_id: str) -> str:
+        """The token of the newest link emailed to ``subject_id`` (what the customer clicks)."""
+        return next(
+            link.token for link in reversed(self.links.outbox) if link.subject == subject_id
+        )
 
     def _grant(self, session: FakeSession, *, with_handle: bool) -> httpx.Response:
         token, exp = self.session_token(session)

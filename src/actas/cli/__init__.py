@@ -41,6 +41,8 @@ def serve(host: str | None, port: int | None, workers: int) -> None:
     """Start the broker."""
     import uvicorn
 
+    from actas.http import redact
+
     config = settings()
     if workers > 1 and config.is_sqlite:
         fail("--workers above 1 needs PostgreSQL (ACTAS_DATABASE_URL): SQLite has one writer")
@@ -52,7 +54,8 @@ def serve(host: str | None, port: int | None, workers: int) -> None:
         f"{workers} worker{'s' if workers != 1 else ''})"
     )
     # Each worker process builds its own broker from the same ACTAS_* settings: the factory
-    # is imported by name so that uvicorn can start it in every process.
+    # is imported by name so that uvicorn can start it in every process. The access log is
+    # filtered: it would otherwise write customer tokens from the URLs of their pages.
     uvicorn.run(
         "actas.app:from_environment",
         factory=True,
@@ -61,6 +64,7 @@ def serve(host: str | None, port: int | None, workers: int) -> None:
         workers=workers,
         log_level="info",
         proxy_headers=False,
+        log_config=redact.logging_config(uvicorn.config.LOGGING_CONFIG),
     )
 
 

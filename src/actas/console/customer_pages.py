@@ -7,8 +7,10 @@ from starlette.responses import Response
 from actas.console.web import Page, path, staff_names
 from actas.domain.access import CaseStatus, NoteKind
 from actas.domain.errors import ActasError, InvalidInput
+from actas.domain.links import LinkPurpose
 from actas.services import cases as cases_service
-from actas.services import directory
+from actas.services import directory, support_flow
+from actas.services import verification as verification_service
 
 NOTE_LABELS = (
     ("text", "Note"),
@@ -18,8 +20,17 @@ NOTE_LABELS = (
     ("repeatable", "Happens again"),
     ("steps", "Steps"),
     ("error_text", "Error text"),
+    ("rung", "Rung"),
+    ("why", "Why"),
+    ("follow_up", "Follow-up"),
 )
 OBSERVATION_FIELDS = ("device", "browser", "steps", "error_text", "time")
+#: The fields the console's forms may set, per kind (a rung note is written by the broker).
+FORM_FIELDS = {
+    NoteKind.NOTE: ("text",),
+    NoteKind.OBSERVATION: OBSERVATION_FIELDS,
+    NoteKind.PREVENTION: ("text", "follow_up"),
+}
 
 
 def search(page: Page) -> Response:
@@ -79,8 +90,10 @@ def open_case(page: Page) -> Response:
     return page.redirect(path("cases", case.id), done="case_opened")
 
 
-def _case_page(page: Page, case_id: str, *, status: int = 200) -> Response:
+def case_page(page: Page, case_id: str, *, status: int = 200) -> Response:
     detail = cases_service.case_detail(page.ctx, case_id)
+    flow = support_flow.support_flow(page.ctx, case_id)
+    verifications = verification_service.verifications_for_case(page.ctx, case_id)
     case = detail.case
     cards = directory.subject_cards(page.ctx, [(case.application_id, case.subject_id)])
     return page.render(
@@ -93,11 +106,16 @@ def _case_page(page: Page, case_id: str, *, status: int = 200) -> Response:
         open=case.status is CaseStatus.OPEN,
         mine=case.staff_id == page.staff.id,
         note_labels=NOTE_LABELS,
+        flow=flow,
+        verifications=verifications,
+        pending=next((v for v in reversed(verifications) if v.status.value == "pending"), None),
+        email_state=support_flow.email_state,
+        purposes=[p.value for p in LinkPurpose],
     )
 
 
 def case(page: Page) -> Response:
-    return _case_page(page, page.param("case"))
+    return case_page(page, page.param("case"))
 
 
 def add_note(page: Page) -> Response:
@@ -106,9 +124,11 @@ def add_note(page: Page) -> Response:
         kind = NoteKind(page.text("kind", limit=20) or NoteKind.NOTE.value)
     except ValueError:
         kind = NoteKind.NOTE
+    if kind not in FORM_FIELDS:
+        kind = NoteKind.NOTE
     body: dict[str, str | bool] = {}
     try:
-        fields = ("text",) if kind is NoteKind.NOTE else OBSERVATION_FIELDS
+        fields = FORM_FIELDS[kind]
         for name in fields:
             value = page.text(name, limit=2000).strip()
             if value:
@@ -123,7 +143,7 @@ def add_note(page: Page) -> Response:
             page.ctx, staff=page.staff, case_id=case_id, kind=kind, body=body, by=page.me.actor
         )
     except ActasError as exc:
-        return _case_page(page, case_id, status=page.failed(exc))
+        return case_page(page, case_id, status=page.failed(exc))
     return page.redirect(path("cases", case_id), done="note_added")
 
 
@@ -139,5 +159,5 @@ def close_case(page: Page) -> Response:
             by=page.me.actor,
         )
     except ActasError as exc:
-        return _case_page(page, case_id, status=page.failed(exc))
+        return case_page(page, case_id, status=page.failed(exc))
     return page.redirect(path("cases", case_id), done="case_closed")

@@ -29,9 +29,16 @@ class SecurityHeaders:
     """Add :data:`HEADERS` to every response, and ``Cache-Control`` unless the response set
     its own (pages are ``no-store``: they show customer data and staff secrets)."""
 
-    def __init__(self, app: ASGIApp, *, cache_control: str = "no-store") -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        cache_control: str = "no-store",
+        overrides: dict[str, str] | None = None,
+    ) -> None:
         self.app = app
         self.cache_control = cache_control
+        self.headers = {**HEADERS, **(overrides or {})}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -41,7 +48,7 @@ class SecurityHeaders:
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = MutableHeaders(scope=message)
-                for name, value in HEADERS.items():
+                for name, value in self.headers.items():
                     headers[name] = value
                 if "cache-control" not in headers:
                     headers["cache-control"] = self.cache_control

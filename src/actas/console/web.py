@@ -57,7 +57,10 @@ _env = jinja2.Environment(
 NOTICES = {
     "case_opened": "The case is open.",
     "note_added": "The note is recorded.",
-    "case_closed": "The case is closed and its summary is recorded.",
+    "case_closed": "The case is closed. The summary email is queued: its state shows below.",
+    "code_queued": "A code is queued for the customer's verified email. Ask them to read it back.",
+    "code_verified": "The code matches: the customer's identity is confirmed.",
+    "link_queued": "The link is queued for the customer's verified email. You never see it.",
     "approved": "You approved the request.",
     "denied": "You denied the request.",
     "ended": "The session has ended.",

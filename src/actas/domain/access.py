@@ -27,6 +27,10 @@ class CaseStatus(StrEnum):
 class NoteKind(StrEnum):
     NOTE = "note"
     OBSERVATION = "observation"
+    #: Which rung of the access ladder was used, and why (the safe support flow, step 3).
+    RUNG = "rung"
+    #: What will keep it from happening again, or the follow-up task (step 5).
+    PREVENTION = "prevention"
 
 
 class RequestState(StrEnum):
@@ -46,6 +50,8 @@ class EndReason(StrEnum):
     REVOKED = "revoked"
     STAFF_DISABLED = "staff_disabled"
     CASE_CLOSED = "case_closed"
+    #: The customer used the kill switch in the session-started email.
+    ENDED_BY_CUSTOMER = "ended_by_customer"
 
 
 def bounded_text(name: str, value: str, *, required: bool = True, limit: int = MAX_TEXT) -> str:

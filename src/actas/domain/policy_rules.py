@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from types import MappingProxyType
 
+from actas.domain.customer import DEFAULT_NOTICES, Notice
 from actas.domain.errors import InvalidInput
 from actas.domain.roles import Role
 from actas.domain.subjects import AccountFlag
@@ -114,6 +115,9 @@ class Policy:
     #: Kinds that are always high risk. ``write`` under impersonate and break-glass always are.
     high_risk_kinds: frozenset[AccessKind] = frozenset()
     break_glass: BreakGlass = field(default_factory=BreakGlass)
+    #: Which notices the customer must get. The console has no switch for them; break-glass
+    #: is told whatever this says (``customer.ALWAYS_SENT``).
+    customer_notices: frozenset[Notice] = DEFAULT_NOTICES
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "roles", MappingProxyType(dict(self.roles)))

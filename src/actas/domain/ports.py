@@ -23,6 +23,7 @@ from actas.domain.repos import (
     AssignmentRepo,
     AuditLog,
     CaseRepo,
+    CustomerActionRepo,
     HandoffRepo,
     IngestRepo,
     LinkRepo,
@@ -175,6 +176,8 @@ class UnitOfWork(Protocol):
     def verifications(self) -> VerificationRepo: ...
     @property
     def throttle(self) -> ThrottleRepo: ...
+    @property
+    def customer_actions(self) -> CustomerActionRepo: ...
 
 
 class UnitOfWorkFactory(Protocol):

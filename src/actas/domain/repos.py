@@ -18,6 +18,7 @@ from actas.domain.access import (
     Revocation,
 )
 from actas.domain.audit import AuditEvent, AuditQuery
+from actas.domain.customer import ActionKind, CustomerAction
 from actas.domain.links import Link, LinkPurpose, Verification, VerificationStatus
 from actas.domain.roles import Role
 from actas.domain.staff import Staff, StaffSession
@@ -282,3 +283,15 @@ class VerificationRepo(Protocol):
     ) -> bool:
         """Compare-and-set from pending to ``status``; False if it was no longer pending."""
         ...
+
+
+class CustomerActionRepo(Protocol):
+    def add(self, action: CustomerAction, *, token_hash: str) -> None: ...
+    def use(
+        self, *, token_hash: str, kind: ActionKind, at: datetime, answer: str | None = None
+    ) -> CustomerAction | None:
+        """Mark it used in one conditional UPDATE; None if unknown, used or expired."""
+        ...
+
+    def by_token_hash(self, token_hash: str) -> CustomerAction | None: ...
+    def for_case(self, case_id: str) -> list[CustomerAction]: ...

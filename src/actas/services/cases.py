@@ -19,11 +19,23 @@ from actas.domain.access import (
 from actas.domain.audit import Actor
 from actas.domain.errors import Conflict, InvalidInput, NotFound
 from actas.domain.staff import Staff
-from actas.services import requests, sessions, trail
+from actas.services import notices, requests, sessions, trail
 from actas.services.context import ServiceContext
 
 #: What an observation may record (DESIGN.md, the guide-only rung).
-NOTE_FIELDS = ("text", "device", "browser", "steps", "error_text", "time", "repeatable")
+NOTE_FIELDS = (
+    "text",
+    "device",
+    "browser",
+    "steps",
+    "error_text",
+    "time",
+    "repeatable",
+    # A rung note (which rung, why) and a prevention note (the follow-up task).
+    "rung",
+    "why",
+    "follow_up",
+)
 
 
 def open_case(
@@ -133,6 +145,7 @@ def close_case(
         for request in uow.requests.for_case(case.id):
             requests.cancel_waiting(ctx, uow, case, request, by)
         uow.audit.record(trail.event("case.closed", by, case=case, data={"closed_by": staff.id}))
+        notices.close_out(ctx, uow, case=case, changes=changes, verify=verify, by=by)
         closed = uow.cases.get(case.id)
     assert closed is not None
     return closed

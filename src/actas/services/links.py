@@ -16,6 +16,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from actas.domain.access import Case
 from actas.domain.audit import Actor, AuditEvent, format_time
 from actas.domain.errors import Forbidden, NotFound, Unavailable
 from actas.domain.links import (
@@ -104,70 +105,86 @@ def issue_link(
     check_external_id("subject", subject_id)
     if application.disabled_at is not None:
         raise Forbidden(f"application {application.id} is disabled")
+    with ctx.uow() as uow:
+        return issue_in(ctx, uow, application=application, subject_id=subject_id, kind=kind, by=by)
+
+
+def issue_in(
+    ctx: ServiceContext,
+    uow: UnitOfWork,
+    *,
+    application: Application,
+    subject_id: str,
+    kind: LinkPurpose,
+    by: Actor,
+    case: Case | None = None,
+) -> IssuedLink:
+    """:func:`issue_link` inside the caller's transaction (a staff member's case link)."""
     if ctx.mail is None:
         raise Unavailable("customer email is not configured")
     token = new_link_token(kind)
-    with ctx.uow() as uow:
-        subject = uow.subjects.get(application.id, subject_id)
-        if subject is None:
-            raise NotFound(f"no subject {subject_id} in application {application.id}")
-        address = verified_email(subject)
-        account = uow.accounts.get(application.id, subject.account_id)
-        base = (account.handoff_url if account else None) or application.handoff_url
-        now = ctx.clock()
-        ttl = link_ttl(kind)
-        link = Link(
-            id=str(uuid.uuid4()),
-            application_id=application.id,
-            subject_id=subject.id,
-            account_id=subject.account_id,
-            purpose=kind,
-            issued_at=now,
-            expires_at=now + ttl,
-            issued_by=by.id or "unknown",
-            recipient_hash=recipient_hash(address),
-        )
-        superseded = uow.links.supersede(
-            application_id=application.id, subject_id=subject.id, purpose=kind, at=now
-        )
-        payload = ctx.mail.compose(
-            "link",
-            {
+    subject = uow.subjects.get(application.id, subject_id)
+    if subject is None:
+        raise NotFound(f"no subject {subject_id} in application {application.id}")
+    address = verified_email(subject)
+    account = uow.accounts.get(application.id, subject.account_id)
+    base = (account.handoff_url if account else None) or application.handoff_url
+    now = ctx.clock()
+    ttl = link_ttl(kind)
+    link = Link(
+        id=str(uuid.uuid4()),
+        application_id=application.id,
+        subject_id=subject.id,
+        account_id=subject.account_id,
+        purpose=kind,
+        issued_at=now,
+        expires_at=now + ttl,
+        issued_by=by.id or "unknown",
+        recipient_hash=recipient_hash(address),
+    )
+    superseded = uow.links.supersede(
+        application_id=application.id, subject_id=subject.id, purpose=kind, at=now
+    )
+    payload = ctx.mail.compose(
+        "link",
+        {
+            "purpose": kind.value,
+            "name": subject.display_name,
+            "app_name": application.name,
+            "url": link_url(base, token),
+            "minutes": int(ttl.total_seconds() // 60),
+            "expires_at": when(link.expires_at),
+        },
+        at=now,
+    )
+    outbox_id = uow.outbox.add(
+        channel=EMAIL_CHANNEL,
+        target=address,
+        event_type=LINK_EMAIL,
+        payload={**payload, "link": link.id},
+        at=now,
+    )
+    uow.links.add(dataclasses.replace(link, outbox_id=outbox_id), token_hash=token_hash(token))
+    uow.audit.record(
+        AuditEvent(
+            type="link.issued",
+            actor=by.id,
+            subject=subject.id,
+            account=subject.account_id,
+            case=case.id if case else None,
+            ticket=case.ticket if case else None,
+            ip=by.ip,
+            user_agent=by.user_agent,
+            data={
+                "application": application.id,
+                "link": link.id,
                 "purpose": kind.value,
-                "name": subject.display_name,
-                "app_name": application.name,
-                "url": link_url(base, token),
-                "minutes": int(ttl.total_seconds() // 60),
-                "expires_at": when(link.expires_at),
+                "expires_at": format_time(link.expires_at),
+                "superseded": superseded,
+                "email": outbox_id,
             },
-            at=now,
         )
-        outbox_id = uow.outbox.add(
-            channel=EMAIL_CHANNEL,
-            target=address,
-            event_type=LINK_EMAIL,
-            payload={**payload, "link": link.id},
-            at=now,
-        )
-        uow.links.add(dataclasses.replace(link, outbox_id=outbox_id), token_hash=token_hash(token))
-        uow.audit.record(
-            AuditEvent(
-                type="link.issued",
-                actor=by.id,
-                subject=subject.id,
-                account=subject.account_id,
-                ip=by.ip,
-                user_agent=by.user_agent,
-                data={
-                    "application": application.id,
-                    "link": link.id,
-                    "purpose": kind.value,
-                    "expires_at": format_time(link.expires_at),
-                    "superseded": superseded,
-                    "email": outbox_id,
-                },
-            )
-        )
+    )
     return IssuedLink(id=link.id, purpose=kind, subject_id=subject.id, expires_at=link.expires_at)
 
 

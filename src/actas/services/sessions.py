@@ -25,7 +25,7 @@ from actas.domain.policy_rules import Outcome
 from actas.domain.ports import UnitOfWork
 from actas.domain.staff import Staff
 from actas.domain.tokens import HANDOFF_PREFIX, new_token, token_hash
-from actas.services import decisions, requests, throttle, trail
+from actas.services import decisions, notices, requests, throttle, trail
 from actas.services.context import ServiceContext
 
 
@@ -144,6 +144,8 @@ def _open(
         scopes=list(session.scopes),
         expires_at=session.expires_at.isoformat(),
     )
+    # The customer hears of it in the same transaction: no session without its notice.
+    notices.session_started(ctx, uow, session=session, case=case, request=request, by=by)
     redirect = f"{handoff_url}?{urlencode({'code': code})}"
     return Started(session=session, handoff_code=code, redirect_url=redirect)
 
@@ -200,6 +202,7 @@ def end(
         trail.event(event, by, session=session, reason=note, data={"end_reason": reason.value})
     )
     trail.announce_change(ctx, uow, event, session, end_reason=reason.value)
+    notices.session_ended(ctx, uow, session=session, reason=reason, by=by)
     return True
 
 

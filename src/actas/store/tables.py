@@ -372,3 +372,24 @@ verifications = Table(
     Column("decided_by", String(36), nullable=True),
     Column("outbox_id", String(36), nullable=True),
 )
+
+# --- what the customer does from an email (migration 0006) -----------------------------------
+
+#: Kill switches and close-out answers: one-time tokens, stored as their SHA-256 only.
+customer_actions = Table(
+    "customer_actions",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("kind", String(16), nullable=False),
+    Column("application_id", String(63), nullable=False),
+    Column("subject_id", String(128), nullable=False),
+    Column("account_id", String(128), nullable=False),
+    Column("case_id", String(36), ForeignKey("cases.id"), nullable=False, index=True),
+    Column("session_id", String(36), nullable=True),
+    Column("issued_at", UtcDateTime, nullable=False),
+    Column("expires_at", UtcDateTime, nullable=False),
+    Column("used_at", UtcDateTime, nullable=True),
+    Column("answer", String(8), nullable=True),
+    Column("outbox_id", String(36), nullable=True),
+)

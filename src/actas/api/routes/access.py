@@ -8,6 +8,7 @@ from fastapi import APIRouter, Query
 from pydantic import Field
 
 from actas.api.deps import ServicesDep, StaffDep
+from actas.api.routes.links import verification_out
 from actas.api.schemas import Strict
 from actas.domain.access import (
     AccessRequest,
@@ -22,6 +23,7 @@ from actas.services import cases as cases_service
 from actas.services import decisions as decisions_service
 from actas.services import requests as requests_service
 from actas.services import sessions as sessions_service
+from actas.services import verification as verification_service
 
 router = APIRouter(prefix="/v1", tags=["access"])
 
@@ -193,6 +195,9 @@ def get_case(case_id: str, _: StaffDep, ctx: ServicesDep) -> dict[str, Any]:
         ],
         "requests": [request_out(r) for r in detail.requests],
         "sessions": [session_out(s) for s in detail.sessions],
+        "verifications": [
+            verification_out(v) for v in verification_service.verifications_for_case(ctx, case_id)
+        ],
     }
 
 
