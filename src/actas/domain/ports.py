@@ -15,6 +15,7 @@ from actas.domain.access import (
     Revocation,
 )
 from actas.domain.audit import VerifyReport
+from actas.domain.identity_repo import IdentityRepo
 from actas.domain.repos import (
     AccessRequestRepo,
     AccessSessionRepo,
@@ -175,6 +176,8 @@ class UnitOfWork(Protocol):
     def verifications(self) -> VerificationRepo: ...
     @property
     def throttle(self) -> ThrottleRepo: ...
+    @property
+    def identity(self) -> IdentityRepo: ...
 
 
 class UnitOfWorkFactory(Protocol):

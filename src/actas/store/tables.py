@@ -372,3 +372,6 @@ verifications = Table(
     Column("decided_by", String(36), nullable=True),
     Column("outbox_id", String(36), nullable=True),
 )
+
+# Staff identity (migration 0008) lives in its own module; importing it registers its tables.
+from actas.store import identity_tables as identity_tables  # noqa: E402

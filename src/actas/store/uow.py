@@ -24,6 +24,7 @@ from actas.store.access_repos import (
 )
 from actas.store.audit_query import query_events
 from actas.store.engine import READ_ONLY
+from actas.store.identity_repo import SqlIdentityRepo
 from actas.store.link_repos import SqlLinkRepo, SqlVerificationRepo
 from actas.store.repos import (
     SqlAccountRepo,
@@ -93,6 +94,7 @@ class SqlUnitOfWork:
         self.links = SqlLinkRepo(conn)
         self.verifications = SqlVerificationRepo(conn)
         self.throttle = SqlThrottleRepo(conn)
+        self.identity = SqlIdentityRepo(conn)
 
     def ping(self) -> None:
         self.conn.execute(text("SELECT 1"))
