@@ -14,6 +14,7 @@ import threading
 from typing import Any
 
 import httpx
+from authlib.integrations.base_client.errors import OAuthError
 from authlib.integrations.httpx_client import OAuth2Client
 from authlib.oauth2.rfc6749.errors import OAuth2Error
 from joserfc import jwt
@@ -43,7 +44,6 @@ class AuthlibOidc:
         self.settings = settings
         self.redirect_uri = redirect_uri
         self.clock = clock
-        self._http = http or httpx.Client(timeout=TIMEOUT)
         self._lock = threading.Lock()
         self._metadata: dict[str, Any] | None = None
         self._jwks: KeySet | None = None
@@ -51,7 +51,8 @@ class AuthlibOidc:
     # --- discovery and keys (cached; the key set is fetched again once for an unknown kid)
     def _get(self, url: str) -> dict[str, Any]:
         try:
-            response = self._http.get(url)
+            with httpx.Client(timeout=TIMEOUT) as http:
+                response = http.get(url)
             response.raise_for_status()
             body = response.json()
         except (httpx.HTTPError, ValueError) as exc:
@@ -88,7 +89,7 @@ class AuthlibOidc:
             redirect_uri=self.redirect_uri,
             code_challenge_method="S256",
             token_endpoint_auth_method="client_secret_basic",  # noqa: S106 (a method name)
-            timeout=TIMEOUT,
+            timeout=10.0,
         )
 
     # --- the port ---------------------------------------------------------------------
@@ -111,7 +112,7 @@ class AuthlibOidc:
                     code_verifier=code_verifier,
                     grant_type="authorization_code",
                 )
-        except OAuth2Error as exc:
+        except (OAuth2Error, OAuthError) as exc:
             # invalid_grant: a code used before, expired, or issued for another verifier.
             raise SsoRefused(f"token_endpoint:{str(exc.error)[:40]}") from None
         except httpx.HTTPError as exc:
