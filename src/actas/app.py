@@ -23,6 +23,7 @@ from actas.api.routes import (
     directory,
     host_app,
     revocations,
+    scim,
     slack,
     staff,
     system,
@@ -123,6 +124,7 @@ def create_app(
         slack.router,
         revocations.router,
         audit.router,
+        scim.router,
         console_router,
     ):
         app.include_router(router)

@@ -162,15 +162,21 @@ class SqlIdentityRepo:
         rows = self.conn.execute(select(scim_tokens).order_by(scim_tokens.c.name))
         return [from_row(ScimToken, r) for r in rows]
 
-    def external_id(self, staff_id: str) -> str | None:
+    def scim_names(self, staff_id: str) -> tuple[str, str | None] | None:
         t = staff_external_ids
-        row = self.conn.execute(select(t.c.external_id).where(t.c.staff_id == staff_id)).first()
-        return str(row[0]) if row else None
+        row = self.conn.execute(
+            select(t.c.user_name, t.c.external_id).where(t.c.staff_id == staff_id)
+        ).first()
+        return (str(row[0]), row[1]) if row else None
 
-    def set_external_id(self, staff_id: str, external_id: str | None) -> None:
+    def set_scim_managed(
+        self, staff_id: str, user_name: str, external_id: str | None, *, managed: bool = True
+    ) -> None:
         t = staff_external_ids
         self.conn.execute(delete(t).where(t.c.staff_id == staff_id))
-        if external_id is not None:
+        if managed:
             self.conn.execute(
-                insert(t).values(staff_id=staff_id, external_id=external_id, version=1)
+                insert(t).values(
+                    staff_id=staff_id, user_name=user_name, external_id=external_id, version=1
+                )
             )

@@ -75,11 +75,14 @@ scim_tokens = Table(
     Column("revoked_at", UtcDateTime, nullable=True),
 )
 
-#: The IdP's own id for a staff member it provisioned (SCIM ``externalId``).
+#: The staff a SCIM client provisioned (only those it may see and change), with its
+#: ``externalId`` for them.
 staff_external_ids = Table(
     "staff_external_ids",
     metadata,
     Column("staff_id", String(36), ForeignKey("staff.id"), primary_key=True),
-    Column("external_id", String(255), nullable=False),
+    Column("external_id", String(255), nullable=True),
+    #: The IdP's ``userName`` (often the email, but any unique string is allowed).
+    Column("user_name", String(320), nullable=False),
     Column("version", Integer, nullable=False, default=1),
 )

@@ -106,7 +106,8 @@ def upgrade() -> None:
     op.create_table(
         "staff_external_ids",
         sa.Column("staff_id", sa.String(length=36), nullable=False),
-        sa.Column("external_id", sa.String(length=255), nullable=False),
+        sa.Column("external_id", sa.String(length=255), nullable=True),
+        sa.Column("user_name", sa.String(length=320), nullable=False),
         sa.Column("version", sa.Integer(), nullable=False),
         _staff_fk("staff_external_ids"),
         sa.PrimaryKeyConstraint("staff_id", name=op.f("pk_staff_external_ids")),
