@@ -38,7 +38,7 @@ KNOWN_GAPS = {
 
 
 def test_scim2_tester_passes_but_for_the_known_gaps(idp: TestClient) -> None:
-    client = SyncSCIMClient(idp)  # type: ignore[arg-type]
+    client = SyncSCIMClient(idp)
     results = check_server(client, resource_types=["User"])
     failed = {r.title for r in results if r.status is Status.ERROR}
     assert failed == KNOWN_GAPS

@@ -82,7 +82,7 @@ def _guarded(fn: Callable[[], Response]) -> Response:
         return _error(400, exc.detail, "invalidValue")
 
 
-def _model(user: ScimUser, base: str) -> User:
+def _model(user: ScimUser, base: str) -> User[Any]:
     when: datetime = user.created_at
     return User(
         id=user.id,
@@ -94,7 +94,7 @@ def _model(user: ScimUser, base: str) -> User:
         # No placeholder address (``@scim.invalid``) is shown as an email.
         emails=None
         if user.email.endswith(".invalid")
-        else [Email(value=user.email, primary=True, type="work")],
+        else [Email(value=user.email, primary=True, type=Email.Type.work)],
         meta=Meta(
             resource_type="User",
             created=when,
@@ -104,7 +104,7 @@ def _model(user: ScimUser, base: str) -> User:
     )
 
 
-def _fields(user: User) -> UserFields:
+def _fields(user: User[Any]) -> UserFields:
     if not user.user_name:
         raise ValueError("userName is required")
     display = user.display_name or (user.name.formatted if user.name else None)
@@ -127,7 +127,7 @@ def _params(request: Request) -> ResponseParameters[Any]:
     )
 
 
-def _dump(user: User, ctx: Context, request: Request) -> dict[str, Any]:
+def _dump(user: User[Any], ctx: Context, request: Request) -> dict[str, Any]:
     return user.model_dump(scim_ctx=ctx, response_parameters=_params(request))
 
 
@@ -142,7 +142,7 @@ def service_provider_config(request: Request) -> Response:
         etag=ETag(supported=False),
         authentication_schemes=[
             AuthenticationScheme(
-                type="oauthbearertoken",
+                type=AuthenticationScheme.Type.oauthbearertoken,
                 name="Bearer token",
                 description="A token per IdP, from `actas scim token create NAME`",
                 primary=True,
@@ -162,9 +162,9 @@ def _resource_type(request: Request) -> ResourceType:
     return ResourceType(
         id="User",
         name="User",
-        endpoint="/Users",
+        endpoint="/Users",  # type: ignore[arg-type]
         description="Staff members of the broker",
-        schema_="urn:ietf:params:scim:schemas:core:2.0:User",
+        schema_="urn:ietf:params:scim:schemas:core:2.0:User",  # type: ignore[call-arg]
         meta=Meta(
             resource_type="ResourceType", location=f"{_base(request)}/scim/v2/ResourceTypes/User"
         ),
@@ -216,7 +216,7 @@ def list_users(request: Request, ctx: ServicesDep, _: IdpDep) -> Response:
         count = max(0, min(200, int(q.get("count", "100"))))
         users = scim_service.list_users(ctx, user_name=user_name)
         page = users[start - 1 : start - 1 + count]
-        listed = ListResponse[User](
+        listed = ListResponse[User[Any]](
             total_results=len(users),
             start_index=start,
             items_per_page=len(page),
@@ -245,7 +245,7 @@ async def create_user(request: Request, ctx: ServicesDep, by: IdpDep) -> Respons
     body = await request.body()
 
     def run() -> Response:
-        user = User.model_validate_json(body, scim_ctx=Context.RESOURCE_CREATION_REQUEST)
+        user: User[Any] = User.model_validate_json(body, scim_ctx=Context.RESOURCE_CREATION_REQUEST)
         created = _model(scim_service.create_user(ctx, _fields(user), by=by), _base(request))
         return _json(
             _dump(created, Context.RESOURCE_CREATION_RESPONSE, request),
@@ -274,7 +274,9 @@ async def replace_user(user_id: str, request: Request, ctx: ServicesDep, by: Idp
     body = await request.body()
 
     def run() -> Response:
-        user = User.model_validate_json(body, scim_ctx=Context.RESOURCE_REPLACEMENT_REQUEST)
+        user: User[Any] = User.model_validate_json(
+            body, scim_ctx=Context.RESOURCE_REPLACEMENT_REQUEST
+        )
         replaced = scim_service.replace_user(ctx, user_id, _fields(user), by=by)
         return _json(
             _dump(_model(replaced, _base(request)), Context.RESOURCE_REPLACEMENT_RESPONSE, request)
@@ -289,7 +291,7 @@ async def patch_user(user_id: str, request: Request, ctx: ServicesDep, by: IdpDe
 
     def run() -> Response:
         current = _model(scim_service.get_user(ctx, user_id), _base(request))
-        op = PatchOp[User].model_validate_json(body, scim_ctx=Context.RESOURCE_PATCH_REQUEST)
+        op = PatchOp[User[Any]].model_validate_json(body, scim_ctx=Context.RESOURCE_PATCH_REQUEST)
         op.patch(current)
         replaced = scim_service.replace_user(ctx, user_id, _fields(current), by=by)
         return _json(
