@@ -24,6 +24,7 @@ from actas.api.routes import (
     host_app,
     links,
     revocations,
+    scim,
     slack,
     staff,
     system,
@@ -127,6 +128,7 @@ def create_app(
         slack.router,
         revocations.router,
         audit.router,
+        scim.router,
         console_router,
         customer_router,
     ):

@@ -21,8 +21,10 @@ from actas.notify.channels import broker_domain, channels_for
 from actas.notify.email import EmailComposer
 from actas.policy_file import load_default_policy, load_policy
 from actas.revocation.bus import RevocationBus
+from actas.security.oidc import AuthlibOidc
 from actas.security.passwords import Argon2Passwords
 from actas.security.totp import PyOtpTotp
+from actas.security.webauthn import PyWebAuthn
 from actas.services import staff as staff_service
 from actas.services.context import ServiceContext
 from actas.settings import Settings
@@ -68,6 +70,14 @@ def initialise(settings: Settings, *, clock: Clock = system_clock) -> bool:
     return created
 
 
+def _oidc(settings: Settings, clock: Clock) -> AuthlibOidc | None:
+    oidc = settings.identity.oidc
+    if oidc is None:
+        return None
+    callback = settings.public_url.rstrip("/") + "/console/sso/callback"
+    return AuthlibOidc(oidc, redirect_uri=callback, clock=clock)
+
+
 def build(
     settings: Settings,
     *,
@@ -111,6 +121,9 @@ def build(
         public_url=settings.public_url,
         channels=channels,
         mail=EmailComposer(domain=broker_domain(settings)),
+        identity=settings.identity.rules,
+        oidc=_oidc(settings, clock),
+        webauthn=PyWebAuthn.for_public_url(settings.public_url),
     )
     return Broker(
         settings=settings,

@@ -14,6 +14,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from actas.settings_identity import IdentitySettings, IdentitySettingsError, load_identity
+
 
 class SettingsError(Exception):
     """A setting is missing or wrong; the message is the one line to show."""
@@ -82,6 +84,8 @@ class Settings:
     #: Keep-alive interval of the revocation stream. SDKs treat a silent stream as stale after
     #: their own limit (30 s by default), which must be longer than this.
     revocation_ping_seconds: float = 15.0
+    #: SSO, passkey and sign-in rules (``actas.settings_identity``).
+    identity: IdentitySettings = field(default_factory=IdentitySettings)
 
     def __repr__(self) -> str:
         shown = ", ".join(f"{f.name}={getattr(self, f.name)!r}" for f in fields(self) if f.repr)
@@ -342,7 +346,12 @@ def load_settings(environ: dict[str, str] | None = None, *, cwd: Path | None = N
     policy_file = Path(str(raw["policy_file"])) if raw.get("policy_file") else None
     if policy_file is not None and not policy_file.is_file():
         raise SettingsError(f"ACTAS_POLICY_FILE={str(policy_file)!r} does not exist")
+    try:
+        identity = load_identity(Path(config_path) if config_path else base / "actas.toml", env)
+    except IdentitySettingsError as exc:
+        raise SettingsError(str(exc)) from None
     return Settings(
+        identity=identity,
         database_url=database_url,
         webhook_urls=webhook_urls,
         webhook_secret=webhook_secret,

@@ -58,6 +58,8 @@ def _login_page(
         next_url=safe_next(page.query("next", limit=500) or page.text("next", limit=500)),
         info=info,
         email=email,
+        sso=page.ctx.oidc is not None,
+        password_sign_in=page.ctx.identity.password_sign_in,
     )
     _set_login_cookie(page, response, token)
     return response

@@ -18,6 +18,7 @@ from actas.console import (
     case_flow_pages,
     customer_pages,
     session_pages,
+    sso_pages,
     staff_pages,
 )
 from actas.console.security_headers import SecurityHeaders
@@ -34,6 +35,8 @@ PAGES: tuple[tuple[str, str, View, bool, tuple[Role, ...]], ...] = (
     ("/login", "GET", auth_pages.login_form, True, ()),
     ("/login", "POST", auth_pages.login, True, ()),
     ("/logout", "POST", auth_pages.logout, False, ()),
+    ("/sso/start", "GET", sso_pages.start, True, ()),
+    ("/sso/callback", "GET", sso_pages.callback, True, ()),
     ("/search", "GET", customer_pages.search, False, ()),
     ("/subjects/{app}/{subject}", "GET", customer_pages.subject, False, ()),
     ("/cases", "POST", customer_pages.open_case, False, ()),

@@ -15,6 +15,7 @@ from actas.domain.access import (
     Revocation,
 )
 from actas.domain.audit import VerifyReport
+from actas.domain.identity_repo import IdentityRepo
 from actas.domain.repos import (
     AccessRequestRepo,
     AccessSessionRepo,
@@ -178,6 +179,8 @@ class UnitOfWork(Protocol):
     def throttle(self) -> ThrottleRepo: ...
     @property
     def customer_actions(self) -> CustomerActionRepo: ...
+    @property
+    def identity(self) -> IdentityRepo: ...
 
 
 class UnitOfWorkFactory(Protocol):

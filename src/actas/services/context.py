@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 
 from actas.domain.clock import Clock
+from actas.domain.identity import IdentityRules
+from actas.domain.identity_ports import OidcClient, WebAuthn
 from actas.domain.policy_rules import Policy
 from actas.domain.ports import (
     ActorTokenMinter,
@@ -49,3 +51,9 @@ class ServiceContext:
     channels: tuple[Channel, ...] = ()
     #: Renders customer emails (links, codes) into outbox rows; None: no customer email.
     mail: MailComposer | None = None
+    #: Which sign-in methods are on and when a passkey is required.
+    identity: IdentityRules = field(default_factory=IdentityRules)
+    #: The company's OpenID provider; None when SSO is off.
+    oidc: OidcClient | None = None
+    #: WebAuthn checks for this broker's origin; None when passkeys are off.
+    webauthn: WebAuthn | None = None

@@ -12,6 +12,7 @@ from actas.domain.audit import Actor, AuditEvent
 from actas.domain.errors import (
     AuthenticationFailed,
     Conflict,
+    Forbidden,
     InvalidInput,
     NotFound,
 )
@@ -99,6 +100,8 @@ def login(ctx: ServiceContext, *, email: str, password: str, code: str, by: Acto
     write lock for 130 ms); the state is read again inside the transaction that opens the
     session.
     """
+    if not ctx.identity.password_sign_in:
+        raise Forbidden("password sign-in is turned off; sign in through single sign-on")
     counted = throttle.key_email(email)
     throttle.refuse_if_slowed(ctx, email=counted, by=by)
 

@@ -99,6 +99,13 @@ class SqlStaffRepo:
     def set_disabled(self, staff_id: str, at: datetime | None) -> None:
         self.conn.execute(update(staff).where(staff.c.id == staff_id).values(disabled_at=at))
 
+    def set_profile(self, staff_id: str, *, email: str, display_name: str) -> None:
+        self.conn.execute(
+            update(staff)
+            .where(staff.c.id == staff_id)
+            .values(email=email, display_name=display_name)
+        )
+
     def set_roles(self, staff_id: str, roles: frozenset[Role]) -> None:
         self.conn.execute(delete(staff_roles).where(staff_roles.c.staff_id == staff_id))
         if roles:

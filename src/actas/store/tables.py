@@ -393,3 +393,7 @@ customer_actions = Table(
     Column("answer", String(8), nullable=True),
     Column("outbox_id", String(36), nullable=True),
 )
+
+
+# Staff identity (migration 0008) lives in its own module; importing it registers its tables.
+from actas.store import identity_tables as identity_tables  # noqa: E402

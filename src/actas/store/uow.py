@@ -25,6 +25,7 @@ from actas.store.access_repos import (
 from actas.store.audit_query import query_events
 from actas.store.customer_repos import SqlCustomerActionRepo
 from actas.store.engine import READ_ONLY
+from actas.store.identity_repo import SqlIdentityRepo
 from actas.store.link_repos import SqlLinkRepo, SqlVerificationRepo
 from actas.store.repos import (
     SqlAccountRepo,
@@ -95,6 +96,7 @@ class SqlUnitOfWork:
         self.verifications = SqlVerificationRepo(conn)
         self.throttle = SqlThrottleRepo(conn)
         self.customer_actions = SqlCustomerActionRepo(conn)
+        self.identity = SqlIdentityRepo(conn)
 
     def ping(self) -> None:
         self.conn.execute(text("SELECT 1"))

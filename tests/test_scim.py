@@ -1,0 +1,53 @@
+"""SCIM 2.0 provisioning: judged by ``scim2-tester``, and deprovisioning ends every session."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from fastapi.testclient import TestClient
+from scim2_client.engines.httpx2 import SyncSCIMClient
+from scim2_tester import Status, check_server
+
+from actas.app import create_app
+from actas.bootstrap import Broker
+from actas.domain.audit import Actor
+from actas.services import scim as scim_service
+
+
+@pytest.fixture
+def idp(broker: Broker) -> Iterator[TestClient]:
+    token = scim_service.create_token(broker.services, name="okta", by=Actor(id="test-setup"))
+    with TestClient(
+        create_app(broker),
+        base_url="https://broker.test/scim/v2",
+        headers={"Authorization": f"Bearer {token}"},
+    ) as client:
+        yield client
+
+
+#: What scim2-tester still reports, named so that any new failure (or a fix) fails this test:
+#: POST /.search is not served; name.givenName/familyName and an email's extra fields are not
+#: kept; PATCH "remove" of displayName, name or active is not applied (the broker needs them).
+KNOWN_GAPS = {
+    "search_with_attributes",
+    "check_add_attribute",
+    "check_remove_attribute",
+    "check_replace_attribute",
+}
+
+
+def test_scim2_tester_passes_but_for_the_known_gaps(idp: TestClient) -> None:
+    client = SyncSCIMClient(idp)
+    results = check_server(client, resource_types=["User"])
+    failed = {r.title for r in results if r.status is Status.ERROR}
+    assert failed == KNOWN_GAPS
+    passed = {r.title for r in results if r.status is Status.SUCCESS}
+    assert {"object_creation", "object_query", "object_replacement", "object_deletion"} <= passed
+
+
+def test_a_request_without_the_token_is_refused(broker: Broker) -> None:
+    with TestClient(create_app(broker), base_url="https://broker.test") as client:
+        assert client.get("/scim/v2/Users").status_code == 401
+        wrong = {"Authorization": "Bearer actas_scim_not-a-token"}
+        assert client.get("/scim/v2/Users", headers=wrong).status_code == 401
