@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -23,6 +24,7 @@ from actas.policy_file import load_default_policy, load_policy
 from actas.revocation.bus import RevocationBus
 from actas.security.passwords import Argon2Passwords
 from actas.security.totp import PyOtpTotp
+from actas.services import alerts as alert_service
 from actas.services import staff as staff_service
 from actas.services.context import ServiceContext
 from actas.settings import Settings
@@ -112,6 +114,8 @@ def build(
         channels=channels,
         mail=EmailComposer(domain=broker_domain(settings)),
     )
+    # The store shows each transaction's events to the alert rules before it commits.
+    store.observer = functools.partial(alert_service.observe, services)
     return Broker(
         settings=settings,
         engine=engine,

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from types import MappingProxyType
 
+from actas.domain.alerts import AlertRules
 from actas.domain.errors import InvalidInput
 from actas.domain.roles import Role
 from actas.domain.subjects import AccountFlag
@@ -114,6 +115,8 @@ class Policy:
     #: Kinds that are always high risk. ``write`` under impersonate and break-glass always are.
     high_risk_kinds: frozenset[AccessKind] = frozenset()
     break_glass: BreakGlass = field(default_factory=BreakGlass)
+    #: The anomaly alerts' thresholds and windows (``actas.domain.alerts``).
+    alerts: AlertRules = field(default_factory=AlertRules)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "roles", MappingProxyType(dict(self.roles)))
