@@ -54,8 +54,10 @@ class SqlAlertRepo:
                 detail=json.dumps(alert.detail, sort_keys=True),
             )
             .on_conflict_do_nothing(index_elements=["rule", "subject", "window_start"])
+            .returning(alerts.c.id)
         )
-        return self.conn.execute(statement).rowcount == 1
+        # RETURNING, not rowcount: the row is ours only if it comes back.
+        return self.conn.execute(statement).first() is not None
 
     def get(self, alert_id: str) -> RaisedAlert | None:
         row = self.conn.execute(select(alerts).where(alerts.c.id == alert_id)).first()
@@ -154,8 +156,9 @@ class SqlBreakGlassRepo:
                 reviewed_at=review.reviewed_at,
             )
             .on_conflict_do_nothing(index_elements=["request_id"])
+            .returning(break_glass_reviews.c.request_id)
         )
-        return self.conn.execute(statement).rowcount == 1
+        return self.conn.execute(statement).first() is not None
 
     def between(
         self, start: datetime, end: datetime
