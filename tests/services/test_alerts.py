@@ -19,7 +19,7 @@ from actas.domain.audit import AuditQuery
 from actas.domain.errors import Conflict, Forbidden, InvalidInput, StepUpRequired
 from actas.domain.ports import Channel
 from actas.domain.roles import Role
-from actas.services import alerts, app_events, cases, requests, sessions
+from actas.services import alerts, app_events, break_glass, cases, requests, sessions, sweep
 from actas.services import audit as audit_service
 from actas.store.tables import outbox
 from tests.conftest import Persona
@@ -277,3 +277,60 @@ def test_security_acknowledges_an_alert_once(desk: Desk, broker: Broker) -> None
             desk.ctx, alert_id=alert.id, staff=desk.staff(sam), comment="again", by=desk.actor(sam)
         )
     assert desk.types().count("alert.acknowledged") == 1
+
+
+def test_break_glass_review_queue_and_overdue_alerts(desk: Desk, broker: Broker) -> None:
+    watch(broker)
+    sam = desk.people.add("sam", Role.SECURITY)
+    tess = desk.people.add("tess", Role.SECURITY)
+    request_id = ask(desk, case(desk, sam), sam, break_glass=True)
+    assert [r.id for r in break_glass.queue(desk.ctx)] == [request_id]
+    assert sweep.sweep(desk.ctx).alerts_raised == 0  # not a day old yet
+    desk.clock.advance(24 * 3600)
+    assert sweep.sweep(desk.ctx).alerts_raised == 1
+    assert sweep.sweep(desk.ctx).alerts_raised == 0  # once per day
+    desk.clock.advance(24 * 3600)
+    assert sweep.sweep(desk.ctx).alerts_raised == 1  # and again the next day
+    with pytest.raises(Forbidden, match="someone other"):
+        break_glass.review(
+            desk.ctx,
+            request_id=request_id,
+            reviewer=desk.staff(sam),
+            justified=True,
+            comment="mine",
+            by=desk.actor(sam),
+        )
+    with pytest.raises(Forbidden):
+        break_glass.review(
+            desk.ctx,
+            request_id=request_id,
+            reviewer=desk.staff(desk.lucy),
+            justified=True,
+            comment="looks fine",
+            by=desk.actor(desk.lucy),
+        )
+    done = break_glass.review(
+        desk.ctx,
+        request_id=request_id,
+        reviewer=desk.staff(tess),
+        justified=False,
+        comment="no incident on record",
+        by=desk.actor(tess),
+    )
+    assert (done.reviewer_id, done.justified) == (tess.id, False)
+    with pytest.raises(Conflict):
+        break_glass.review(
+            desk.ctx,
+            request_id=request_id,
+            reviewer=desk.staff(tess),
+            justified=True,
+            comment="again",
+            by=desk.actor(tess),
+        )
+    assert break_glass.queue(desk.ctx) == []
+    desk.clock.advance(24 * 3600)
+    assert sweep.sweep(desk.ctx).alerts_raised == 0
+    assert raised(desk) == sorted(
+        [("break_glass", request_id)] + [("break_glass_unreviewed", request_id)] * 2
+    )
+    assert desk.types().count("break_glass.reviewed") == 1
