@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -25,6 +26,7 @@ from actas.security.oidc import AuthlibOidc
 from actas.security.passwords import Argon2Passwords
 from actas.security.totp import PyOtpTotp
 from actas.security.webauthn import PyWebAuthn
+from actas.services import alerts as alert_service
 from actas.services import staff as staff_service
 from actas.services.context import ServiceContext
 from actas.settings import Settings
@@ -125,6 +127,8 @@ def build(
         oidc=_oidc(settings, clock),
         webauthn=PyWebAuthn.for_public_url(settings.public_url),
     )
+    # The store shows each transaction's events to the alert rules before it commits.
+    store.observer = functools.partial(alert_service.observe, services)
     return Broker(
         settings=settings,
         engine=engine,

@@ -32,6 +32,7 @@ from actas.domain.policy_rules import (
 )
 from actas.domain.roles import Role
 from actas.domain.subjects import AccountFlag
+from actas.policy_alerts import read_alerts
 
 #: The policy that ships with the broker, used when none is configured.
 DEFAULT_POLICY_PATH = Path(__file__).with_name("default_policy.toml")
@@ -49,7 +50,7 @@ _TOP_REQUIRED = (
     "roles",
     "flags",
 )
-_TOP_OPTIONAL = ("high_risk_kinds", "break_glass")
+_TOP_OPTIONAL = ("high_risk_kinds", "break_glass", "alerts")
 _ROLE_REQUIRED = ("kinds", "scopes", "max_minutes", "assigned_only")
 _ROLE_OPTIONAL = ("requires_approval", "may_reach_privileged")
 _CONFIGURABLE_FLAGS = tuple(f for f in AccountFlag if f is not AccountFlag.NO_ACCESS)
@@ -364,6 +365,7 @@ def _read(reader: _Reader, data: dict[str, Any]) -> Policy | None:
     roles_table = top.get("roles")
     declared = [str(name) for name in roles_table] if isinstance(roles_table, dict) else []
     break_glass = _read_break_glass(reader, top.get("break_glass", {"enabled": False}), declared)
+    alerts = read_alerts(reader, top.get("alerts", {}))
     if reader.problems or approvals is None or idle is None or ttl is None:
         return None
     return Policy(
@@ -377,6 +379,7 @@ def _read(reader: _Reader, data: dict[str, Any]) -> Policy | None:
         high_risk_flags=risky_flags,
         high_risk_kinds=risky_kinds,
         break_glass=break_glass,
+        alerts=alerts,
     )
 
 

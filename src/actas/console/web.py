@@ -69,6 +69,8 @@ NOTICES = {
     "disabled": "The staff member is disabled and their sessions have ended.",
     "enabled": "The staff member is enabled again.",
     "unthrottled": "The sign-in wait is cleared: they can sign in again at once.",
+    "acknowledged": "The alert is acknowledged; your comment is in the audit log.",
+    "reviewed": "The break-glass review is recorded.",
 }
 
 FLAG_WORDS = {
@@ -208,6 +210,7 @@ class Page:
         entries.append((f"{PREFIX}/sessions", "Live sessions"))
         if Role.SECURITY in roles:
             entries.append((f"{PREFIX}/audit", "Audit"))
+            entries.append((f"{PREFIX}/alerts", "Alerts"))
         if Role.ADMIN in roles:
             entries.append((f"{PREFIX}/staff", "Staff"))
         return [(href, label, path.startswith(href)) for href, label in entries]

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from types import MappingProxyType
 
+from actas.domain.alerts import AlertRules
 from actas.domain.customer import DEFAULT_NOTICES, Notice
 from actas.domain.errors import InvalidInput
 from actas.domain.roles import Role
@@ -118,6 +119,8 @@ class Policy:
     #: Which notices the customer must get. The console has no switch for them; break-glass
     #: is told whatever this says (``customer.ALWAYS_SENT``).
     customer_notices: frozenset[Notice] = DEFAULT_NOTICES
+    #: The anomaly alerts' thresholds and windows (``actas.domain.alerts``).
+    alerts: AlertRules = field(default_factory=AlertRules)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "roles", MappingProxyType(dict(self.roles)))

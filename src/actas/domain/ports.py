@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -14,15 +14,17 @@ from actas.domain.access import (
     MintedToken,
     Revocation,
 )
-from actas.domain.audit import VerifyReport
+from actas.domain.audit import AuditEvent, VerifyReport
 from actas.domain.identity_repo import IdentityRepo
 from actas.domain.repos import (
     AccessRequestRepo,
     AccessSessionRepo,
     AccountRepo,
+    AlertRepo,
     ApplicationRepo,
     AssignmentRepo,
     AuditLog,
+    BreakGlassRepo,
     CaseRepo,
     CustomerActionRepo,
     HandoffRepo,
@@ -181,6 +183,17 @@ class UnitOfWork(Protocol):
     def customer_actions(self) -> CustomerActionRepo: ...
     @property
     def identity(self) -> IdentityRepo: ...
+    @property
+    def alerts(self) -> AlertRepo: ...
+    @property
+    def break_glass(self) -> BreakGlassRepo: ...
+
+
+class EventObserver(Protocol):
+    """Sees every event a transaction appends, inside that transaction, after they are in the
+    log (so counts include them). What it records is appended too, but not shown to it again."""
+
+    def __call__(self, uow: UnitOfWork, events: Sequence[AuditEvent]) -> None: ...
 
 
 class UnitOfWorkFactory(Protocol):

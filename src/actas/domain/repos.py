@@ -17,6 +17,7 @@ from actas.domain.access import (
     RequestState,
     Revocation,
 )
+from actas.domain.alerts import Alert, BreakGlassReview, RaisedAlert
 from actas.domain.audit import AuditEvent, AuditQuery
 from actas.domain.customer import ActionKind, CustomerAction
 from actas.domain.links import Link, LinkPurpose, Verification, VerificationStatus
@@ -296,3 +297,54 @@ class CustomerActionRepo(Protocol):
 
     def by_token_hash(self, token_hash: str) -> CustomerAction | None: ...
     def for_case(self, case_id: str) -> list[CustomerAction]: ...
+
+
+class AlertRepo(Protocol):
+    """Alerts raised and the counts the alert rules ask of the log."""
+
+    def raise_once(self, alert: Alert, *, alert_id: str, at: datetime) -> bool:
+        """Store ``alert`` unless its rule, subject and window already have one; True if new."""
+        ...
+
+    def get(self, alert_id: str) -> RaisedAlert | None: ...
+    def recent(self, *, open_only: bool, limit: int = 200) -> list[RaisedAlert]: ...
+    def between(self, start: datetime, end: datetime) -> list[RaisedAlert]: ...
+    def acknowledge(self, alert_id: str, *, by: str, comment: str, at: datetime) -> bool:
+        """Compare-and-set: False when the alert is already acknowledged."""
+        ...
+
+    def bump(self, rule: str, subject: str, by: int) -> int:
+        """Add ``by`` to a rule's running count for ``subject``; the new count."""
+        ...
+
+    def count_events(
+        self,
+        types: tuple[str, ...],
+        *,
+        since: datetime,
+        account: str | None = None,
+        actor: str | None = None,
+    ) -> int:
+        """Audit events of these types since ``since`` (this transaction's included)."""
+        ...
+
+    def denied_requests(self, staff_id: str, *, since: datetime) -> int:
+        """Requests by ``staff_id`` denied (by policy or by an approver) since ``since``."""
+        ...
+
+
+class BreakGlassRepo(Protocol):
+    def unreviewed(self) -> list[AccessRequest]:
+        """Break-glass requests that were allowed and have no review yet, oldest first."""
+        ...
+
+    def review(self, request_id: str) -> BreakGlassReview | None: ...
+    def record(self, review: BreakGlassReview) -> bool:
+        """Store the review unless one exists already; True if stored."""
+        ...
+
+    def between(
+        self, start: datetime, end: datetime
+    ) -> list[tuple[AccessRequest, BreakGlassReview | None]]:
+        """Break-glass requests allowed in [start, end) and their reviews."""
+        ...

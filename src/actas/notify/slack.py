@@ -54,10 +54,12 @@ _TITLES = {
     "session.extended": ":hourglass_flowing_sand: Session extended",
     "session.ended": ":stop_button: Session ended",
     "session.revoked": ":octagonal_sign: Session revoked",
+    "alert.raised": ":warning: Anomaly alert",
 }
 
 #: Payload keys shown as fields, in order, with their labels. Others are ignored.
 _FIELDS = (
+    ("rule", "Alert rule"),
     ("staff_email", "Staff"),
     ("kind", "Kind"),
     ("application", "Application"),

@@ -19,6 +19,7 @@ ANNOUNCED = frozenset(
         "session.extended",
         "session.ended",
         "session.revoked",
+        "alert.raised",
     }
 )
 

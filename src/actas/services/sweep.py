@@ -1,12 +1,13 @@
 """The sweeper: ends sessions past their hard expiry or idle limit and expires unanswered
-requests, so that every end is logged and revoked even if nobody asks for the session again."""
+requests, so that every end is logged and revoked even if nobody asks for the session again;
+and alerts again on break-glass uses still unreviewed."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 from actas.domain.lifecycle import OPEN_STATES
-from actas.services import requests, sessions
+from actas.services import break_glass, requests, sessions
 from actas.services.context import ServiceContext
 from actas.services.trail import SYSTEM
 
@@ -15,6 +16,7 @@ from actas.services.trail import SYSTEM
 class Swept:
     sessions_ended: int
     requests_expired: int
+    alerts_raised: int = 0
 
 
 def sweep(ctx: ServiceContext) -> Swept:
@@ -33,4 +35,8 @@ def sweep(ctx: ServiceContext) -> Swept:
             current = uow.requests.get(request.id)
             if current is not None and requests.expire_if_due(ctx, uow, current):
                 expired += 1
-    return Swept(sessions_ended=ended, requests_expired=expired)
+    return Swept(
+        sessions_ended=ended,
+        requests_expired=expired,
+        alerts_raised=break_glass.alert_overdue(ctx),
+    )

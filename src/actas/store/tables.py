@@ -397,3 +397,6 @@ customer_actions = Table(
 
 # Staff identity (migration 0008) lives in its own module; importing it registers its tables.
 from actas.store import identity_tables as identity_tables  # noqa: E402
+
+# Oversight (migration 0010) likewise.
+from actas.store import oversight_tables as oversight_tables  # noqa: E402

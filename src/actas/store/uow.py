@@ -13,7 +13,7 @@ from sqlalchemy.exc import InterfaceError, OperationalError
 from actas.domain.audit import AuditEvent, AuditQuery
 from actas.domain.clock import Clock
 from actas.domain.errors import Unavailable
-from actas.domain.ports import RevocationPublisher, Signer
+from actas.domain.ports import EventObserver, RevocationPublisher, Signer
 from actas.domain.repos import Checkpoint
 from actas.store import chain
 from actas.store.access_repos import (
@@ -27,6 +27,7 @@ from actas.store.customer_repos import SqlCustomerActionRepo
 from actas.store.engine import READ_ONLY
 from actas.store.identity_repo import SqlIdentityRepo
 from actas.store.link_repos import SqlLinkRepo, SqlVerificationRepo
+from actas.store.oversight_repos import SqlAlertRepo, SqlBreakGlassRepo
 from actas.store.repos import (
     SqlAccountRepo,
     SqlApplicationRepo,
@@ -97,6 +98,8 @@ class SqlUnitOfWork:
         self.throttle = SqlThrottleRepo(conn)
         self.customer_actions = SqlCustomerActionRepo(conn)
         self.identity = SqlIdentityRepo(conn)
+        self.alerts = SqlAlertRepo(conn)
+        self.break_glass = SqlBreakGlassRepo(conn)
 
     def ping(self) -> None:
         self.conn.execute(text("SELECT 1"))
@@ -131,21 +134,32 @@ class Store:
         self.clock = clock
         self.signer = signer
         self.checkpoint_every = checkpoint_every
+        #: Sees each transaction's events before it commits (the anomaly alerts); set by the
+        #: composition root, since the store must not know the services.
+        self.observer: EventObserver | None = None
 
     @contextmanager
     def transaction(self) -> Iterator[SqlUnitOfWork]:
         with _reachable(), self.engine.begin() as conn:
             uow = SqlUnitOfWork(conn, self.publisher)
             yield uow
-            chain.append(
-                conn,
-                uow.audit.queued,
-                now=self.clock(),
-                signer=self.signer,
-                checkpoint_every=self.checkpoint_every,
-            )
+            events = uow.audit.queued
+            self._append(conn, events)
+            if self.observer is not None and events:
+                uow.audit.queued = []
+                self.observer(uow, tuple(events))
+                self._append(conn, uow.audit.queued)
         for callback in uow.after_commit:
             callback()
+
+    def _append(self, conn: Connection, events: list[AuditEvent]) -> None:
+        chain.append(
+            conn,
+            events,
+            now=self.clock(),
+            signer=self.signer,
+            checkpoint_every=self.checkpoint_every,
+        )
 
     @contextmanager
     def read(self) -> Iterator[SqlUnitOfWork]:
