@@ -16,6 +16,7 @@ from actas.domain.access import (
 )
 from actas.domain.audit import VerifyReport
 from actas.domain.repos import (
+    AccessCodeRepo,
     AccessRequestRepo,
     AccessSessionRepo,
     AccountRepo,
@@ -23,6 +24,8 @@ from actas.domain.repos import (
     AssignmentRepo,
     AuditLog,
     CaseRepo,
+    CustomerPolicyRepo,
+    GrantRepo,
     HandoffRepo,
     IngestRepo,
     LinkRepo,
@@ -173,6 +176,12 @@ class UnitOfWork(Protocol):
     def links(self) -> LinkRepo: ...
     @property
     def verifications(self) -> VerificationRepo: ...
+    @property
+    def grants(self) -> GrantRepo: ...
+    @property
+    def access_codes(self) -> AccessCodeRepo: ...
+    @property
+    def customer_policies(self) -> CustomerPolicyRepo: ...
     @property
     def throttle(self) -> ThrottleRepo: ...
 

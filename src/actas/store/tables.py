@@ -372,3 +372,7 @@ verifications = Table(
     Column("decided_by", String(36), nullable=True),
     Column("outbox_id", String(36), nullable=True),
 )
+
+# The customer tables live in their own module on the same metadata; importing it here makes
+# ``metadata`` whole for Alembic and the drift test.
+from actas.store import consent_tables as consent_tables  # noqa: E402

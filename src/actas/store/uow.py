@@ -23,6 +23,7 @@ from actas.store.access_repos import (
     SqlSlackLinkRepo,
 )
 from actas.store.audit_query import query_events
+from actas.store.consent_repos import SqlAccessCodeRepo, SqlCustomerPolicyRepo, SqlGrantRepo
 from actas.store.engine import READ_ONLY
 from actas.store.link_repos import SqlLinkRepo, SqlVerificationRepo
 from actas.store.repos import (
@@ -93,6 +94,9 @@ class SqlUnitOfWork:
         self.links = SqlLinkRepo(conn)
         self.verifications = SqlVerificationRepo(conn)
         self.throttle = SqlThrottleRepo(conn)
+        self.grants = SqlGrantRepo(conn)
+        self.access_codes = SqlAccessCodeRepo(conn)
+        self.customer_policies = SqlCustomerPolicyRepo(conn)
 
     def ping(self) -> None:
         self.conn.execute(text("SELECT 1"))
