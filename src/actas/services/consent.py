@@ -178,7 +178,6 @@ def advance_waiting(
                     data={"outcome": to.value, "reasons": list(decision.reasons)},
                 )
             )
-            trail.announce_change(ctx, uow, "access.consent_received", request, outcome=to.value)
     return moved
 
 

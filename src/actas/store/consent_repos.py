@@ -162,7 +162,7 @@ class SqlAccessCodeRepo:
             select(func.count()).where(
                 t.c.application_id == application_id,
                 t.c.subject_id == subject_id,
-                t.c.at > since,
+                t.c.at >= since,
             )
         ).scalar_one()
         return int(count)
