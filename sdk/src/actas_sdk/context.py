@@ -45,6 +45,18 @@ class ImpersonationContext:
     via: str = "cookie"
     #: the token itself, for propagation to your services and jobs; never logged
     token: str = field(default="", repr=False, compare=False)
+    #: ``impersonate`` (staff see the app as ``subject``) or ``assist`` (staff stay
+    #: themselves: the app loads no user, and only the admin actions in ``scopes`` run, on
+    #: ``account`` and ``subject`` only)
+    kind: str = "impersonate"
+
+    @property
+    def is_assist(self) -> bool:
+        return self.kind == "assist"
+
+    def admin_actions(self) -> frozenset[str]:
+        """The admin actions this session may call (``admin:<action>`` scopes)."""
+        return frozenset(s for s in self.scopes if s.startswith("admin:"))
 
     def allows(self, scope: str) -> bool:
         return scope in self.scopes

@@ -75,6 +75,8 @@ class ActorTokenMinter(Protocol):
         session_id: str,
         scopes: tuple[str, ...],
         account: str,
+        #: ``assist`` or ``impersonate``: the ``kind`` claim.
+        kind: str,
         now: datetime,
         not_after: datetime,
     ) -> MintedToken: ...
