@@ -6,6 +6,7 @@ import click
 
 from actas.bootstrap import build, initialise
 from actas.cli._common import friendly, settings
+from actas.cli.accounts import account
 from actas.cli.records import app, audit, keys, policy
 from actas.cli.staff import staff
 
@@ -45,5 +46,5 @@ def serve(host: str | None, port: int | None) -> None:
     uvicorn.run(server, host=bind_host, port=bind_port, log_level="info", proxy_headers=False)
 
 
-for group in (staff, policy, app, keys, audit):
+for group in (staff, policy, app, account, keys, audit):
     main.add_command(group)
