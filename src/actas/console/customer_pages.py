@@ -7,6 +7,7 @@ from starlette.responses import Response
 from actas.console.web import Page, path, staff_names
 from actas.domain.access import CaseStatus, NoteKind
 from actas.domain.errors import ActasError, InvalidInput
+from actas.domain.roles import Role
 from actas.services import cases as cases_service
 from actas.services import directory
 
@@ -47,6 +48,7 @@ def _subject_page(
         card=card,
         cases=directory.cases_for_subject(page.ctx, application_id, subject_id),
         reason_codes=page.ctx.policy.reason_codes,
+        is_admin=Role.ADMIN in page.staff.roles,
         form={
             "ticket": page.text("ticket", limit=200),
             "reason_code": page.text("reason_code", limit=64),
