@@ -501,7 +501,7 @@ def test_account_flags_are_set_by_the_operator_and_audited(ready: Cli) -> None:
     assert result.stdout == "notes/acme: flags no_access\n"
     (event,) = [e for e in events(ready) if e["type"] == "account.flags_set"]
     assert str(event["actor"]).startswith("cli:")
-    assert event["data"] == {  # type: ignore[comparison-overlap]
+    assert event["data"] == {
         "application": "notes",
         "flags": ["no_access"],
         "flags_before": [],
