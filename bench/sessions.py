@@ -194,6 +194,7 @@ def bench_redeem(label: str, database_url: str, codes: int) -> dict[str, float]:
                 session_id=f"ses-{i}",
                 scopes=("read",),
                 account="acme",
+                kind="impersonate",
                 now=now,
                 not_after=now + timedelta(minutes=20),
             )

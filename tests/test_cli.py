@@ -474,3 +474,41 @@ def test_version(cli: Cli) -> None:
 
     result = cli.ok("--version")
     assert __version__ in result.stdout
+
+
+# --- account flags ---------------------------------------------------------------------------
+
+
+def test_account_flags_are_set_by_the_operator_and_audited(ready: Cli) -> None:
+    from actas.domain.audit import Actor
+
+    ready.ok("app", "add", "Notes", "--handoff-url", "https://notes.test/h")
+    broker = build(load_settings(ready.env))
+    try:
+        (notes,) = app_service.list_applications(broker.services)
+        app_service.upsert_account(
+            broker.services,
+            app=notes,
+            account_id="acme",
+            name="Acme",
+            flags=frozenset(),
+            handoff_url=None,
+            by=Actor(id="test"),
+        )
+    finally:
+        broker.engine.dispose()
+    result = ready.ok("account", "flags", "--app", "notes", "acme", "--flag", "no_access")
+    assert result.stdout == "notes/acme: flags no_access\n"
+    (event,) = [e for e in events(ready) if e["type"] == "account.flags_set"]
+    assert str(event["actor"]).startswith("cli:")
+    assert event["data"] == {
+        "application": "notes",
+        "flags": ["no_access"],
+        "flags_before": [],
+        "sessions_ended": 0,
+    }
+    assert_one_line_failure(
+        ready("account", "flags", "--app", "notes", "nobody", "--flag", "flagged"), "no account"
+    )
+    bad = ready("account", "flags", "--app", "notes", "acme", "--flag", "closed")
+    assert bad.exit_code == 2

@@ -130,7 +130,7 @@ def test_actor_token_matches_the_contract_under_an_independent_jose(world: World
     assert decoded.header["kid"] in {k["kid"] for k in jwks["keys"]}
     claims = decoded.claims
     assert set(claims) == {
-        "iss", "aud", "sub", "act", "sid", "scope", "acct", "iat", "nbf", "exp", "jti"
+        "iss", "aud", "sub", "act", "sid", "scope", "acct", "kind", "iat", "nbf", "exp", "jti"
     }  # fmt: skip
     assert claims["iss"] == "https://broker.test"
     assert claims["aud"] == "notes"
@@ -139,6 +139,7 @@ def test_actor_token_matches_the_contract_under_an_independent_jose(world: World
     assert claims["sid"] == session
     assert claims["scope"] == "read"
     assert claims["acct"] == "acme"
+    assert claims["kind"] == "impersonate"
     assert claims["nbf"] == claims["iat"]
     assert 0 < claims["exp"] - claims["iat"] <= 300
     assert "jane" not in token.lower()

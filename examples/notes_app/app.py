@@ -31,6 +31,7 @@ from actas_sdk import (
 )
 from actas_sdk.asgi import ActAsMiddleware
 from actas_sdk.suppress import patch_smtplib
+from notes_app import support_admin
 from notes_app.directory import Directory
 from notes_app.mailer import Email, LogMailer, Mailer, SmtpMailer
 from notes_app.settings import Settings
@@ -293,6 +294,9 @@ def create_app(settings: Settings, *, mailer: Mailer | None = None) -> FastAPI:
 
     # --- settings ----------------------------------------------------------------------------
 
+    # The one support admin action, for assist sessions (the SDK refuses everything else).
+    support_admin.install(app, user_of=store.user, send=services.mailer.send, render=render)
+
     @app.get("/settings", response_class=HTMLResponse)
     def settings_page(request: Request, user: UserDep) -> Response:
         return render(request, "settings.html", user)
@@ -360,6 +364,7 @@ def _wire_actas(app: FastAPI, services: Services) -> None:
         "credential": settings.actas_credential.value,
         "handoff_url": settings.handoff_url,
         "after_handoff_path": "/notes",
+        "after_assist_path": "/support/admin",
         "strip_scripts": (*DEFAULT_STRIP_SCRIPTS, 'data-analytics="'),
     }
     if settings.actas_issuer is not None:

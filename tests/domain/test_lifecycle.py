@@ -16,6 +16,7 @@ from actas.domain.lifecycle import (
     SessionEvent,
     SessionState,
     approval_event,
+    consent_event,
     session_allows,
     session_state,
     sources,
@@ -35,16 +36,22 @@ REQUEST_TABLE: list[tuple[RequestState, RequestEvent, RequestState | None]] = [
     (S.PENDING_APPROVAL, E.EXPIRE, S.EXPIRED),
     (S.PENDING_APPROVAL, E.START, None),
     (S.PENDING_APPROVAL, E.CANCEL, S.CANCELLED),
+    (S.PENDING_APPROVAL, E.CONSENT, None),
+    (S.PENDING_APPROVAL, E.CONSENT_THEN_APPROVAL, None),
     (S.PENDING_CONSENT, E.APPROVE, None),
     (S.PENDING_CONSENT, E.DENY, None),
     (S.PENDING_CONSENT, E.EXPIRE, S.EXPIRED),
     (S.PENDING_CONSENT, E.START, None),
     (S.PENDING_CONSENT, E.CANCEL, S.CANCELLED),
+    (S.PENDING_CONSENT, E.CONSENT, S.APPROVED),
+    (S.PENDING_CONSENT, E.CONSENT_THEN_APPROVAL, S.PENDING_APPROVAL),
     (S.APPROVED, E.APPROVE, None),
     (S.APPROVED, E.DENY, None),
     (S.APPROVED, E.EXPIRE, S.EXPIRED),
     (S.APPROVED, E.START, S.STARTED),
     (S.APPROVED, E.CANCEL, S.CANCELLED),
+    (S.APPROVED, E.CONSENT, None),
+    (S.APPROVED, E.CONSENT_THEN_APPROVAL, None),
     *[
         (final, event, None)
         for final in (S.DENIED, S.EXPIRED, S.STARTED, S.CANCELLED)
@@ -134,3 +141,20 @@ def test_session_states(
             assert allowed == (event is SessionEvent.END)
         else:
             assert not allowed
+
+
+@pytest.mark.parametrize(
+    ("outcome", "event"),
+    [
+        (Outcome.ALLOW, E.CONSENT),
+        (Outcome.NEEDS_APPROVAL, E.CONSENT_THEN_APPROVAL),
+        (Outcome.NEEDS_CONSENT, None),
+        (Outcome.DENY, None),
+    ],
+)
+def test_consent_moves_a_waiting_request_on_by_the_new_decision(
+    outcome: Outcome, event: RequestEvent | None
+) -> None:
+    assert consent_event(outcome) is event
+    if event is not None:
+        assert S.PENDING_CONSENT in sources(event)

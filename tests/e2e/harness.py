@@ -383,6 +383,7 @@ class Stack:
         subject: str = "u-peter",
         scopes: tuple[str, ...] = ("read",),
         minutes: int = 15,
+        kind: str = "impersonate",
     ) -> Session:
         """Case, request (allowed by policy for security on an unflagged account), start."""
         api = self.staff(persona)
@@ -401,7 +402,7 @@ class Stack:
             "/v1/access-requests",
             json={
                 "case": case.json()["id"],
-                "kind": "impersonate",
+                "kind": kind,
                 "scopes": list(scopes),
                 "minutes": minutes,
             },

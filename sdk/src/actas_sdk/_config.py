@@ -97,6 +97,8 @@ class Config:
     issuer: str | None = None
     end_path: str | None = None
     after_handoff_path: str = "/"
+    #: Where an ``assist`` session lands (the app's support admin page); None: as above.
+    after_assist_path: str | None = None
     after_end_path: str | None = None
     console_url: str | None = None
     status_poll_seconds: float = 3.0
@@ -141,7 +143,7 @@ class Config:
             object.__setattr__(self, "cookie_secret", Secret(self.cookie_secret))
         if self.console_url is not None:
             _url("console_url", self.console_url)
-        for name in ("after_handoff_path", "after_end_path"):
+        for name in ("after_handoff_path", "after_assist_path", "after_end_path"):
             value = getattr(self, name)
             if value is None:
                 continue

@@ -45,7 +45,10 @@ def handoff(actas: ActAs, code: str | None, cookie: str | None = None) -> Reply:
         return _link_failed(actas, 503, "unavailable", cookie)
     actas.start()
     set_cookie = actas._set_cookie(value, entry, actas.clock())
-    return _replies.redirect(actas.config.after_handoff_path, [("Set-Cookie", set_cookie)])
+    landing = actas.config.after_handoff_path
+    if entry.context.is_assist and actas.config.after_assist_path is not None:
+        landing = actas.config.after_assist_path
+    return _replies.redirect(landing, [("Set-Cookie", set_cookie)])
 
 
 def _link_failed(actas: ActAs, status: int, cause: str, cookie: str | None) -> Reply:

@@ -115,6 +115,13 @@ CAUSES: dict[str, Cause] = {
             "(a new request on the case in the support console).",
         ),
         Cause(
+            "assist",
+            "In an assist session you act as yourself, not as the customer: only the admin "
+            "actions the session names can run here.",
+            "Use the application's support admin page, or ask for an impersonate session "
+            "on the case in the support console to see what the customer sees.",
+        ),
+        Cause(
             "protected",
             "This action changes the customer's credentials or identity: it is never "
             "allowed during a support session, whatever the scopes.",

@@ -337,6 +337,8 @@ class ActAs:
         to unsafe methods; a marked view is refused whatever the method."""
         if marks is None:
             marks = marks_of(view, method)
+        if context.is_assist:
+            return self._check_assist(context, method, path, marks)
         unsafe = method in UNSAFE_METHODS
         if not unsafe and marks is NO_MARKS:
             return None
@@ -361,6 +363,25 @@ class ActAs:
         return errors.Refused(
             f"{method} needs scope {self.config.write_scope!r}; this session has: {granted}",
             reason="scope",
+        )
+
+    def _check_assist(
+        self, context: ImpersonationContext, method: str, path: str, marks: Marks
+    ) -> errors.Refused | None:
+        """In assist the staff member is not the customer: only views marked with (or routes
+        scoped to) an admin action the session names may run, whatever the method."""
+        actions = context.admin_actions()
+        if marks.protected is None and marks.scopes & actions:
+            return None
+        for scope in actions:
+            routes = self.rules.scoped.get(scope)
+            if routes is not None and routes.match(method, path) is not None:
+                return None
+        named = " ".join(sorted(actions)) or "none"
+        return errors.Refused(
+            f"{method} {path[:100]} is not an admin action of this assist session "
+            f"(it may call: {named})",
+            reason="assist",
         )
 
     def decorate_html(

@@ -148,7 +148,8 @@ class ActAsMiddleware:
                 admission = await self._admit_slowly(cookie, bearer)
             context = admission.context
             user = None
-            if self.load_user is not None:
+            # In assist the staff member stays themselves: the customer is never loaded.
+            if self.load_user is not None and not context.is_assist:
                 user = self.load_user(context)
                 if inspect.isawaitable(user):
                     user = await user

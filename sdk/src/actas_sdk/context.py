@@ -13,6 +13,8 @@ from contextvars import ContextVar, Token
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from actas_sdk.errors import Refused
+
 
 @dataclass(frozen=True, slots=True)
 class ImpersonationContext:
@@ -45,6 +47,18 @@ class ImpersonationContext:
     via: str = "cookie"
     #: the token itself, for propagation to your services and jobs; never logged
     token: str = field(default="", repr=False, compare=False)
+    #: ``impersonate`` (staff see the app as ``subject``) or ``assist`` (staff stay
+    #: themselves: the app loads no user, and only the admin actions in ``scopes`` run, on
+    #: ``account`` and ``subject`` only)
+    kind: str = "impersonate"
+
+    @property
+    def is_assist(self) -> bool:
+        return self.kind == "assist"
+
+    def admin_actions(self) -> frozenset[str]:
+        """The admin actions this session may call (``admin:<action>`` scopes)."""
+        return frozenset(s for s in self.scopes if s.startswith("admin:"))
 
     def allows(self, scope: str) -> bool:
         return scope in self.scopes
@@ -72,6 +86,8 @@ class Frame:
 
 
 _frame: ContextVar[Frame | None] = ContextVar("actas_frame", default=None)
+#: Set inside :func:`admin_action`: the action's own effects are meant, not incidental.
+_deliberate: ContextVar[bool] = ContextVar("actas_deliberate", default=False)
 
 
 def current_impersonation() -> ImpersonationContext | None:
@@ -82,7 +98,22 @@ def current_impersonation() -> ImpersonationContext | None:
 
 def suppressed() -> bool:
     """True while a staff member acts as the user: skip side effects aimed at the user."""
-    return _frame.get() is not None
+    return _frame.get() is not None and not _deliberate.get()
+
+
+@contextmanager
+def admin_action(scope: str) -> Iterator[ImpersonationContext]:
+    """Run one admin action of an ``assist`` session (``scope`` like ``admin:verify_email``):
+    the effect it exists for (the email it sends) is not suppressed inside the block. Refused
+    outside an assist session, or when the session's scopes do not name the action."""
+    context = current_impersonation()
+    if context is None or not context.is_assist or scope not in context.admin_actions():
+        raise Refused(f"{scope[:60]} is not an admin action of this session", reason="assist")
+    token = _deliberate.set(True)
+    try:
+        yield context
+    finally:
+        _deliberate.reset(token)
 
 
 def count_suppressed(kind: str, n: int = 1) -> None:

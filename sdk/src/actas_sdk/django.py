@@ -119,8 +119,10 @@ class ActAsMiddleware:
                 else actas.admit_cookie(cookie or "")
             )
             context = admission.context
-            user = self.load_user(context) if self.load_user is not None else None
-            if self.load_user is not None and user is None:
+            # In assist the staff member stays themselves: the customer is never loaded.
+            loader = None if context.is_assist else self.load_user
+            user = loader(context) if loader is not None else None
+            if loader is not None and user is None:
                 raise errors.SubjectNotLoaded(f"no user {context.subject[:40]} here")
         except errors.ActAsError as exc:
             wants_json = api or "application/json" in request.headers.get("Accept", "")

@@ -99,8 +99,10 @@ def init_app(app: flask.Flask, actas: ActAs, *, load_user: UserLoader | None = N
                 else actas.admit_cookie(cookie or "")
             )
             context = admission.context
-            user = load_user(context) if load_user is not None else None
-            if load_user is not None and user is None:
+            # In assist the staff member stays themselves: the customer is never loaded.
+            loads = load_user is not None and not context.is_assist
+            user = load_user(context) if loads and load_user is not None else None
+            if loads and user is None:
                 raise errors.SubjectNotLoaded(f"no user {context.subject[:40]} here")
         except errors.ActAsError as exc:
             wants_json = api or request.accept_mimetypes.best == "application/json"

@@ -82,6 +82,7 @@ class FakeSession:
     refreshes: int = 0
     actor_name: str | None = None
     subject_name: str | None = None
+    kind: str = "impersonate"
 
 
 @dataclass
@@ -217,6 +218,7 @@ class FakeBroker:
         session_id: str | None = None,
         ttl: int = 300,
         now: float | None = None,
+        kind: str = "impersonate",
     ) -> dict[str, Any]:
         issued = int(self.clock() if now is None else now)
         return {
@@ -227,6 +229,7 @@ class FakeBroker:
             "sid": session_id or str(uuid.uuid4()),
             "scope": " ".join(scopes),
             "acct": account,
+            "kind": kind,
             "iat": issued,
             "nbf": issued,
             "exp": issued + ttl,
@@ -259,6 +262,7 @@ class FakeBroker:
         handoff_url: str | None = None,
         actor_name: str | None = None,
         subject_name: str | None = None,
+        kind: str = "impersonate",
     ) -> str:
         """Open a session and return its one-time handoff code."""
         session = FakeSession(
@@ -271,6 +275,7 @@ class FakeBroker:
             refresh_handle="actas_rh_" + secrets.token_urlsafe(24),
             actor_name=actor_name,
             subject_name=subject_name,
+            kind=kind,
         )
         code = "actas_hc_" + secrets.token_urlsafe(24)
         with self._changed:
@@ -288,6 +293,7 @@ class FakeBroker:
             scopes=session.scopes,
             session_id=session.id,
             now=now,
+            kind=session.kind,
         )
         claims["exp"] = exp
         return self.sign(claims), exp

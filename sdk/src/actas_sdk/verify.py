@@ -339,7 +339,12 @@ class Verifier:
         scope = claims.get("scope", "")
         if not isinstance(scope, str) or len(scope) > 2000:
             raise errors.MissingClaim("scope", "is not a string of at most 2000 characters")
+        kind = claims.get("kind")
+        if kind not in KINDS:
+            # Fail closed: a token that does not say which kind it is gets nothing.
+            raise errors.MissingClaim("kind", "must be assist or impersonate")
         context = ImpersonationContext(
+            kind=str(kind),
             subject=_text(claims, "sub"),
             account=_text(claims, "acct"),
             actor=actors[0],
@@ -354,6 +359,9 @@ class Verifier:
         )
         return Verified(context=context, exp=exp, nbf=nbf)
 
+
+#: The ``kind`` claim's values (DESIGN.md).
+KINDS = ("assist", "impersonate")
 
 V = TypeVar("V")
 

@@ -8,6 +8,7 @@ from actas.console.web import Page, path, staff_names
 from actas.domain.access import CaseStatus, NoteKind
 from actas.domain.errors import ActasError, InvalidInput
 from actas.domain.links import LinkPurpose
+from actas.domain.roles import Role
 from actas.services import cases as cases_service
 from actas.services import directory, support_flow
 from actas.services import verification as verification_service
@@ -58,6 +59,7 @@ def _subject_page(
         card=card,
         cases=directory.cases_for_subject(page.ctx, application_id, subject_id),
         reason_codes=page.ctx.policy.reason_codes,
+        is_admin=Role.ADMIN in page.staff.roles,
         form={
             "ticket": page.text("ticket", limit=200),
             "reason_code": page.text("reason_code", limit=64),

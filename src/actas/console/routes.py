@@ -13,6 +13,7 @@ from starlette.staticfiles import StaticFiles
 
 from actas.console import (
     access_pages,
+    account_pages,
     audit_pages,
     auth_pages,
     case_flow_pages,
@@ -77,6 +78,7 @@ PAGES: tuple[tuple[str, str, View, bool, tuple[Role, ...]], ...] = (
     ("/staff/{staff}/enable", "POST", staff_pages.enable, False, ADMIN),
     ("/staff/{staff}/reset-totp", "POST", staff_pages.reset_totp, False, ADMIN),
     ("/staff/{staff}/unthrottle", "POST", staff_pages.unthrottle, False, ADMIN),
+    ("/accounts/{app}/{account}/flags", "POST", account_pages.set_flags, False, ADMIN),
 )
 
 

@@ -24,6 +24,10 @@ class RequestEvent(StrEnum):
     EXPIRE = "expire"
     START = "start"
     CANCEL = "cancel"
+    #: The customer's consent arrived and the policy now allows the request outright.
+    CONSENT = "consent"
+    #: The customer's consent arrived and the request now waits for approval.
+    CONSENT_THEN_APPROVAL = "consent_then_approval"
 
 
 REQUEST_TRANSITIONS: Mapping[tuple[RequestState, RequestEvent], RequestState] = {
@@ -31,6 +35,8 @@ REQUEST_TRANSITIONS: Mapping[tuple[RequestState, RequestEvent], RequestState] = 
     (S.PENDING_APPROVAL, RequestEvent.DENY): S.DENIED,
     (S.PENDING_APPROVAL, RequestEvent.EXPIRE): S.EXPIRED,
     (S.PENDING_CONSENT, RequestEvent.EXPIRE): S.EXPIRED,
+    (S.PENDING_CONSENT, RequestEvent.CONSENT): S.APPROVED,
+    (S.PENDING_CONSENT, RequestEvent.CONSENT_THEN_APPROVAL): S.PENDING_APPROVAL,
     (S.APPROVED, RequestEvent.EXPIRE): S.EXPIRED,
     (S.APPROVED, RequestEvent.START): S.STARTED,
     (S.PENDING_APPROVAL, RequestEvent.CANCEL): S.CANCELLED,
@@ -69,6 +75,15 @@ def approval_event(approvals: int, *, required: int) -> RequestEvent | None:
     """The event that ``approvals`` distinct approvals make: APPROVE once there are enough,
     otherwise none (the request keeps waiting for the next approver)."""
     return RequestEvent.APPROVE if approvals >= required else None
+
+
+def consent_event(outcome: Outcome) -> RequestEvent | None:
+    """The event a request waiting for consent takes when the policy, asked again after the
+    customer's consent arrived, says ``outcome``; None: it keeps waiting (or expires)."""
+    return {
+        Outcome.ALLOW: RequestEvent.CONSENT,
+        Outcome.NEEDS_APPROVAL: RequestEvent.CONSENT_THEN_APPROVAL,
+    }.get(outcome)
 
 
 class SessionState(StrEnum):

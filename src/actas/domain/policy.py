@@ -193,9 +193,7 @@ def is_high_risk(
     )
 
 
-def _consent_gap(
-    consent: Consent | None, request: AccessRequestSpec, scopes: frozenset[str]
-) -> str:
+def consent_gap(consent: Consent | None, request: AccessRequestSpec, scopes: frozenset[str]) -> str:
     """Why the live consent does not cover the request, or "" when it does."""
     if consent is None:
         return "there is no consent on file"
@@ -364,7 +362,7 @@ def decide(
     reasons = []
     consent_needed = False
     if consent_flags:
-        gap = _consent_gap(consent, request, scopes)
+        gap = consent_gap(consent, request, scopes)
         if consent is not None and not gap:
             reasons.append(f"covered by the customer's consent until {_time(consent.expires_at)}")
         else:

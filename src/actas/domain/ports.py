@@ -17,6 +17,7 @@ from actas.domain.access import (
 from actas.domain.audit import AuditEvent, VerifyReport
 from actas.domain.identity_repo import IdentityRepo
 from actas.domain.repos import (
+    AccessCodeRepo,
     AccessRequestRepo,
     AccessSessionRepo,
     AccountRepo,
@@ -27,6 +28,8 @@ from actas.domain.repos import (
     BreakGlassRepo,
     CaseRepo,
     CustomerActionRepo,
+    CustomerPolicyRepo,
+    GrantRepo,
     HandoffRepo,
     IngestRepo,
     LinkRepo,
@@ -76,6 +79,8 @@ class ActorTokenMinter(Protocol):
         session_id: str,
         scopes: tuple[str, ...],
         account: str,
+        #: ``assist`` or ``impersonate``: the ``kind`` claim.
+        kind: str,
         now: datetime,
         not_after: datetime,
     ) -> MintedToken: ...
@@ -177,6 +182,12 @@ class UnitOfWork(Protocol):
     def links(self) -> LinkRepo: ...
     @property
     def verifications(self) -> VerificationRepo: ...
+    @property
+    def grants(self) -> GrantRepo: ...
+    @property
+    def access_codes(self) -> AccessCodeRepo: ...
+    @property
+    def customer_policies(self) -> CustomerPolicyRepo: ...
     @property
     def throttle(self) -> ThrottleRepo: ...
     @property

@@ -19,6 +19,7 @@ from actas.domain.access import (
 )
 from actas.domain.alerts import Alert, BreakGlassReview, RaisedAlert
 from actas.domain.audit import AuditEvent, AuditQuery
+from actas.domain.consent import AccessCode, CustomerPolicy, Grant
 from actas.domain.customer import ActionKind, CustomerAction
 from actas.domain.links import Link, LinkPurpose, Verification, VerificationStatus
 from actas.domain.roles import Role
@@ -177,6 +178,7 @@ class AccessSessionRepo(Protocol):
     def open_sessions(self) -> list[AccessSession]: ...
     def for_case(self, case_id: str) -> list[AccessSession]: ...
     def for_staff(self, staff_id: str) -> list[AccessSession]: ...
+    def for_account(self, application_id: str, account_id: str) -> list[AccessSession]: ...
     def end(self, session_id: str, *, at: datetime, reason: EndReason) -> bool:
         """End a session that has not ended yet; False if it already had."""
         ...
@@ -348,3 +350,54 @@ class BreakGlassRepo(Protocol):
     ) -> list[tuple[AccessRequest, BreakGlassReview | None]]:
         """Break-glass requests allowed in [start, end) and their reviews."""
         ...
+
+
+class GrantRepo(Protocol):
+    """The customer's consent grants."""
+
+    def add(self, grant: Grant) -> None: ...
+    def get(self, grant_id: str) -> Grant | None: ...
+    def for_account(self, application_id: str, account_id: str) -> list[Grant]:
+        """Every grant of the account, newest first."""
+        ...
+
+    def revoke(self, grant_id: str, *, at: datetime, by: str) -> bool:
+        """Revoke a grant still live at ``at``; False when it was not."""
+        ...
+
+
+class AccessCodeRepo(Protocol):
+    def add(self, code: AccessCode, *, code_hash: str) -> None: ...
+    def issued_since(self, application_id: str, subject_id: str, since: datetime) -> int: ...
+    def for_subject(self, application_id: str, subject_id: str) -> list[AccessCode]: ...
+    def redeem(
+        self,
+        *,
+        code_hash: str,
+        application_id: str,
+        subject_id: str,
+        staff_id: str,
+        case_id: str,
+        grant_id: str,
+        at: datetime,
+    ) -> AccessCode | None:
+        """Use the code, atomically: ``UPDATE ... WHERE used_at IS NULL AND locked_at IS NULL
+        AND expires_at > at RETURNING``. None: no such usable code for this subject."""
+        ...
+
+    def lock_live(self, application_id: str, subject_id: str, *, at: datetime) -> int:
+        """Lock every usable code of the subject; returns how many."""
+        ...
+
+    def add_failure(
+        self, *, application_id: str, subject_id: str, staff_id: str, at: datetime
+    ) -> None: ...
+    def failures_for_subject(
+        self, application_id: str, subject_id: str, since: datetime
+    ) -> int: ...
+    def failures_by_staff(self, staff_id: str, since: datetime) -> int: ...
+
+
+class CustomerPolicyRepo(Protocol):
+    def get(self, application_id: str, account_id: str) -> CustomerPolicy | None: ...
+    def put(self, policy: CustomerPolicy) -> None: ...

@@ -29,12 +29,15 @@ def mint_actor_token(
     session_id: str,
     scopes: tuple[str, ...],
     account: str,
+    kind: str,
     now: datetime,
     not_after: datetime,
     ttl: timedelta = TOKEN_TTL,
 ) -> MintedToken:
     """Sign a token valid from ``now`` for ``ttl`` (at most five minutes), never past
     ``not_after`` (the session's hard expiry)."""
+    if kind not in ("assist", "impersonate"):
+        raise ValueError(f"kind must be assist or impersonate, got {kind!r}")
     if ttl > TOKEN_TTL:
         raise ValueError(f"actor tokens live at most {TOKEN_TTL}, asked for {ttl}")
     key = ring.signing_key(now)
@@ -51,6 +54,8 @@ def mint_actor_token(
         "sid": session_id,
         "scope": " ".join(scopes),
         "acct": account,
+        # In assist the app keeps the staff member as themselves (DESIGN.md).
+        "kind": kind,
         "iat": issued,
         "nbf": issued,
         "exp": expires,
@@ -80,6 +85,7 @@ class KeyRingMinter:
         session_id: str,
         scopes: tuple[str, ...],
         account: str,
+        kind: str,
         now: datetime,
         not_after: datetime,
     ) -> MintedToken:
@@ -92,6 +98,7 @@ class KeyRingMinter:
             session_id=session_id,
             scopes=scopes,
             account=account,
+            kind=kind,
             now=now,
             not_after=not_after,
         )

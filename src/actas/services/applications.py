@@ -16,6 +16,7 @@ from actas.domain.subjects import (
     check_external_id,
 )
 from actas.domain.tokens import APP_CREDENTIAL_PREFIX, looks_like, new_token, token_hash
+from actas.services import customer_policy
 from actas.services.context import ServiceContext
 
 LOOPBACK = {"localhost", "127.0.0.1", "::1"}
@@ -121,6 +122,8 @@ def upsert_account(
         data: dict[str, object] = {"application": app.id, "flags": sorted(f.value for f in flags)}
         if before is not None and before.flags != flags:
             data["flags_before"] = sorted(f.value for f in before.flags)
+            # Flags act at once: a session no longer allowed (no_access) ends now.
+            data["sessions_ended"] = customer_policy.flags_changed(ctx, uow, account, by)
         if before is None or before.handoff_url != handoff_url:
             data["handoff_url"] = handoff_url
         uow.audit.record(

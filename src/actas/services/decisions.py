@@ -4,6 +4,7 @@ the console's live preview, and for ``actas policy explain``."""
 from __future__ import annotations
 
 from actas.domain.access import Case, CaseStatus
+from actas.domain.consent import apply_customer_policy, best_consent
 from actas.domain.errors import InvalidInput, NotFound
 from actas.domain.policy import (
     AccessRequestSpec,
@@ -42,23 +43,37 @@ def decide_now(
     if subject is None or account is None:
         raise NotFound("the case's subject or account no longer exists")
     is_staff = subject.email is not None and uow.staff.by_email(subject.email.lower()) is not None
-    return decide(
+    spec = AccessRequestSpec(
+        kind=access_kind,
+        scopes=scopes,
+        minutes=minutes,
+        reason_code=case.reason_code,
+        now=ctx.clock(),
+        break_glass=break_glass,
+    )
+    # The customer's live grant that applies to this case and staff member, if any.
+    consent = best_consent(
+        uow.grants.for_account(case.application_id, case.account_id),
+        case_id=case.id,
+        staff_id=staff.id,
+        request=spec,
+    )
+    decision = decide(
         policy=ctx.policy,
         staff=StaffView(
             id=staff.id, roles=staff.roles, assigned_accounts=uow.assignments.for_staff(staff.id)
         ),
         subject=SubjectView.of(subject, is_broker_staff=is_staff),
         account=AccountView.of(account),
-        # Consent grants are the customer's rung (a later issue); until then none is on file.
-        consent=None,
-        request=AccessRequestSpec(
-            kind=access_kind,
-            scopes=scopes,
-            minutes=minutes,
-            reason_code=case.reason_code,
-            now=ctx.clock(),
-            break_glass=break_glass,
-        ),
+        consent=consent,
+        request=spec,
+    )
+    # The stricter of the broker's policy and the customer's own wins.
+    return apply_customer_policy(
+        decision,
+        customer=uow.customer_policies.get(case.application_id, case.account_id),
+        consent=consent,
+        request=spec,
     )
 
 

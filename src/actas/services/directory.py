@@ -21,7 +21,7 @@ MAX_RESULTS = 50
 class SubjectCard:
     subject: Subject
     account: Account
-    #: The customer's live consent grant. Consent grants are a later rung: always None yet.
+    #: The account's live consent grant that lasts longest (any case, any staff member).
     consent: Consent | None = None
 
 
@@ -40,12 +40,17 @@ def find_subjects(ctx: ServiceContext, text: str, *, limit: int = MAX_RESULTS) -
 
 
 def subject_card(ctx: ServiceContext, application_id: str, subject_id: str) -> SubjectCard:
+    now = ctx.clock()
     with ctx.read() as uow:
         subject = uow.subjects.get(application_id, subject_id)
         account = uow.accounts.get(application_id, subject.account_id) if subject else None
+        grants = uow.grants.for_account(application_id, account.id) if account else []
     if subject is None or account is None:
         raise NotFound(f"no subject {subject_id[:128]} in application {application_id[:63]}")
-    return SubjectCard(subject=subject, account=account)
+    live = sorted((g for g in grants if g.live_at(now)), key=lambda g: g.expires_at)
+    return SubjectCard(
+        subject=subject, account=account, consent=live[-1].consent() if live else None
+    )
 
 
 def subject_cards(

@@ -42,6 +42,7 @@ def _mint(ctx: ServiceContext, session: AccessSession, now: datetime) -> MintedT
         session_id=session.id,
         scopes=session.scopes,
         account=session.account_id,
+        kind=session.kind,
         now=now,
         not_after=session.expires_at,
     )

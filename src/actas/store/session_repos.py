@@ -64,6 +64,10 @@ class SqlAccessSessionRepo:
     def for_staff(self, staff_id: str) -> list[AccessSession]:
         return self._where(access_sessions.c.staff_id == staff_id)
 
+    def for_account(self, application_id: str, account_id: str) -> list[AccessSession]:
+        t = access_sessions
+        return self._where(t.c.application_id == application_id, t.c.account_id == account_id)
+
     def end(self, session_id: str, *, at: datetime, reason: EndReason) -> bool:
         result = self.conn.execute(
             update(access_sessions)

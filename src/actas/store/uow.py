@@ -23,6 +23,7 @@ from actas.store.access_repos import (
     SqlSlackLinkRepo,
 )
 from actas.store.audit_query import query_events
+from actas.store.consent_repos import SqlAccessCodeRepo, SqlCustomerPolicyRepo, SqlGrantRepo
 from actas.store.customer_repos import SqlCustomerActionRepo
 from actas.store.engine import READ_ONLY
 from actas.store.identity_repo import SqlIdentityRepo
@@ -100,6 +101,9 @@ class SqlUnitOfWork:
         self.identity = SqlIdentityRepo(conn)
         self.alerts = SqlAlertRepo(conn)
         self.break_glass = SqlBreakGlassRepo(conn)
+        self.grants = SqlGrantRepo(conn)
+        self.access_codes = SqlAccessCodeRepo(conn)
+        self.customer_policies = SqlCustomerPolicyRepo(conn)
 
     def ping(self) -> None:
         self.conn.execute(text("SELECT 1"))
