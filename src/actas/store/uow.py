@@ -14,9 +14,10 @@ from sqlalchemy.exc import InterfaceError, OperationalError
 from actas.domain.audit import AuditEvent, AuditQuery
 from actas.domain.clock import Clock
 from actas.domain.errors import Unavailable
+from actas.domain.merkle import RangeHasher
 from actas.domain.ports import NoteSigner, RevocationPublisher
 from actas.domain.repos import Checkpoint
-from actas.store import chain
+from actas.store import chain, tree
 from actas.store.access_repos import (
     SqlAccessRequestRepo,
     SqlAssignmentRepo,
@@ -70,7 +71,12 @@ class SqlAuditLog:
             at=row.at,
             kid=row.kid,
             signature=bytes(row.signature),
+            root=bytes(row.root) if row.root is not None else None,
+            note=row.note,
         )
+
+    def tree(self, size: int) -> RangeHasher:
+        return tree.hasher(self.conn, size)
 
 
 class SqlUnitOfWork:
