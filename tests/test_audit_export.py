@@ -41,7 +41,7 @@ def test_jsonl_export_verifies_independently(world: World) -> None:
     assert checkpoint["signed_message"].split("\n")[1] == str(head.seq)
 
     for event in events:
-        body = {k: v for k, v in event.items() if k not in {"prev_hash", "hash"}}
+        body = {k: v for k, v in event.items() if k not in {"prev_hash", "hash", "proof"}}
         leaf = b"\x00" + bytes.fromhex(event["prev_hash"]) + rfc8785.dumps(body)
         assert hashlib.sha256(leaf).hexdigest() == event["hash"]
 

@@ -19,7 +19,7 @@ import rfc8785
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.engine import Connection
 
-from actas.domain import notes
+from actas.domain import merkle, notes
 from actas.domain.audit import GENESIS_HASH, AuditEvent, leaf_hash
 from actas.domain.ports import NoteSigner
 from actas.store import tree
@@ -169,9 +169,20 @@ def write_checkpoint(
     root = hasher.root()
     t = audit_checkpoints
     previous = conn.execute(
-        select(t.c.seq).where(t.c.root.is_not(None)).order_by(t.c.seq.desc()).limit(1)
-    ).scalar()
-    proof = hasher.consistency(int(previous)) if previous is not None else []
+        select(t.c.seq, t.c.root).where(t.c.root.is_not(None)).order_by(t.c.seq.desc()).limit(1)
+    ).first()
+    proof: list[bytes] = []
+    if previous is not None:
+        proof = hasher.consistency(int(previous.seq))
+        # Never sign a tree that does not extend the last one signed (damaged tiles, a
+        # rewritten log): fail closed, and `actas audit verify` says where.
+        if not merkle.verify_consistency(
+            int(previous.seq), head.seq, bytes(previous.root), root, proof
+        ):
+            raise RuntimeError(
+                f"the log no longer extends the checkpoint at seq {previous.seq}: "
+                "refusing to sign; run `actas audit verify`"
+            )
     text = notes.checkpoint_text(origin, head.seq, root)
     kid, signature = signer.sign(text.encode())
     public = signer.public_key(kid)
