@@ -51,6 +51,7 @@ pytest: $(VENV)/.installed-dev
 ## bench: the measured figures recorded in the README (PostgreSQL from ACTAS_TEST_DATABASE_URL)
 bench: $(VENV)/.installed-dev
 	$(BIN)/python bench/audit_append.py
+	$(BIN)/python bench/audit_proofs.py
 	$(BIN)/python bench/sessions.py
 	$(BIN)/python bench/sdk_overhead.py
 

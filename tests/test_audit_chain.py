@@ -43,6 +43,8 @@ SQLITE_TRIGGERS = (
     "audit_events_no_delete",
     "audit_checkpoints_no_update",
     "audit_checkpoints_no_delete",
+    "audit_tree_tiles_no_update",
+    "audit_tree_tiles_no_delete",
 )
 
 

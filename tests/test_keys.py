@@ -20,8 +20,9 @@ from sqlalchemy import select
 
 from actas.app import create_app
 from actas.bootstrap import Broker, build, initialise
+from actas.domain import notes
 from actas.domain.access import TOKEN_TTL
-from actas.domain.audit import AuditEvent, checkpoint_message
+from actas.domain.audit import AuditEvent
 from actas.domain.clock import FrozenClock
 from actas.keys import keyring
 from actas.keys.directory import KeyFileDirectory
@@ -404,7 +405,10 @@ def test_key_directory_through_the_broker(
         with made.engine.connect() as conn:
             row = conn.execute(select(audit_checkpoints)).one()
         assert row.kid == kid
-        assert made.keys.verify(kid, checkpoint_message(head.seq, head.hash), bytes(row.signature))
+        # A C2SP checkpoint note: the signature covers its text (origin, size, root).
+        text = notes.parse(row.note).text
+        assert text.startswith(f"broker.test/audit\n{head.seq}\n")
+        assert made.keys.verify(kid, text.encode(), bytes(row.signature))
     finally:
         made.engine.dispose()
 

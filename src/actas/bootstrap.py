@@ -9,6 +9,7 @@ from datetime import timedelta
 from sqlalchemy.engine import Engine
 
 from actas.audit.operations import SqlAuditChain
+from actas.audit.witness import FileWitness
 from actas.domain.audit import Actor
 from actas.domain.clock import Clock, system_clock
 from actas.domain.ports import Channel, PasswordHasher
@@ -101,6 +102,8 @@ def build(
         signer=keys,
         checkpoint_every=settings.checkpoint_every,
         publisher=bus,
+        origin=settings.audit_origin,
+        witness=FileWitness(settings.audit_witness_file) if settings.audit_witness_file else None,
     )
     channels = channels_for(settings)
     services = ServiceContext(

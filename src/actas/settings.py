@@ -79,6 +79,9 @@ class Settings:
     sign_in_max_delay_seconds: int = 15 * 60
     #: Audit events between two signed checkpoints.
     checkpoint_every: int = 1000
+    #: A file, on a volume the database's administrators do not control, to which every signed
+    #: checkpoint is appended (the witness that ``actas audit verify --witness`` checks against).
+    audit_witness_file: Path | None = None
     #: Largest request body the API accepts, in bytes.
     max_body_bytes: int = 64 * 1024
     #: Keep-alive interval of the revocation stream. SDKs treat a silent stream as stale after
@@ -90,6 +93,12 @@ class Settings:
     def __repr__(self) -> str:
         shown = ", ".join(f"{f.name}={getattr(self, f.name)!r}" for f in fields(self) if f.repr)
         return f"Settings(database_url={mask_url(self.database_url)!r}, {shown})"
+
+    @property
+    def audit_origin(self) -> str:
+        """The origin line (and key name) of the log's checkpoints: the broker's public URL
+        without its scheme, then ``/audit``, as C2SP checkpoints name their log."""
+        return self.public_url.split("://", 1)[-1].rstrip("/") + "/audit"
 
     @property
     def is_sqlite(self) -> bool:
@@ -130,6 +139,7 @@ _KEYS = (
     "sign_in_free_failures",
     "sign_in_max_delay_seconds",
     "checkpoint_every",
+    "audit_witness_file",
     "max_body_bytes",
     "revocation_ping_seconds",
 )
@@ -350,9 +360,15 @@ def load_settings(environ: dict[str, str] | None = None, *, cwd: Path | None = N
         identity = load_identity(Path(config_path) if config_path else base / "actas.toml", env)
     except IdentitySettingsError as exc:
         raise SettingsError(str(exc)) from None
+    witness = Path(str(raw["audit_witness_file"])) if raw.get("audit_witness_file") else None
+    if witness is not None and not witness.parent.is_dir():
+        raise SettingsError(
+            f"ACTAS_AUDIT_WITNESS_FILE={str(witness)!r} is in a directory that does not exist"
+        )
     return Settings(
         identity=identity,
         database_url=database_url,
+        audit_witness_file=witness,
         webhook_urls=webhook_urls,
         webhook_secret=webhook_secret,
         policy_file=policy_file,

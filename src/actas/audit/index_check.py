@@ -42,29 +42,39 @@ def index_agrees(
     """The fast check that the index columns agree with the hashed JSON, without parsing it.
 
     True only if they agree; False means "parse it and see" (:func:`check_index`). It relies
-    on the shape RFC 8785 gives every event body: keys sorted, so ``account``, ``actor`` and
-    ``at`` come first, and every key after ``data`` holds a string, null or an integer. A
-    string cannot hold an unescaped quote, so after the last ``,"id":`` (the top-level one:
-    nested keys can only be inside ``data``, before it) each ``,"key":`` fragment can only be
-    that top-level key.
+    on the shape RFC 8785 gives every event body: keys sorted, so ``account``, (since 0009)
+    ``account_prev``, ``actor`` and ``at`` come first, and every key after ``data`` holds a
+    string, null or an integer. A string cannot hold an unescaped quote, so after the last
+    ``,"id":`` (the top-level one: nested keys can only be inside ``data``, before it) each
+    ``,"key":`` fragment can only be that top-level key.
     """
     account_json = "null" if account is None else _json_string(account)
     actor_json = "null" if actor is None else _json_string(actor)
+    first = f'{{"account":{account_json},'
+    if not canonical.startswith(first):
+        return False
+    pos = len(first)
+    if canonical.startswith('"account_prev":', pos):  # events since migration 0009
+        comma = canonical.find(",", pos + 15)
+        value = canonical[pos + 15 : comma]
+        if comma < 0 or not (value == "null" or value.isdigit()):
+            return False
+        pos = comma + 1
     if isinstance(at, str):
         if len(at) == 27:  # PostgreSQL's to_char: "2026-11-23T12:00:00.000000Z"
-            head = f'{{"account":{account_json},"actor":{actor_json},"at":"{at}",'
+            head = f'"actor":{actor_json},"at":"{at}",'
         elif len(at) == 26:  # SQLite's text: "2026-11-23 12:00:00.000000"
-            head = f'{{"account":{account_json},"actor":{actor_json},"at":"{at[:10]}T{at[11:]}Z",'
+            head = f'"actor":{actor_json},"at":"{at[:10]}T{at[11:]}Z",'
         else:
             return False
-        if not canonical.startswith(head):
+        if not canonical.startswith(head, pos):
             return False
-        end = len(head)
+        end = pos + len(head)
     else:
-        head = f'{{"account":{account_json},"actor":{actor_json},"at":"'
-        if not canonical.startswith(head):
+        head = f'"actor":{actor_json},"at":"'
+        if not canonical.startswith(head, pos):
             return False
-        start = len(head)
+        start = pos + len(head)
         end = start + 27  # format_time's length
         if not canonical.startswith('",', end):
             return False

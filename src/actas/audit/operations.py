@@ -3,6 +3,8 @@ signing its head, each outside any business transaction."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from sqlalchemy.engine import Engine
 
 from actas.audit.verify import verify_log
@@ -17,9 +19,9 @@ class SqlAuditChain:
         self.store = store
         self.checker = checker
 
-    def verify(self) -> VerifyReport:
+    def verify(self, witnessed: Sequence[tuple[str, str]] = ()) -> VerifyReport:
         with self.engine.connect() as conn:
-            return verify_log(conn, checker=self.checker)
+            return verify_log(conn, checker=self.checker, witnessed=witnessed)
 
     def checkpoint(self) -> int | None:
         head = self.store.checkpoint()

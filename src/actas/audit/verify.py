@@ -25,7 +25,15 @@ canonical bytes, and reports the *first* bad sequence number with a stable probl
     a checkpoint's hash is not the hash of the event it names: the chain was rewritten (and
     re-hashed, which needs no key) at or before that event;
 ``checkpoint_signature``
-    a checkpoint's signature does not verify with the broker's key ring.
+    a checkpoint's signature does not verify with the broker's key ring;
+``witness_mismatch``
+    a checkpoint held by a witness outside the database (``witnessed``) signs a tree root that
+    the log's first events no longer have: the log was rewritten and the checkpoints that
+    would show it deleted. A witnessed tree larger than the log is reported ``truncated``.
+
+Checkpoints since migration 0009 sign a Merkle tree root (see
+:mod:`actas.audit.checkpoint_check`); the walk keeps the tree's frontier (one extra hash per
+event, amortised) and compares every signed root with the root of the events it hashed.
 
 The walk needs one consistent view of the log. Given a connection that is not in a transaction,
 :func:`verify_log` opens a read-only snapshot itself (SQLite: a deferred ``BEGIN``, which takes
@@ -39,22 +47,18 @@ from __future__ import annotations
 import json
 import json.encoder
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import String, func, select, type_coerce
 from sqlalchemy.engine import Connection
 
+from actas.audit import checkpoint_check as cp
 from actas.audit.index_check import Found, check_index, index_agrees
-from actas.domain.audit import (
-    GENESIS_HASH,
-    VerifyReport,
-    checkpoint_message,
-    leaf_hash,
-)
+from actas.domain.audit import GENESIS_HASH, VerifyReport, leaf_hash
+from actas.domain.merkle import Frontier
 from actas.domain.ports import SignatureChecker
 from actas.store.engine import READ_ONLY
-from actas.store.tables import audit_checkpoints, audit_events, audit_head
+from actas.store.tables import audit_events, audit_head
 
 #: Rows fetched per query: round trips do not matter, and a chunk stays a few megabytes.
 CHUNK = 5000
@@ -85,48 +89,56 @@ _PG_EVENT_COLUMNS = (
 )
 
 
-@dataclass(frozen=True)
-class _Checkpoint:
-    seq: int
-    hash: bytes
-    kid: str
-    signature: bytes
-
-
 def verify_log(
-    conn: Connection, *, checker: SignatureChecker | None, chunk: int = CHUNK
+    conn: Connection,
+    *,
+    checker: SignatureChecker | None,
+    chunk: int = CHUNK,
+    witnessed: Sequence[tuple[str, str]] = (),
 ) -> VerifyReport:
     """Verify the whole log; report the first problem found, if any.
 
     ``checker`` checks the checkpoints' signatures; with ``None`` only their hashes are checked.
+    ``witnessed`` holds ``(signed note, kid)`` checkpoints kept outside the database (a
+    witness): the log must still extend every one of them.
     """
     if chunk < 1:
         raise ValueError("chunk must be positive")
     if conn.in_transaction():
-        return _Walk(conn, checker, chunk).run()
+        return _Walk(conn, checker, chunk, witnessed).run()
     if conn.dialect.name == "sqlite":
         # A deferred BEGIN: a WAL snapshot from the first read on, and no write lock.
         before = conn.get_execution_options().get(READ_ONLY, False)
         conn.execution_options(**{READ_ONLY: True})
         try:
             with conn.begin():
-                return _Walk(conn, checker, chunk).run()
+                return _Walk(conn, checker, chunk, witnessed).run()
         finally:
             conn.execution_options(**{READ_ONLY: before})
     with conn.begin():
         if conn.dialect.name == "postgresql":
             conn.exec_driver_sql("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-        return _Walk(conn, checker, chunk).run()
+        return _Walk(conn, checker, chunk, witnessed).run()
 
 
 class _Walk:
-    def __init__(self, conn: Connection, checker: SignatureChecker | None, chunk: int) -> None:
+    def __init__(
+        self,
+        conn: Connection,
+        checker: SignatureChecker | None,
+        chunk: int,
+        witnessed: Sequence[tuple[str, str]],
+    ) -> None:
         self.conn = conn
         self.checker = checker
         self.chunk = chunk
+        self.witnessed = witnessed
         self.events = 0
-        self.checkpoints = 0
-        self.last_checkpoint = 0
+        self.check = cp.CheckpointCheck(checker)
+
+    @property
+    def checkpoints(self) -> int:
+        return self.check.checked
 
     def run(self) -> VerifyReport:
         try:
@@ -146,12 +158,16 @@ class _Walk:
         head = self.conn.execute(
             select(audit_head.c.seq, audit_head.c.hash).where(audit_head.c.id == 1)
         ).one_or_none()
-        checkpoints = self._checkpoints()
+        witnesses = iter(cp.witnessed(self.witnessed, self.checker))
+        witness = next(witnesses, None)
+        checkpoints = cp.stored(self.conn, self.chunk)
         pending = next(checkpoints, None)
         expected = 1
         prev = GENESIS_HASH
+        # The tree so far: every checkpoint's root is recomputed from the events themselves.
+        frontier = Frontier()
         # Local names for the functions: this loop is the walk's whole cost.
-        leaf, agrees = leaf_hash, index_agrees
+        leaf, agrees, grow = leaf_hash, index_agrees, frontier.append
         try:
             for rows in self._event_chunks():
                 for row in rows:
@@ -185,9 +201,13 @@ class _Walk:
                         _broken_link(seq, canonical)
                     if not agrees(canonical, seq, event_id, type_, actor, subject, account, at):
                         check_index(row)
+                    grow(digest)
                     while pending is not None and pending.seq <= seq:
-                        self._check_checkpoint(pending, seq, digest)
+                        self.check.at_event(pending, seq, digest, frontier)
                         pending = next(checkpoints, None)
+                    while witness is not None and witness.size <= seq:
+                        cp.check_witnessed(witness, frontier)
+                        witness = next(witnesses, None)
                     prev = digest
                     expected += 1
         finally:
@@ -195,6 +215,11 @@ class _Walk:
         last = expected - 1
         if pending is not None:
             self._check_tail_checkpoints(pending, checkpoints, last)
+        if witness is not None:
+            if witness.size == 0:  # an empty tree: every log extends it
+                witness = next((w for w in witnesses if w.size), None)
+            if witness is not None:
+                raise cp.witness_beyond(witness, last)
         _check_head(head, last, prev)
 
     def _event_chunks(self) -> Iterator[Sequence[Any]]:
@@ -221,63 +246,14 @@ class _Walk:
                 following = self.conn.execute(select(func.min(seq)).where(seq > after)).scalar_one()
                 after = int(following) - 1
 
-    def _checkpoints(self) -> Iterator[_Checkpoint]:
-        """The checkpoints in ``seq`` order. One per thousand events or so: ``LIMIT`` pages
-        are fine here, a log of a million events has one page of them."""
-        query = (
-            select(
-                audit_checkpoints.c.seq,
-                audit_checkpoints.c.hash,
-                audit_checkpoints.c.kid,
-                audit_checkpoints.c.signature,
-            )
-            .order_by(audit_checkpoints.c.seq)
-            .limit(self.chunk)
-        )
-        after: int | None = None
-        while True:
-            page = query if after is None else query.where(audit_checkpoints.c.seq > after)
-            rows = self.conn.execute(page).all()
-            for row in rows:
-                yield _Checkpoint(int(row[0]), bytes(row[1]), str(row[2]), bytes(row[3]))
-            if len(rows) < self.chunk:
-                return
-            after = int(rows[-1][0])
-
-    def _signed(self, checkpoint: _Checkpoint) -> bool:
-        if self.checker is None:
-            return True
-        message = checkpoint_message(checkpoint.seq, checkpoint.hash)
-        return self.checker.verify(checkpoint.kid, message, checkpoint.signature)
-
-    def _check_checkpoint(self, checkpoint: _Checkpoint, seq: int, digest: bytes) -> None:
-        if not self._signed(checkpoint):
-            raise Found("checkpoint_signature", checkpoint.seq, _bad_signature(checkpoint))
-        if checkpoint.seq != seq:
-            # The walk is gapless from 1, so only a checkpoint below 1 gets here.
-            raise Found(
-                "checkpoint_mismatch",
-                checkpoint.seq,
-                f"checkpoint at seq {checkpoint.seq} names no event",
-            )
-        if checkpoint.hash != digest:
-            raise Found(
-                "checkpoint_mismatch",
-                seq,
-                f"checkpoint at seq {seq} does not match event {seq}: the chain was rewritten "
-                f"after event {self.last_checkpoint} and at or before event {seq}",
-            )
-        self.last_checkpoint = seq
-        self.checkpoints += 1
-
     def _check_tail_checkpoints(
-        self, first: _Checkpoint, rest: Iterator[_Checkpoint], last: int
+        self, first: cp.StoredCheckpoint, rest: Iterator[cp.StoredCheckpoint], last: int
     ) -> None:
         """Checkpoints past the last event: a validly signed one proves the tail was cut."""
-        forged: _Checkpoint | None = None
-        proof: _Checkpoint | None = None
+        forged: cp.StoredCheckpoint | None = None
+        proof: cp.StoredCheckpoint | None = None
         for checkpoint in (first, *rest):
-            if self._signed(checkpoint):
+            if self.check.signed(checkpoint):
                 proof = checkpoint
             elif forged is None:
                 forged = checkpoint
@@ -289,7 +265,7 @@ class _Walk:
                 f"{last}, so events {last + 1} to {proof.seq} at least were deleted",
             )
         if forged is not None:
-            raise Found("checkpoint_signature", forged.seq, _bad_signature(forged))
+            raise Found("checkpoint_signature", forged.seq, cp.bad_signature(forged))
 
 
 def _check_head(head: Any, last: int, last_hash: bytes) -> None:
@@ -362,11 +338,4 @@ def _broken_link(seq: int, canonical: str) -> None:
         seq - 1,
         f"event {seq - 1} was edited: event {seq} no longer links to it, so event {seq - 1} "
         f"was changed and re-hashed or event {seq} was re-linked",
-    )
-
-
-def _bad_signature(checkpoint: _Checkpoint) -> str:
-    return (
-        f"checkpoint at seq {checkpoint.seq} has a signature that does not verify "
-        f"with key {checkpoint.kid!r}"
     )

@@ -7,6 +7,7 @@ import click
 from actas.bootstrap import build, initialise
 from actas.cli._common import fail, friendly, settings
 from actas.cli.accounts import account
+from actas.cli.audit_export import audit_export, audit_verify_export
 from actas.cli.records import app, audit, keys, policy
 from actas.cli.staff import staff
 
@@ -71,3 +72,5 @@ def serve(host: str | None, port: int | None, workers: int) -> None:
 
 for group in (staff, policy, app, account, keys, audit):
     main.add_command(group)
+audit.add_command(audit_export)
+audit.add_command(audit_verify_export)

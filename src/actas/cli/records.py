@@ -160,12 +160,23 @@ def audit() -> None:
 
 
 @audit.command("verify")
+@click.option(
+    "--witness",
+    "witness_files",
+    multiple=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="A witness file (ACTAS_AUDIT_WITNESS_FILE): the log must extend what it holds.",
+)
 @friendly
-def audit_verify() -> None:
+def audit_verify(witness_files: tuple[Path, ...]) -> None:
     """Walk the chain and the checkpoints; exit 1 naming the first bad sequence number."""
+    from actas.domain.notes import read_witness
     from actas.services import audit as audit_service
 
-    report = audit_service.verify(services())
+    witnessed = [item for path in witness_files for item in read_witness(path.read_text())]
+    report = audit_service.verify(services(), witnessed=witnessed)
+    if witness_files:
+        click.echo(f"{len(witnessed)} witnessed checkpoints checked")
     click.echo(report.summary())
     sys.exit(0 if report.ok else 1)
 

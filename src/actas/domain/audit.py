@@ -47,6 +47,7 @@ EVENT_FIELDS = (
     "ip",
     "user_agent",
     "data",
+    "account_prev",
 )
 
 MAX_TEXT = 2000
@@ -94,8 +95,15 @@ class AuditEvent:
         for name in ("reason", "ticket", "user_agent"):
             _check_value(name, getattr(self, name))
 
-    def body(self, *, seq: int, event_id: str, at: datetime) -> dict[str, Any]:
-        """The event as it is canonicalised and hashed."""
+    def body(
+        self, *, seq: int, event_id: str, at: datetime, account_prev: int | None = None
+    ) -> dict[str, Any]:
+        """The event as it is canonicalised and hashed.
+
+        ``account_prev`` is the ``seq`` of the previous event about the same account (None for
+        the first, or without an account): it links an account's events so that an export of
+        them shows any event left out between its first and its last. Events appended before
+        this field existed do not carry it."""
         return {
             "seq": seq,
             "id": event_id,
@@ -111,6 +119,7 @@ class AuditEvent:
             "ip": self.ip,
             "user_agent": self.user_agent,
             "data": dict(self.data),
+            "account_prev": account_prev,
         }
 
 
@@ -167,6 +176,7 @@ Problem = Literal[
     "checkpoint_mismatch",
     "checkpoint_signature",
     "head_mismatch",
+    "witness_mismatch",
 ]
 
 

@@ -135,7 +135,11 @@ class KeyDirectory(Protocol):
 class AuditChain(Protocol):
     """Operations on the whole log, each in a transaction of its own."""
 
-    def verify(self) -> VerifyReport: ...
+    def verify(self, witnessed: Sequence[tuple[str, str]] = ()) -> VerifyReport:
+        """Walk the whole log; ``witnessed`` are ``(signed note, kid)`` checkpoints kept by a
+        witness, which the log must still extend."""
+        ...
+
     def checkpoint(self) -> int | None:
         """Sign the current head unless it is signed already; the seq signed, if any."""
         ...
@@ -249,6 +253,14 @@ class Signer(Protocol):
     """Signs bytes with the broker's current Ed25519 key."""
 
     def sign(self, message: bytes) -> tuple[str, bytes]: ...
+
+
+class NoteSigner(Signer, Protocol):
+    """A signer that also names the public key it signed with (for C2SP note key IDs)."""
+
+    def public_key(self, kid: str) -> bytes | None:
+        """The raw 32-byte Ed25519 public key of ``kid``, if the ring has it."""
+        ...
 
 
 class SignatureChecker(Protocol):

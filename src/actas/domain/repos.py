@@ -22,6 +22,7 @@ from actas.domain.audit import AuditEvent, AuditQuery
 from actas.domain.consent import AccessCode, CustomerPolicy, Grant
 from actas.domain.customer import ActionKind, CustomerAction
 from actas.domain.links import Link, LinkPurpose, Verification, VerificationStatus
+from actas.domain.merkle import RangeHasher
 from actas.domain.roles import Role
 from actas.domain.staff import Staff, StaffSession
 from actas.domain.subjects import Account, Application, Subject
@@ -115,6 +116,9 @@ class Checkpoint:
     at: datetime
     kid: str
     signature: bytes
+    #: Since migration 0009: the Merkle tree root of events 1..seq and the C2SP signed note.
+    root: bytes | None = None
+    note: str | None = None
 
 
 class AuditLog(Protocol):
@@ -127,6 +131,10 @@ class AuditLog(Protocol):
         ...
 
     def latest_checkpoint(self) -> Checkpoint | None: ...
+
+    def tree(self, size: int) -> RangeHasher:
+        """The Merkle tree of events 1..``size`` (a signed checkpoint's), for proofs."""
+        ...
 
 
 class AssignmentRepo(Protocol):

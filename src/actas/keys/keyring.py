@@ -292,6 +292,10 @@ class KeySource:
         key = self.ring().signing_key(self.clock())
         return key.kid, key.private.sign(message)
 
+    def public_key(self, kid: str) -> bytes | None:
+        key = self.ring().get(kid)
+        return public_raw(key.public) if key is not None else None
+
     def verify(self, kid: str, message: bytes, signature: bytes) -> bool:
         key = self.ring().get(kid)
         if key is None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -31,9 +31,10 @@ def latest_checkpoint(ctx: ServiceContext) -> Checkpoint | None:
         return uow.audit.latest_checkpoint()
 
 
-def verify(ctx: ServiceContext) -> VerifyReport:
-    """Walk the whole chain and its checkpoints (``actas audit verify``, the console)."""
-    return ctx.chain.verify()
+def verify(ctx: ServiceContext, witnessed: Sequence[tuple[str, str]] = ()) -> VerifyReport:
+    """Walk the whole chain and its checkpoints (``actas audit verify``, the console); the log
+    must also extend every ``(note, kid)`` checkpoint a witness holds."""
+    return ctx.chain.verify(witnessed)
 
 
 def checkpoint(ctx: ServiceContext) -> int | None:
@@ -59,8 +60,10 @@ def _name_part(text: str) -> str:
 
 def export(ctx: ServiceContext, query: AuditQuery, fmt: ExportFormat) -> AuditExport:
     """Every event matching ``query`` with the latest signed checkpoint and its public key, so
-    that whoever receives the file can check it without the broker."""
+    that whoever receives the file can check it without the broker. The head is signed first,
+    so the checkpoint covers every event written so far; JSON Lines carry a proof per event."""
     now = ctx.clock()
+    ctx.chain.checkpoint()
     checkpoint = latest_checkpoint(ctx)
     head = audit_export.header(
         query=query,
@@ -69,11 +72,23 @@ def export(ctx: ServiceContext, query: AuditQuery, fmt: ExportFormat) -> AuditEx
         now=now,
     )
     events = audit_export.all_matching(lambda q: read_events(ctx, q), query)
-    body = (
-        audit_export.csv_lines(head, events) if fmt == "csv" else audit_export.jsonl(head, events)
-    )
+    if fmt == "csv":
+        body = audit_export.csv_lines(head, events)
+    else:
+        if checkpoint is not None and checkpoint.root is not None:
+            events = audit_export.with_proofs(
+                events, checkpoint, lambda size, seqs: _prove(ctx, size, seqs)
+            )
+        body = audit_export.jsonl(head, events)
     scope = _name_part(query.account) if query.account else "all"
     stamp = now.strftime("%Y%m%dT%H%M%SZ")
     return AuditExport(
         filename=f"actas-audit-{scope}-{stamp}.{fmt}", media_type=MEDIA_TYPES[fmt], body=body
     )
+
+
+def _prove(ctx: ServiceContext, size: int, seqs: list[int]) -> list[list[bytes]]:
+    """Inclusion proofs of events ``seqs`` in the tree of events 1..size, in one read."""
+    with ctx.read() as uow:
+        tree = uow.audit.tree(size)
+        return [tree.inclusion(seq - 1) for seq in seqs]

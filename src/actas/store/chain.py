@@ -16,12 +16,17 @@ from datetime import datetime
 from typing import Any
 
 import rfc8785
-from sqlalchemy import insert, select, update
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.engine import Connection
 
-from actas.domain.audit import GENESIS_HASH, AuditEvent, checkpoint_message, leaf_hash
-from actas.domain.ports import Signer
+from actas.domain import merkle, notes
+from actas.domain.audit import GENESIS_HASH, AuditEvent, leaf_hash
+from actas.domain.ports import NoteSigner
+from actas.store import tree
 from actas.store.tables import audit_checkpoints, audit_events, audit_head
+
+#: The origin line of checkpoints when the broker names none (see ``Settings.audit_origin``).
+DEFAULT_ORIGIN = "actas/audit"
 
 _MAX_SAFE_INT = 2**53 - 1
 
@@ -75,24 +80,53 @@ def read_head(conn: Connection, *, lock: bool) -> Head:
     return Head(seq=int(row.seq), hash=bytes(row.hash))
 
 
+@dataclass(frozen=True)
+class Published:
+    """A checkpoint written in this transaction: its signed note and the key that signed it,
+    for the witness once the transaction has committed."""
+
+    seq: int
+    note: str
+    kid: str
+
+
+def _account_heads(conn: Connection, accounts: set[str]) -> dict[str, int]:
+    """The seq of each account's latest event (the index on (account, seq) answers each)."""
+    found: dict[str, int] = {}
+    for account in accounts:
+        latest = conn.execute(
+            select(func.max(audit_events.c.seq)).where(audit_events.c.account == account)
+        ).scalar()
+        if latest is not None:
+            found[account] = int(latest)
+    return found
+
+
 def append(
     conn: Connection,
     events: Sequence[AuditEvent],
     *,
     now: datetime,
-    signer: Signer | None = None,
+    signer: NoteSigner | None = None,
     checkpoint_every: int = 1000,
+    origin: str = DEFAULT_ORIGIN,
+    published: list[Published] | None = None,
 ) -> Head:
-    """Append ``events`` in order and return the new head. Runs in the caller's transaction."""
+    """Append ``events`` in order and return the new head. Runs in the caller's transaction.
+    A checkpoint written on the way is added to ``published``."""
     head = read_head(conn, lock=True)
     if not events:
         return head
     rows: list[dict[str, Any]] = []
     prev = head.hash
     seq = head.seq
+    last_of = _account_heads(conn, {e.account for e in events if e.account is not None})
     for item in events:
         seq += 1
-        body = item.body(seq=seq, event_id=str(uuid.uuid4()), at=now)
+        account_prev = last_of.get(item.account) if item.account is not None else None
+        body = item.body(seq=seq, event_id=str(uuid.uuid4()), at=now, account_prev=account_prev)
+        if item.account is not None:
+            last_of[item.account] = seq
         text = canonical_bytes(body)
         digest = leaf_hash(prev, text)
         rows.append(
@@ -114,21 +148,66 @@ def append(
     conn.execute(update(audit_head).where(audit_head.c.id == 1).values(seq=seq, hash=prev))
     new_head = Head(seq=seq, hash=prev)
     if signer is not None and seq // checkpoint_every > head.seq // checkpoint_every:
-        write_checkpoint(conn, new_head, now=now, signer=signer)
+        made = write_checkpoint(conn, new_head, now=now, signer=signer, origin=origin)
+        if published is not None:
+            published.append(made)
     return new_head
 
 
-def write_checkpoint(conn: Connection, head: Head, *, now: datetime, signer: Signer) -> None:
-    kid, signature = signer.sign(checkpoint_message(head.seq, head.hash))
+def write_checkpoint(
+    conn: Connection,
+    head: Head,
+    *,
+    now: datetime,
+    signer: NoteSigner,
+    origin: str = DEFAULT_ORIGIN,
+) -> Published:
+    """Sign a C2SP checkpoint of the first ``head.seq`` events: the tree root, with a
+    consistency proof from the latest checkpoint that has one."""
+    tree.extend_tiles(conn, head.seq)
+    hasher = tree.hasher(conn, head.seq)
+    root = hasher.root()
+    t = audit_checkpoints
+    previous = conn.execute(
+        select(t.c.seq, t.c.root).where(t.c.root.is_not(None)).order_by(t.c.seq.desc()).limit(1)
+    ).first()
+    proof: list[bytes] = []
+    if previous is not None:
+        proof = hasher.consistency(int(previous.seq))
+        # Never sign a tree that does not extend the last one signed (damaged tiles, a
+        # rewritten log): fail closed, and `actas audit verify` says where.
+        if not merkle.verify_consistency(
+            int(previous.seq), head.seq, bytes(previous.root), root, proof
+        ):
+            raise RuntimeError(
+                f"the log no longer extends the checkpoint at seq {previous.seq}: "
+                "refusing to sign; run `actas audit verify`"
+            )
+    text = notes.checkpoint_text(origin, head.seq, root)
+    kid, signature = signer.sign(text.encode())
+    public = signer.public_key(kid)
+    if public is None:
+        raise RuntimeError(f"signing key {kid!r} has no public key in the ring")
+    note = text + "\n" + notes.sign_line(origin, notes.key_id(origin, public), signature)
     conn.execute(
-        insert(audit_checkpoints).values(
-            seq=head.seq, hash=head.hash, at=now, kid=kid, signature=signature
+        insert(t).values(
+            seq=head.seq,
+            hash=head.hash,
+            at=now,
+            kid=kid,
+            signature=signature,
+            root=root,
+            note=note,
+            consistency=b"".join(proof),
         )
     )
+    return Published(seq=head.seq, note=note, kid=kid)
 
 
-def checkpoint_now(conn: Connection, *, now: datetime, signer: Signer) -> Head | None:
-    """Sign the current head unless it is already signed. Returns the head signed, if any."""
+def checkpoint_now(
+    conn: Connection, *, now: datetime, signer: NoteSigner, origin: str = DEFAULT_ORIGIN
+) -> Published | None:
+    """Sign the current head unless it is already signed. Returns what was signed, if any."""
     head = read_head(conn, lock=True)
     if head.seq == 0:
         return None
@@ -137,8 +216,7 @@ def checkpoint_now(conn: Connection, *, now: datetime, signer: Signer) -> Head |
     ).scalar()
     if latest is not None and int(latest) >= head.seq:
         return None
-    write_checkpoint(conn, head, now=now, signer=signer)
-    return head
+    return write_checkpoint(conn, head, now=now, signer=signer, origin=origin)
 
 
 GENESIS = Head(seq=0, hash=GENESIS_HASH)

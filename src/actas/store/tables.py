@@ -145,6 +145,21 @@ audit_checkpoints = Table(
     Column("at", UtcDateTime, nullable=False),
     Column("kid", String(64), nullable=False),
     Column("signature", LargeBinary(64), nullable=False),
+    # Migration 0009: the Merkle tree root of the first ``seq`` events, the C2SP signed note
+    # (whose signature ``signature`` is) and the consistency proof from the checkpoint before.
+    # NULL on checkpoints signed before 0009, whose signed message is the seq and chain hash.
+    Column("root", LargeBinary(32), nullable=True),
+    Column("note", Text, nullable=True),
+    Column("consistency", LargeBinary, nullable=True),
+)
+
+#: The hash of every complete, aligned 256-leaf subtree of the log (migration 0009, append-only):
+#: proofs read these instead of walking the whole log.
+audit_tree_tiles = Table(
+    "audit_tree_tiles",
+    metadata,
+    Column("idx", BigInteger, primary_key=True, autoincrement=False),
+    Column("hash", LargeBinary(32), nullable=False),
 )
 
 # --- time-boxed access (migration 0002) ------------------------------------------------------

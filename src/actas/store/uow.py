@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -13,9 +14,10 @@ from sqlalchemy.exc import InterfaceError, OperationalError
 from actas.domain.audit import AuditEvent, AuditQuery
 from actas.domain.clock import Clock
 from actas.domain.errors import Unavailable
-from actas.domain.ports import EventObserver, RevocationPublisher, Signer
+from actas.domain.merkle import RangeHasher
+from actas.domain.ports import EventObserver, NoteSigner, RevocationPublisher
 from actas.domain.repos import Checkpoint
-from actas.store import chain
+from actas.store import chain, tree
 from actas.store.access_repos import (
     SqlAccessRequestRepo,
     SqlAssignmentRepo,
@@ -46,6 +48,8 @@ from actas.store.session_repos import (
 from actas.store.tables import audit_checkpoints
 from actas.store.throttle_repo import SqlThrottleRepo
 
+_log = logging.getLogger(__name__)
+
 
 class SqlAuditLog:
     """Collects the transaction's events; :class:`Store` appends them just before commit."""
@@ -71,7 +75,12 @@ class SqlAuditLog:
             at=row.at,
             kid=row.kid,
             signature=bytes(row.signature),
+            root=bytes(row.root) if row.root is not None else None,
+            note=row.note,
         )
+
+    def tree(self, size: int) -> RangeHasher:
+        return tree.hasher(self.conn, size)
 
 
 class SqlUnitOfWork:
@@ -129,40 +138,63 @@ class Store:
         engine: Engine,
         *,
         clock: Clock,
-        signer: Signer | None = None,
+        signer: NoteSigner | None = None,
         checkpoint_every: int = 1000,
         publisher: RevocationPublisher | None = None,
+        origin: str = chain.DEFAULT_ORIGIN,
+        witness: Callable[[chain.Published], None] | None = None,
     ) -> None:
         self.engine = engine
         self.publisher = publisher
         self.clock = clock
         self.signer = signer
         self.checkpoint_every = checkpoint_every
+        self.origin = origin
+        #: Told of every checkpoint once its transaction has committed (see ``audit.witness``).
+        self.witness = witness
         #: Sees each transaction's events before it commits (the anomaly alerts); set by the
         #: composition root, since the store must not know the services.
         self.observer: EventObserver | None = None
 
+    def _publish(self, published: list[chain.Published]) -> None:
+        """Hand committed checkpoints to the witness. The change is committed already, so a
+        witness that cannot be reached is logged, not raised: the next checkpoint (which
+        extends this one) goes to the witness again."""
+        if self.witness is None:
+            return
+        for item in published:
+            try:
+                self.witness(item)
+            except OSError:
+                _log.exception("the audit witness did not take checkpoint %d", item.seq)
+
     @contextmanager
     def transaction(self) -> Iterator[SqlUnitOfWork]:
+        published: list[chain.Published] = []
         with _reachable(), self.engine.begin() as conn:
             uow = SqlUnitOfWork(conn, self.publisher)
             yield uow
             events = uow.audit.queued
-            self._append(conn, events)
+            self._append(conn, events, published)
             if self.observer is not None and events:
                 uow.audit.queued = []
                 self.observer(uow, tuple(events))
-                self._append(conn, uow.audit.queued)
+                self._append(conn, uow.audit.queued, published)
+        self._publish(published)
         for callback in uow.after_commit:
             callback()
 
-    def _append(self, conn: Connection, events: list[AuditEvent]) -> None:
+    def _append(
+        self, conn: Connection, events: list[AuditEvent], published: list[chain.Published]
+    ) -> None:
         chain.append(
             conn,
             events,
             now=self.clock(),
             signer=self.signer,
             checkpoint_every=self.checkpoint_every,
+            origin=self.origin,
+            published=published,
         )
 
     @contextmanager
@@ -173,8 +205,14 @@ class Store:
             with conn.begin():
                 yield SqlUnitOfWork(conn)
 
-    def checkpoint(self) -> chain.Head | None:
+    def checkpoint(self) -> chain.Published | None:
+        """Sign the head now unless it is signed already; what was signed, if anything."""
         if self.signer is None:
             raise RuntimeError("no signer configured")
         with self.engine.begin() as conn:
-            return chain.checkpoint_now(conn, now=self.clock(), signer=self.signer)
+            made = chain.checkpoint_now(
+                conn, now=self.clock(), signer=self.signer, origin=self.origin
+            )
+        if made is not None:
+            self._publish([made])
+        return made
