@@ -80,7 +80,7 @@ def open_case(page: Page) -> Response:
 
 
 def _case_page(page: Page, case_id: str, *, status: int = 200) -> Response:
-    detail = cases_service.case_detail(page.ctx, case_id)
+    detail = cases_service.case_detail(page.ctx, case_id, staff=page.staff)
     case = detail.case
     cards = directory.subject_cards(page.ctx, [(case.application_id, case.subject_id)])
     return page.render(

@@ -11,12 +11,12 @@ from urllib.parse import urlencode
 
 from actas.domain.access import (
     HANDOFF_TTL,
-    REVOKERS,
     AccessRequest,
     AccessSession,
     EndReason,
     RequestState,
     bounded_text,
+    may_act_on,
 )
 from actas.domain.audit import Actor
 from actas.domain.errors import Conflict, Forbidden, StepUpRequired
@@ -223,7 +223,7 @@ def revoke_session(
     reason = bounded_text("reason", reason, required=False) or "revoked"
     with ctx.uow() as uow:
         session = trail.load_session(uow, session_id)
-        if session.staff_id != staff.id and not staff.roles & REVOKERS:
+        if not may_act_on(staff_id=staff.id, roles=staff.roles, owner_id=session.staff_id):
             raise Forbidden("only the staff member in the session, a lead, security or an admin")
         if not end(ctx, uow, session, EndReason.REVOKED, by, note=reason):
             raise Conflict("the session has already ended")

@@ -183,8 +183,8 @@ def open_case(body: CaseIn, caller: StaffDep, ctx: ServicesDep) -> dict[str, Any
 
 
 @router.get("/cases/{case_id}", summary="A case with its notes, requests and sessions")
-def get_case(case_id: str, _: StaffDep, ctx: ServicesDep) -> dict[str, Any]:
-    detail = cases_service.case_detail(ctx, case_id)
+def get_case(case_id: str, caller: StaffDep, ctx: ServicesDep) -> dict[str, Any]:
+    detail = cases_service.case_detail(ctx, case_id, staff=caller.staff)
     return {
         **case_out(detail.case),
         "notes": [
