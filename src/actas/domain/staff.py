@@ -2,23 +2,15 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from actas.domain.emails import normalise_email as normalise_email
 from actas.domain.errors import InvalidInput
 from actas.domain.roles import Role
 
-EMAIL_RE = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,255}$")
 MIN_PASSWORD = 12
 MAX_PASSWORD = 1024
-
-
-def normalise_email(email: str) -> str:
-    value = email.strip().lower()
-    if not EMAIL_RE.match(value):
-        raise InvalidInput("email is not an address")
-    return value
 
 
 def check_password_strength(password: str) -> None:

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from actas.domain.audit import Actor, AuditEvent
+from actas.domain.emails import normalise_email
 from actas.domain.errors import AuthenticationFailed, Conflict, InvalidInput, NotFound
 from actas.domain.subjects import (
     Account,
@@ -152,6 +153,8 @@ def upsert_subject(
     values: the log needs no copy of the customer's personal data."""
     check_external_id("subject", subject_id)
     check_external_id("account", account_id)
+    # Stored canonical (finding 4): the policy compares it with staff emails, links are sent to it.
+    email = normalise_email(email) if email is not None and email.strip() else None
     with ctx.uow() as uow:
         if uow.accounts.get(app.id, account_id) is None:
             raise NotFound(f"account {account_id} is unknown; PUT /v1/accounts/{account_id} first")

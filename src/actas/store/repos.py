@@ -76,6 +76,9 @@ class SqlStaffRepo:
         rows = self.conn.execute(select(staff).order_by(staff.c.email)).all()
         return [s for s in (self._load(r) for r in rows) if s is not None]
 
+    def emails(self) -> list[str]:
+        return [str(e) for (e,) in self.conn.execute(select(staff.c.email)).all()]
+
     def add_failure(self, staff_id: str) -> int:
         count = self.conn.execute(
             update(staff)
