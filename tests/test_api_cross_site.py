@@ -7,15 +7,16 @@ from __future__ import annotations
 from fastapi.testclient import TestClient
 
 from actas.domain.roles import Role
+from tests.conftest import Persona
 from tests.scenario import World, started_session
 
 BASE = "https://broker.test"
 EVIL = {"Origin": "https://evil.test", "Sec-Fetch-Site": "cross-site"}
 
 
-def console_client(world: World, role: Role, name: str) -> TestClient:
+def console_client(world: World, role: Role, name: str, who: Persona | None = None) -> TestClient:
     """A browser signed in to the console (its own sign-in, CSRF and cookie)."""
-    who = world.people.add(name, role)
+    who = who or world.people.add(name, role)
     client = TestClient(world.client.app, base_url=BASE)
     page = client.get("/console/login")
     token = page.text.split('name="csrf_token" value="', 1)[1].split('"', 1)[0]
