@@ -64,11 +64,13 @@ class SqlAccessSessionRepo:
     def for_staff(self, staff_id: str) -> list[AccessSession]:
         return self._where(access_sessions.c.staff_id == staff_id)
 
-    def end(self, session_id: str, *, at: datetime, reason: EndReason) -> bool:
+    def end(
+        self, session_id: str, *, at: datetime, reason: EndReason, note: str | None = None
+    ) -> bool:
         result = self.conn.execute(
             update(access_sessions)
             .where(access_sessions.c.id == session_id, access_sessions.c.ended_at.is_(None))
-            .values(ended_at=at, end_reason=reason.value, refresh_hash=None)
+            .values(ended_at=at, end_reason=reason.value, end_note=note, refresh_hash=None)
         )
         return result.rowcount == 1
 

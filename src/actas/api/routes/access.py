@@ -10,6 +10,7 @@ from pydantic import Field
 from actas.api.deps import ServicesDep, StaffDep
 from actas.api.schemas import Strict
 from actas.domain.access import (
+    MAX_REASON,
     AccessRequest,
     AccessSession,
     Case,
@@ -79,7 +80,11 @@ class StartIn(Strict):
 
 
 class RevokeIn(Strict):
-    reason: str = Field(default="", max_length=2000)
+    reason: str = Field(
+        min_length=1,
+        max_length=MAX_REASON,
+        description="Why: required, recorded in the audit log and shown to the session's owner",
+    )
 
 
 def case_out(case: Case) -> dict[str, Any]:
@@ -160,6 +165,7 @@ def session_out(session: AccessSession) -> dict[str, Any]:
         "last_active_at": session.last_active_at,
         "ended_at": session.ended_at,
         "end_reason": session.end_reason.value if session.end_reason else None,
+        "end_note": session.end_note,
         "review_required": session.review_required,
     }
 
