@@ -97,7 +97,7 @@ def install(app: FastAPI, routers: Iterable[APIRouter]) -> None:
         for route in routes:
             if not route.include_in_schema or route.path_format not in schema["paths"]:
                 continue
-            for method in route.methods:
+            for method in route.methods or ():
                 operation = schema["paths"][route.path_format].get(method.lower())
                 if operation is None:
                     continue
