@@ -6,6 +6,8 @@ accounts pick among them, and control characters are refused at the door."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from actas.domain.audit import Actor
@@ -17,7 +19,7 @@ from tests.scenario import World, ask, open_case, redeem, started_session
 ADMIN = Actor(id="cli-admin")
 
 
-def _put_account(world: World, handoff_url: str) -> object:
+def _put_account(world: World, handoff_url: str) -> Any:
     return world.client.put(
         "/v1/accounts/acme",
         headers=world.app_headers,

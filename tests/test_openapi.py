@@ -54,3 +54,14 @@ def test_no_validation_schema_of_fastapi_remains(client: TestClient) -> None:
     doc = client.get("/openapi.json").json()
     assert "HTTPValidationError" not in doc["components"]["schemas"]
     assert "HTTPValidationError" not in str(doc)
+
+
+def test_what_the_fuzzer_found_undocumented_is_declared(client: TestClient) -> None:
+    """Regressions from `make fuzz`: Slack without a configuration answers 404 (unsigned: 401),
+    and the directory's upserts answer 201 when they create."""
+    doc = client.get("/openapi.json").json()
+    slack = doc["paths"]["/v1/slack/interactions"]["post"]["responses"]
+    assert {"401", "404"} <= set(slack)
+    assert client.post("/v1/slack/interactions").status_code in {int(s) for s in slack}
+    for path in ("/v1/accounts/{account_id}", "/v1/subjects/{subject_id}"):
+        assert "201" in doc["paths"][path]["put"]["responses"], path
