@@ -6,7 +6,7 @@ DATA   := .actas
 export ACTAS_DATABASE_URL ?= sqlite:///$(CURDIR)/$(DATA)/actas.db
 export ACTAS_KEY_FILE     ?= $(CURDIR)/$(DATA)/keys.json
 
-.PHONY: run test lint types pytest bench clean install install-dev
+.PHONY: run test lint types pytest bench fuzz clean install install-dev
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -47,6 +47,13 @@ types: $(VENV)/.installed-dev
 ## pytest: the whole suite with the coverage gate; PYTEST_ARGS runs a part of it (no gate then)
 pytest: $(VENV)/.installed-dev
 	$(BIN)/pytest $(if $(PYTEST_ARGS),$(PYTEST_ARGS),--cov --cov-report=term:skip-covered)
+
+## fuzz: schemathesis on every operation of the served OpenAPI document, as an anonymous
+## caller, each staff role and the application, on SQLite and PostgreSQL (ACTAS_TEST_DATABASE_URL);
+## zero 5xx and zero schema violations. FUZZ_EXAMPLES bounds the cases per operation and phase.
+FUZZ_EXAMPLES ?= 25
+fuzz: $(VENV)/.installed-dev
+	FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(BIN)/python scripts/fuzz.py --backend both
 
 ## bench: the measured figures recorded in the README (PostgreSQL from ACTAS_TEST_DATABASE_URL)
 bench: $(VENV)/.installed-dev

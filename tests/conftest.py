@@ -253,6 +253,8 @@ def demo_app(broker: Broker) -> tuple[str, dict[str, str]]:
         app_id="notes",
         name="Notes",
         handoff_url="https://notes.test/actas/handoff",
+        # An account may use its own domain, as an admin allowed (tests of account URLs).
+        handoff_hosts=("acme.notes.test",),
         by=Actor(id="test-setup"),
     )
     return registered.application.id, {"Authorization": f"Bearer {registered.credential}"}

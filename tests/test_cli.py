@@ -360,7 +360,7 @@ def test_app_add_prints_the_credential_once(ready: Cli, tmp_path: Path) -> None:
         assert credential.encode() not in file.read_bytes()
     assert credential not in json.dumps(events(ready))
     listing = ready.ok("app", "list").stdout
-    assert listing == "notes\tNotes\thttps://notes.test/h\n"
+    assert listing == "notes\tNotes\thttps://notes.test/h\tnotes.test\n"
 
 
 def test_app_add_refuses_a_bad_handoff_url(ready: Cli) -> None:
@@ -512,3 +512,30 @@ def test_account_flags_are_set_by_the_operator_and_audited(ready: Cli) -> None:
     )
     bad = ready("account", "flags", "--app", "notes", "acme", "--flag", "closed")
     assert bad.exit_code == 2
+
+
+def test_handoff_hosts_are_set_by_the_admin_from_the_cli(ready: Cli) -> None:
+    """Finding 9: the allow-list is the CLI's (a broker admin's), never the credential's."""
+    added = ready.ok(
+        "app", "add", "Notes", "--handoff-url", "https://notes.test/h",
+        "--handoff-host", "Acme.Notes.test", "--handoff-host", "127.0.0.1:8500",
+    )  # fmt: skip
+    assert "handoff hosts: 127.0.0.1:8500 acme.notes.test notes.test\n" in added.stdout
+    changed = ready.ok(
+        "app", "handoff-hosts", "notes", "--add", "b.test", "--remove", "127.0.0.1:8500"
+    )
+    assert changed.stdout == "acme.notes.test b.test notes.test\n"
+    assert ready.ok("app", "handoff-hosts", "notes").stdout == changed.stdout
+    own = ready("app", "handoff-hosts", "notes", "--remove", "notes.test")
+    assert_one_line_failure(own, "own handoff host")
+    for bad in ("evil.test/path", "a b.test", "evil.test\r\nX: y", "host:99999", "ünï.test"):
+        assert_one_line_failure(ready("app", "handoff-hosts", "notes", "--add", bad), "host")
+    kinds = [e["type"] for e in events(ready)]
+    assert kinds.count("application.handoff_hosts_changed") == 1
+
+
+def test_app_add_refuses_control_characters_in_the_url(ready: Cli) -> None:
+    for url in ("https://notes.test/h\r\nX: y", "https://notes.test/\th", "https://nötes.test/h"):
+        result = ready("app", "add", "Notes", "--handoff-url", url)
+        assert_one_line_failure(result, "printable ASCII")
+    assert ready.ok("app", "list").stdout == ""

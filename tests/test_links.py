@@ -108,6 +108,7 @@ def _application(broker: Broker, app_id: str) -> Application:
         app_id=app_id,
         name=app_id.title(),
         handoff_url=f"https://{app_id}.test/actas/handoff",
+        handoff_hosts=("acme.notes.test",),
         by=Actor(id="test-setup"),
     )
     with broker.store.read() as uow:

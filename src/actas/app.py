@@ -16,6 +16,7 @@ from fastapi import FastAPI
 from sqlalchemy.exc import SQLAlchemyError
 
 from actas import __version__
+from actas.api import openapi
 from actas.api.routes import (
     access,
     audit,
@@ -118,7 +119,7 @@ def create_app(
     app.state.services = broker.services
     app.state.settings = broker.settings
     problems.install(app)
-    for router in (
+    routers = (
         system.router,
         auth.router,
         staff.router,
@@ -133,9 +134,11 @@ def create_app(
         scim.router,
         console_router,
         customer_router,
-    ):
+    )
+    for router in routers:
         app.include_router(router)
     app.add_middleware(problems.BodyLimit, limit=broker.settings.max_body_bytes)
+    openapi.install(app, routers)
     return app
 
 

@@ -140,6 +140,8 @@ def test_sign_in_find_case_approval_start_handoff_and_revoke(
     # Alice's times are in her zone (New York), with the UTC value on hover.
     alice.goto(f"/console/sessions/{ended[0]['session']}")
     expect(alice.locator("dl.facts")).to_contain_text("revoked")
+    # The owner is told why (finding 12).
+    expect(alice.locator("dl.facts")).to_contain_text("Customer called back")
     started = alice.locator("time").first
     expect(started).to_contain_text("EST")
     expect(started).to_have_attribute("title", re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC$"))

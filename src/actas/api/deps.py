@@ -14,7 +14,7 @@ from actas.domain.errors import AuthenticationFailed, Forbidden
 from actas.domain.roles import Role
 from actas.domain.staff import Staff, StaffSession
 from actas.domain.subjects import Application
-from actas.http.callers import SESSION_COOKIE, bearer, request_actor, services_of, settings_of
+from actas.http.callers import bearer, request_actor, services_of, settings_of
 from actas.services import applications as app_service
 from actas.services import staff as staff_service
 from actas.services.context import ServiceContext
@@ -32,9 +32,14 @@ class StaffCaller:
 
 
 def current_staff(request: Request, ctx: ServicesDep) -> StaffCaller:
-    token = bearer(request) or request.cookies.get(SESSION_COOKIE)
+    """The staff member named by the ``Authorization: Bearer`` token, and by nothing else.
+
+    The console's session cookie is deliberately not read here: a browser attaches it to
+    cross-site requests by itself, and the API has no CSRF token or Origin check (the console
+    has both). A bearer token must be put on each request by code that holds it (finding 3)."""
+    token = bearer(request)
     if not token:
-        raise AuthenticationFailed("sign in first: no staff session was sent")
+        raise AuthenticationFailed("sign in first: send the staff token as a Bearer token")
     staff, session = staff_service.authenticate(ctx, token)
     return StaffCaller(staff=staff, session=session, actor=request_actor(request, staff.id))
 

@@ -14,6 +14,11 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+#: A URL as it may enter: printable ASCII, no spaces, no CR/LF/TAB/NUL (finding 9). The same
+#: rule as ``domain.subjects.check_url_text``, stated for the OpenAPI document and the door.
+URL_PATTERN = r"^[!-~]+$"
+
+
 class LoginIn(Strict):
     email: str = Field(min_length=3, max_length=320)
     password: str = Field(min_length=1, max_length=1024)
@@ -55,7 +60,7 @@ class RolesIn(Strict):
 class AccountIn(Strict):
     name: str = Field(min_length=1, max_length=200)
     flags: list[AccountFlag] = Field(default_factory=list, max_length=4)
-    handoff_url: str | None = Field(default=None, max_length=2000)
+    handoff_url: str | None = Field(default=None, max_length=2000, pattern=URL_PATTERN)
 
 
 class AccountOut(Strict):

@@ -96,8 +96,17 @@ def app() -> None:
 @click.argument("name")
 @click.option("--handoff-url", required=True, help="Where the SDK's handoff endpoint lives.")
 @click.option("--id", "app_id", default=None, help="Token audience (default: NAME, lowercased).")
+@click.option(
+    "--handoff-host",
+    "handoff_hosts",
+    multiple=True,
+    metavar="HOST[:PORT]",
+    help="Another host its accounts may send staff to (repeatable); the handoff URL's is one.",
+)
 @friendly
-def app_add(name: str, handoff_url: str, app_id: str | None) -> None:
+def app_add(
+    name: str, handoff_url: str, app_id: str | None, handoff_hosts: tuple[str, ...]
+) -> None:
     """Register an application and print its credential once."""
     from actas.services import applications as app_service
 
@@ -106,9 +115,11 @@ def app_add(name: str, handoff_url: str, app_id: str | None) -> None:
         app_id=app_id or name.strip().lower().replace(" ", "-"),
         name=name,
         handoff_url=handoff_url,
+        handoff_hosts=handoff_hosts,
         by=cli_actor(),
     )
     click.echo(f"application {registered.application.id} registered")
+    click.echo(f"handoff hosts: {' '.join(registered.application.handoff_hosts)}")
     click.echo(f"credential (shown once, store it in the app's secrets): {registered.credential}")
 
 
@@ -119,7 +130,23 @@ def app_list() -> None:
     from actas.services import applications as app_service
 
     for item in app_service.list_applications(services()):
-        click.echo(f"{item.id}\t{item.name}\t{item.handoff_url}")
+        click.echo(f"{item.id}\t{item.name}\t{item.handoff_url}\t{' '.join(item.handoff_hosts)}")
+
+
+@app.command("handoff-hosts")
+@click.argument("app_id")
+@click.option("--add", "add", multiple=True, metavar="HOST[:PORT]", help="Allow a host.")
+@click.option("--remove", "remove", multiple=True, metavar="HOST[:PORT]", help="Disallow one.")
+@friendly
+def app_handoff_hosts(app_id: str, add: tuple[str, ...], remove: tuple[str, ...]) -> None:
+    """Show or change the hosts APP_ID's accounts may send staff browsers to. Only this
+    command (a broker admin's) sets them: an application's credential can only pick among them."""
+    from actas.services import applications as app_service
+
+    changed = app_service.set_handoff_hosts(
+        services(), app_id=app_id, add=add, remove=remove, by=cli_actor()
+    )
+    click.echo(" ".join(changed.handoff_hosts))
 
 
 # --- keys ------------------------------------------------------------------------------------

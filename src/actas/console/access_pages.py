@@ -98,7 +98,7 @@ def _access_page(page: Page, case: Case, form: AccessForm, *, status: int = 200)
 
 
 def access_form(page: Page) -> Response:
-    case = cases_service.case_detail(page.ctx, page.param("case")).case
+    case = cases_service.case_detail(page.ctx, page.param("case"), staff=page.staff).case
     return _access_page(page, case, _form(page))
 
 
@@ -109,7 +109,7 @@ def preview(page: Page) -> Response:
 
 
 def ask(page: Page) -> Response:
-    case = cases_service.case_detail(page.ctx, page.param("case")).case
+    case = cases_service.case_detail(page.ctx, page.param("case"), staff=page.staff).case
     form = _form(page)
     if page.text("action", limit=20) == "preview":
         return _access_page(page, case, form)
@@ -145,14 +145,13 @@ def _answer(page: Page, request: AccessRequest) -> tuple[bool, str]:
 
 def _request_context(page: Page, request_id: str) -> dict[str, Any]:
     request, answers = requests_service.get_request(page.ctx, request_id)
-    detail = cases_service.case_detail(page.ctx, request.case_id)
+    case, session_id = cases_service.case_of_request(page.ctx, request)
     cards = directory.subject_cards(page.ctx, [(request.application_id, request.subject_id)])
-    session_id = next((s.id for s in detail.sessions if s.request_id == request.id), None)
     return {
         "r": request,
         "answers": answers,
         "approvals": sum(1 for a in answers if a.decision == "approve"),
-        "case": detail.case,
+        "case": case,
         "card": cards.get((request.application_id, request.subject_id)),
         "names": staff_names(page.ctx),
         "mine": request.staff_id == page.staff.id,
@@ -231,7 +230,7 @@ def approvals(page: Page, *, status: int = 200) -> Response:
             {
                 "request": request,
                 "card": cards.get((request.application_id, request.subject_id)),
-                "case": cases_service.case_detail(page.ctx, request.case_id).case,
+                "case": cases_service.case_of_request(page.ctx, request)[0],
                 "answer": _answer(page, request),
             }
         )

@@ -56,7 +56,9 @@ EVENT_TYPES = (
 def _filters(page: Page) -> dict[str, Any]:
     values: dict[str, Any] = {name: page.query(name, limit=128).strip() for name in FILTERS}
     raw_limit = page.query("limit", limit=5)
-    values["limit"] = int(raw_limit) if raw_limit.isdigit() and int(raw_limit) in LIMITS else 200
+    # ASCII digits only: str.isdigit() also passes "²", which int() then refuses (a 500).
+    digits = raw_limit.isascii() and raw_limit.isdigit()
+    values["limit"] = int(raw_limit) if digits and int(raw_limit) in LIMITS else 200
     return values
 
 

@@ -93,7 +93,7 @@ def open_case(page: Page) -> Response:
 
 
 def case_page(page: Page, case_id: str, *, status: int = 200) -> Response:
-    detail = cases_service.case_detail(page.ctx, case_id)
+    detail = cases_service.case_detail(page.ctx, case_id, staff=page.staff)
     flow = support_flow.support_flow(page.ctx, case_id)
     verifications = verification_service.verifications_for_case(page.ctx, case_id)
     case = detail.case

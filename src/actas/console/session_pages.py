@@ -75,7 +75,7 @@ def extend(page: Page) -> Response:
     try:
         found = sessions_service.get_session(page.ctx, session_id)
         raw = page.text("minutes", limit=10).strip()
-        if not raw.isdigit():
+        if not (raw.isascii() and raw.isdigit()):  # "²" passes isdigit(), not int()
             raise InvalidInput(f"minutes must be a whole number, got {raw[:10]!r}")
         request = requests_service.request_access(
             page.ctx,

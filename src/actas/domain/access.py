@@ -15,8 +15,21 @@ HANDOFF_TTL = timedelta(seconds=60)
 #: Actor tokens live at most this long (DESIGN.md); the SDK refreshes them.
 TOKEN_TTL = timedelta(minutes=5)
 MAX_TEXT = 2000
-#: Who may act on somebody else's session (revoke it): the owner always may.
+#: A revocation's reason: required, and short enough to show in a list and a Slack message.
+MAX_REASON = 500
+#: Who may act on somebody else's case or session (read, add notes, close, revoke): the owner
+#: always may. See :func:`may_act_on`, the one place this rule is applied.
 REVOKERS = frozenset({Role.LEAD, Role.SECURITY, Role.ADMIN})
+
+
+def may_act_on(*, staff_id: str, roles: frozenset[Role], owner_id: str) -> bool:
+    """Whether a staff member may act on a case or session that ``owner_id`` owns.
+
+    One rule for revoking a session, ending someone else's session, closing a case (which ends
+    its owner's sessions), adding notes to it and reading it: the owner, a lead, security or an
+    admin. Keyword-only so that the owner and the actor can never be swapped by position.
+    """
+    return staff_id == owner_id or bool(roles & REVOKERS)
 
 
 class CaseStatus(StrEnum):
@@ -146,6 +159,8 @@ class AccessSession:
     review_required: bool
     ended_at: datetime | None = None
     end_reason: EndReason | None = None
+    #: The reason a person gave when revoking it: shown to the session's owner and in the log.
+    end_note: str | None = None
 
     def live_at(self, now: datetime) -> bool:
         return self.ended_at is None and self.lapse_reason(now) is None

@@ -6,23 +6,16 @@ import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from actas.domain.emails import normalise_email as normalise_email
 from actas.domain.errors import Conflict, Forbidden, InvalidInput
 from actas.domain.roles import Role
 
-EMAIL_RE = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,255}$")
 MIN_PASSWORD = 12
 MAX_PASSWORD = 1024
 #: A TOTP code: exactly six ASCII digits. ``str.isdigit`` and ``\d`` also take superscripts,
 #: Arabic-Indic or fullwidth digits, which no authenticator shows and ``hmac.compare_digest``
 #: refuses with a TypeError (finding 1): such a code is simply wrong.
 TOTP_CODE_RE = re.compile(r"[0-9]{6}", re.ASCII)
-
-
-def normalise_email(email: str) -> str:
-    value = email.strip().lower()
-    if not EMAIL_RE.match(value):
-        raise InvalidInput("email is not an address")
-    return value
 
 
 def check_password_strength(password: str) -> None:

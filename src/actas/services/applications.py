@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from urllib.parse import urlsplit
 
 from actas.domain.audit import Actor, AuditEvent
+from actas.domain.emails import normalise_email
 from actas.domain.errors import AuthenticationFailed, Conflict, InvalidInput, NotFound
 from actas.domain.subjects import (
     Account,
@@ -14,26 +14,14 @@ from actas.domain.subjects import (
     Subject,
     check_app_id,
     check_external_id,
+    check_handoff_host,
+    check_handoff_url,
+    handoff_hosts_for,
+    url_host,
 )
 from actas.domain.tokens import APP_CREDENTIAL_PREFIX, looks_like, new_token, token_hash
 from actas.services import customer_policy
 from actas.services.context import ServiceContext
-
-LOOPBACK = {"localhost", "127.0.0.1", "::1"}
-
-
-def check_handoff_url(url: str) -> str:
-    """https, or plain http on a loopback host for development. No query or fragment."""
-    parts = urlsplit(url)
-    if not parts.hostname:
-        raise InvalidInput(f"handoff URL {url[:80]!r} has no host")
-    if parts.scheme != "https" and not (parts.scheme == "http" and parts.hostname in LOOPBACK):
-        raise InvalidInput(f"handoff URL {url[:80]!r} must use https (http only for loopback)")
-    if parts.query or parts.fragment or parts.username or parts.password:
-        raise InvalidInput(f"handoff URL {url[:80]!r} must not carry a query or credentials")
-    if len(url) > 2000:
-        raise InvalidInput("handoff URL is longer than 2000 characters")
-    return url
 
 
 @dataclass(frozen=True)
@@ -43,11 +31,21 @@ class Registered:
 
 
 def add_application(
-    ctx: ServiceContext, *, app_id: str, name: str, handoff_url: str, by: Actor
+    ctx: ServiceContext,
+    *,
+    app_id: str,
+    name: str,
+    handoff_url: str,
+    by: Actor,
+    handoff_hosts: tuple[str, ...] = (),
 ) -> Registered:
-    """Register an application. Its credential is returned once and stored only as a hash."""
+    """Register an application. Its credential is returned once and stored only as a hash.
+
+    ``handoff_hosts`` are the other hosts its accounts may send staff browsers to; the host of
+    ``handoff_url`` is always one. Only a broker admin registers applications (the CLI)."""
     check_app_id(app_id)
     check_handoff_url(handoff_url)
+    hosts = handoff_hosts_for(handoff_url, handoff_hosts)
     credential = new_token(APP_CREDENTIAL_PREFIX)
     with ctx.uow() as uow:
         if uow.applications.by_id(app_id) is not None:
@@ -58,6 +56,7 @@ def add_application(
             handoff_url=handoff_url,
             created_at=ctx.clock(),
             disabled_at=None,
+            handoff_hosts=hosts,
         )
         uow.applications.add(app, credential_hash=token_hash(credential))
         uow.audit.record(
@@ -66,10 +65,74 @@ def add_application(
                 actor=by.id,
                 ip=by.ip,
                 user_agent=by.user_agent,
-                data={"application": app_id, "handoff_url": handoff_url},
+                data={
+                    "application": app_id,
+                    "handoff_url": handoff_url,
+                    "handoff_hosts": list(hosts),
+                },
             )
         )
     return Registered(application=app, credential=credential)
+
+
+def set_handoff_hosts(
+    ctx: ServiceContext,
+    *,
+    app_id: str,
+    add: tuple[str, ...] = (),
+    remove: tuple[str, ...] = (),
+    by: Actor,
+) -> Application:
+    """Change where an application's accounts may send staff browsers (a broker admin, from the
+    CLI). The host of the application's own handoff URL cannot be removed, and neither can a
+    host an account still uses: that account's sessions would fail to start."""
+    adding = {check_handoff_host(h) for h in add}
+    removing = {check_handoff_host(h) for h in remove}
+    with ctx.uow() as uow:
+        app = uow.applications.by_id(app_id)
+        if app is None:
+            raise NotFound(f"no application {app_id[:63]}")
+        if url_host(app.handoff_url) in removing:
+            raise InvalidInput(f"{url_host(app.handoff_url)} is the application's own handoff host")
+        in_use = sorted(removing & {url_host(u) for u in uow.accounts.handoff_urls(app.id)})
+        if in_use:
+            raise Conflict(f"accounts still send staff to {', '.join(in_use)}; change them first")
+        hosts = handoff_hosts_for(
+            app.handoff_url, sorted((set(app.handoff_hosts) | adding) - removing)
+        )
+        if hosts == app.handoff_hosts:
+            return app
+        uow.applications.set_handoff_hosts(app.id, hosts)
+        uow.audit.record(
+            AuditEvent(
+                type="application.handoff_hosts_changed",
+                actor=by.id,
+                ip=by.ip,
+                user_agent=by.user_agent,
+                data={
+                    "application": app.id,
+                    "from": list(app.handoff_hosts),
+                    "to": list(hosts),
+                },
+            )
+        )
+        changed = uow.applications.by_id(app.id)
+    assert changed is not None
+    return changed
+
+
+def handoff_base(app: Application, account: Account | None) -> str:
+    """Where to send a browser for ``account``: its own handoff URL if its host is still on the
+    application's allow-list, the application's otherwise. A URL whose host was taken off the
+    list fails closed rather than falling back silently."""
+    if account is None or account.handoff_url is None:
+        return app.handoff_url
+    if not app.allows_handoff(account.handoff_url):
+        raise Conflict(
+            f"account {account.id}'s handoff host {url_host(account.handoff_url)} is not allowed "
+            f"for application {app.id}; a broker admin must allow it"
+        )
+    return account.handoff_url
 
 
 def authenticate_application(ctx: ServiceContext, credential: str) -> Application:
@@ -102,6 +165,14 @@ def upsert_account(
     check_external_id("account", account_id)
     if handoff_url is not None:
         check_handoff_url(handoff_url)
+        # The credential picks among the hosts a broker admin allowed, never a new one: a
+        # leaked credential must not send stepped-up staff to a page of its choosing.
+        if not app.allows_handoff(handoff_url):
+            allowed = ", ".join(app.handoff_hosts)
+            raise InvalidInput(
+                f"handoff URL host {url_host(handoff_url)} is not one this application may use "
+                f"({allowed}); a broker admin adds hosts with `actas app handoff-hosts`"
+            )
     with ctx.uow() as uow:
         before = uow.accounts.get(app.id, account_id)
         account = Account(
@@ -155,6 +226,8 @@ def upsert_subject(
     values: the log needs no copy of the customer's personal data."""
     check_external_id("subject", subject_id)
     check_external_id("account", account_id)
+    # Stored canonical (finding 4): the policy compares it with staff emails, links are sent to it.
+    email = normalise_email(email) if email is not None and email.strip() else None
     with ctx.uow() as uow:
         if uow.accounts.get(app.id, account_id) is None:
             raise NotFound(f"account {account_id} is unknown; PUT /v1/accounts/{account_id} first")

@@ -15,9 +15,11 @@ from actas.domain.access import (
     EndReason,
     NoteKind,
     bounded_text,
+    may_act_on,
 )
 from actas.domain.audit import Actor
-from actas.domain.errors import Conflict, InvalidInput, NotFound
+from actas.domain.errors import Conflict, Forbidden, InvalidInput, NotFound
+from actas.domain.ports import UnitOfWork
 from actas.domain.staff import Staff
 from actas.services import notices, requests, sessions, trail
 from actas.services.context import ServiceContext
@@ -82,6 +84,14 @@ def open_case(
     return case
 
 
+def _load_for(uow: UnitOfWork, case_id: str, staff: Staff, doing: str) -> Case:
+    """The case, if ``staff`` may act on it (its owner, a lead, security or an admin)."""
+    case = trail.load_case(uow, case_id)
+    if not may_act_on(staff_id=staff.id, roles=staff.roles, owner_id=case.staff_id):
+        raise Forbidden(f"only the case's owner, a lead, security or an admin may {doing}")
+    return case
+
+
 def add_note(
     ctx: ServiceContext,
     *,
@@ -101,7 +111,7 @@ def add_note(
         if isinstance(value, str):
             bounded_text(name, value, required=False)
     with ctx.uow() as uow:
-        case = trail.load_case(uow, case_id)
+        case = _load_for(uow, case_id, staff, "add notes to it")
         if case.status is not CaseStatus.OPEN:
             raise Conflict("the case is closed")
         note = CaseNote(
@@ -136,7 +146,8 @@ def close_case(
     changes = bounded_text("changes", changes)
     verify = bounded_text("verify", verify)
     with ctx.uow() as uow:
-        case = trail.load_case(uow, case_id)
+        # Closing ends the owner's sessions: the same people who may revoke them (finding 2).
+        case = _load_for(uow, case_id, staff, "close it")
         now = ctx.clock()
         if not uow.cases.close(case.id, at=now, by=staff.id, changes=changes, verify=verify):
             raise Conflict("the case is already closed")
@@ -159,12 +170,24 @@ class CaseDetail:
     sessions: list[AccessSession]
 
 
-def case_detail(ctx: ServiceContext, case_id: str) -> CaseDetail:
+def case_detail(ctx: ServiceContext, case_id: str, *, staff: Staff) -> CaseDetail:
+    """A case with its notes, requests and sessions, for those who may act on it."""
     with ctx.read() as uow:
-        case = trail.load_case(uow, case_id)
+        case = _load_for(uow, case_id, staff, "read it")
         return CaseDetail(
             case=case,
             notes=uow.cases.notes(case.id),
             requests=uow.requests.for_case(case.id),
             sessions=uow.sessions.for_case(case.id),
         )
+
+
+def case_of_request(ctx: ServiceContext, request: AccessRequest) -> tuple[Case, str | None]:
+    """The case header (ticket, reason) of a request and the session it started, if any: what
+    the requester and those asked to approve need to see to decide, without its notes."""
+    with ctx.read() as uow:
+        case = trail.load_case(uow, request.case_id)
+        started = next(
+            (s.id for s in uow.sessions.for_case(case.id) if s.request_id == request.id), None
+        )
+        return case, started

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from actas.domain.access import Case, CaseStatus
 from actas.domain.consent import apply_customer_policy, best_consent
+from actas.domain.emails import canonical_email, normalise_email
 from actas.domain.errors import InvalidInput, NotFound
 from actas.domain.policy import (
     AccessRequestSpec,
@@ -42,7 +43,10 @@ def decide_now(
     account = uow.accounts.get(case.application_id, case.account_id)
     if subject is None or account is None:
         raise NotFound("the case's subject or account no longer exists")
-    is_staff = subject.email is not None and uow.staff.by_email(subject.email.lower()) is not None
+    # Both sides canonical on read: rows stored before emails were normalised where they enter
+    # (a subject's " lead1@..." or a staff member's non-ASCII spelling) compare as they mean.
+    staff_emails = {canonical_email(e) for e in uow.staff.emails()}
+    is_staff = subject.email is not None and canonical_email(subject.email) in staff_emails
     spec = AccessRequestSpec(
         kind=access_kind,
         scopes=scopes,
@@ -116,7 +120,7 @@ def explain(
 ) -> Decision:
     """The decision for a hypothetical request, for ``actas policy explain``."""
     with ctx.read() as uow:
-        staff = uow.staff.by_email(staff_email.strip().lower())
+        staff = uow.staff.by_email(normalise_email(staff_email))
         if staff is None:
             raise NotFound(f"no staff member with email {staff_email[:80]}")
         subject = uow.subjects.get(application_id, subject_id)

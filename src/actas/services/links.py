@@ -39,6 +39,7 @@ from actas.domain.links import (
 from actas.domain.ports import UnitOfWork
 from actas.domain.subjects import Application, Subject, check_external_id
 from actas.domain.tokens import token_hash
+from actas.services import applications
 from actas.services.context import ServiceContext
 
 log = logging.getLogger("actas.links")
@@ -128,7 +129,7 @@ def issue_in(
         raise NotFound(f"no subject {subject_id} in application {application.id}")
     address = verified_email(subject)
     account = uow.accounts.get(application.id, subject.account_id)
-    base = (account.handoff_url if account else None) or application.handoff_url
+    base = applications.handoff_base(application, account)
     now = ctx.clock()
     ttl = link_ttl(kind)
     link = Link(

@@ -11,12 +11,13 @@ from urllib.parse import urlencode
 
 from actas.domain.access import (
     HANDOFF_TTL,
-    REVOKERS,
+    MAX_REASON,
     AccessRequest,
     AccessSession,
     EndReason,
     RequestState,
     bounded_text,
+    may_act_on,
 )
 from actas.domain.audit import Actor
 from actas.domain.errors import Conflict, Forbidden, StepUpRequired
@@ -25,7 +26,7 @@ from actas.domain.policy_rules import Outcome
 from actas.domain.ports import UnitOfWork
 from actas.domain.staff import Staff
 from actas.domain.tokens import HANDOFF_PREFIX, new_token, token_hash
-from actas.services import decisions, notices, requests, throttle, trail
+from actas.services import applications, decisions, notices, requests, throttle, trail
 from actas.services.context import ServiceContext
 
 
@@ -91,7 +92,8 @@ def _open(
     account = uow.accounts.get(request.application_id, request.account_id)
     if app is None or app.disabled_at is not None or account is None:
         raise Conflict("the application is gone or disabled")
-    handoff_url = account.handoff_url or app.handoff_url
+    # An account's own URL only while its host is on the application's allow-list (finding 9).
+    handoff_url = applications.handoff_base(app, account)
     session = AccessSession(
         id=str(uuid.uuid4()),
         request_id=request.id,
@@ -188,7 +190,7 @@ def end(
 ) -> bool:
     """End a session once: its revocation reaches every SDK, its end is logged and announced."""
     now = ctx.clock()
-    if not uow.sessions.end(session.id, at=now, reason=reason):
+    if not uow.sessions.end(session.id, at=now, reason=reason, note=note):
         return False
     uow.revocations.add(
         session_id=session.id,
@@ -222,11 +224,12 @@ def end_session(ctx: ServiceContext, *, staff: Staff, session_id: str, by: Actor
 def revoke_session(
     ctx: ServiceContext, *, staff: Staff, session_id: str, reason: str, by: Actor
 ) -> AccessSession:
-    """Revoke a session: by the staff member in it, a lead, security or an admin."""
-    reason = bounded_text("reason", reason, required=False) or "revoked"
+    """Revoke a session: by the staff member in it, a lead, security or an admin. The reason is
+    required (finding 12): it goes into the audit event and is shown to the session's owner."""
+    reason = bounded_text("reason", reason, limit=MAX_REASON)
     with ctx.uow() as uow:
         session = trail.load_session(uow, session_id)
-        if session.staff_id != staff.id and not staff.roles & REVOKERS:
+        if not may_act_on(staff_id=staff.id, roles=staff.roles, owner_id=session.staff_id):
             raise Forbidden("only the staff member in the session, a lead, security or an admin")
         if not end(ctx, uow, session, EndReason.REVOKED, by, note=reason):
             raise Conflict("the session has already ended")

@@ -12,7 +12,7 @@ from sqlalchemy.engine import Connection, Row
 from actas.domain.roles import Role
 from actas.domain.staff import Staff, StaffSession
 from actas.domain.subjects import Account, AccountFlag, Application, Subject
-from actas.store.rows import from_row, to_row
+from actas.store.rows import from_row, joined, split, to_row
 from actas.store.search import search_subjects
 from actas.store.tables import (
     accounts,
@@ -75,6 +75,9 @@ class SqlStaffRepo:
     def all(self) -> list[Staff]:
         rows = self.conn.execute(select(staff).order_by(staff.c.email)).all()
         return [s for s in (self._load(r) for r in rows) if s is not None]
+
+    def emails(self) -> list[str]:
+        return [str(e) for (e,) in self.conn.execute(select(staff.c.email)).all()]
 
     def active_admin_ids(self) -> frozenset[str]:
         rows = self.conn.execute(
@@ -170,7 +173,7 @@ class SqlStaffSessionRepo:
 
 
 def _application(row: Row[Any] | None) -> Application | None:
-    return from_row(Application, row) if row is not None else None
+    return from_row(Application, row, handoff_hosts=split) if row is not None else None
 
 
 class SqlApplicationRepo:
@@ -179,7 +182,9 @@ class SqlApplicationRepo:
 
     def add(self, app: Application, *, credential_hash: str) -> None:
         self.conn.execute(
-            insert(applications).values(**to_row(app), credential_hash=credential_hash)
+            insert(applications).values(
+                **to_row(app, handoff_hosts=joined), credential_hash=credential_hash
+            )
         )
 
     def by_id(self, app_id: str) -> Application | None:
@@ -198,6 +203,13 @@ class SqlApplicationRepo:
         rows = self.conn.execute(select(applications).order_by(applications.c.id)).all()
         return [a for a in (_application(r) for r in rows) if a is not None]
 
+    def set_handoff_hosts(self, app_id: str, hosts: tuple[str, ...]) -> None:
+        self.conn.execute(
+            update(applications)
+            .where(applications.c.id == app_id)
+            .values(handoff_hosts=joined(hosts))
+        )
+
 
 _FLAG_COLUMNS = {flag: flag.value for flag in AccountFlag}
 
@@ -205,6 +217,14 @@ _FLAG_COLUMNS = {flag: flag.value for flag in AccountFlag}
 class SqlAccountRepo:
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
+
+    def handoff_urls(self, application_id: str) -> list[str]:
+        rows = self.conn.execute(
+            select(accounts.c.handoff_url)
+            .where(accounts.c.application_id == application_id, accounts.c.handoff_url.is_not(None))
+            .distinct()
+        ).all()
+        return [str(u) for (u,) in rows]
 
     def get(self, application_id: str, account_id: str) -> Account | None:
         row = self.conn.execute(

@@ -68,11 +68,13 @@ class SqlAccessSessionRepo:
         t = access_sessions
         return self._where(t.c.application_id == application_id, t.c.account_id == account_id)
 
-    def end(self, session_id: str, *, at: datetime, reason: EndReason) -> bool:
+    def end(
+        self, session_id: str, *, at: datetime, reason: EndReason, note: str | None = None
+    ) -> bool:
         result = self.conn.execute(
             update(access_sessions)
             .where(access_sessions.c.id == session_id, access_sessions.c.ended_at.is_(None))
-            .values(ended_at=at, end_reason=reason.value, refresh_hash=None)
+            .values(ended_at=at, end_reason=reason.value, end_note=note, refresh_hash=None)
         )
         return result.rowcount == 1
 

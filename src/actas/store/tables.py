@@ -72,6 +72,8 @@ applications = Table(
     Column("credential_hash", String(64), nullable=False, unique=True),
     Column("created_at", UtcDateTime, nullable=False),
     Column("disabled_at", UtcDateTime, nullable=True),
+    # Space-separated hosts the application's accounts may send staff browsers to (0006).
+    Column("handoff_hosts", String(2000), nullable=False, server_default=""),
 )
 
 accounts = Table(
@@ -267,6 +269,8 @@ access_sessions = Table(
     Column("last_active_at", UtcDateTime, nullable=False),
     Column("ended_at", UtcDateTime, nullable=True),
     Column("end_reason", String(32), nullable=True),
+    # Why a person ended it (a revocation's reason), shown to the session's owner (0006).
+    Column("end_note", String(2000), nullable=True),
     Column("handoff_url", String(2000), nullable=False),
     Column("review_required", Boolean, nullable=False),
     Column("refresh_hash", String(64), nullable=True, unique=True),

@@ -11,6 +11,7 @@ from actas.api.deps import ServicesDep, StaffDep
 from actas.api.routes.links import verification_out
 from actas.api.schemas import Strict
 from actas.domain.access import (
+    MAX_REASON,
     AccessRequest,
     AccessSession,
     Case,
@@ -81,7 +82,11 @@ class StartIn(Strict):
 
 
 class RevokeIn(Strict):
-    reason: str = Field(default="", max_length=2000)
+    reason: str = Field(
+        min_length=1,
+        max_length=MAX_REASON,
+        description="Why: required, recorded in the audit log and shown to the session's owner",
+    )
 
 
 def case_out(case: Case) -> dict[str, Any]:
@@ -162,6 +167,7 @@ def session_out(session: AccessSession) -> dict[str, Any]:
         "last_active_at": session.last_active_at,
         "ended_at": session.ended_at,
         "end_reason": session.end_reason.value if session.end_reason else None,
+        "end_note": session.end_note,
         "review_required": session.review_required,
     }
 
@@ -185,8 +191,8 @@ def open_case(body: CaseIn, caller: StaffDep, ctx: ServicesDep) -> dict[str, Any
 
 
 @router.get("/cases/{case_id}", summary="A case with its notes, requests and sessions")
-def get_case(case_id: str, _: StaffDep, ctx: ServicesDep) -> dict[str, Any]:
-    detail = cases_service.case_detail(ctx, case_id)
+def get_case(case_id: str, caller: StaffDep, ctx: ServicesDep) -> dict[str, Any]:
+    detail = cases_service.case_detail(ctx, case_id, staff=caller.staff)
     return {
         **case_out(detail.case),
         "notes": [

@@ -12,7 +12,9 @@ router = APIRouter(prefix="/v1", tags=["directory"])
 
 
 @router.put(
-    "/accounts/{account_id}", summary="Create or update an account (application credential)"
+    "/accounts/{account_id}",
+    summary="Create or update an account (application credential)",
+    responses={201: {"description": "Created", "model": AccountOut}},
 )
 def put_account(
     account_id: str, body: AccountIn, caller: AppDep, ctx: ServicesDep, response: Response
@@ -37,7 +39,11 @@ def put_account(
     )
 
 
-@router.put("/subjects/{subject_id}", summary="Create or update a subject (application credential)")
+@router.put(
+    "/subjects/{subject_id}",
+    summary="Create or update a subject (application credential)",
+    responses={201: {"description": "Created", "model": SubjectOut}},
+)
 def put_subject(
     subject_id: str, body: SubjectIn, caller: AppDep, ctx: ServicesDep, response: Response
 ) -> SubjectOut:

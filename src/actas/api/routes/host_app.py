@@ -11,7 +11,7 @@ from pydantic import Field
 
 from actas.api.deps import AppDep, ServicesDep
 from actas.api.routes.access import one_of, session_out
-from actas.api.schemas import Strict
+from actas.api.schemas import URL_PATTERN, Strict
 from actas.domain.access import APP_EVENT_KINDS, AppEvent
 from actas.services import app_events as app_events_service
 from actas.services import handoff as handoff_service
@@ -21,7 +21,7 @@ router = APIRouter(prefix="/v1", tags=["host application"])
 
 class RedeemIn(Strict):
     code: str = Field(min_length=1, max_length=200)
-    handoff_url: str = Field(min_length=1, max_length=2000)
+    handoff_url: str = Field(min_length=1, max_length=2000, pattern=URL_PATTERN)
 
 
 class RefreshIn(Strict):

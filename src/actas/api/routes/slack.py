@@ -15,6 +15,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import JSONResponse
 
 from actas.api.deps import ServicesDep, SettingsDep
+from actas.api.openapi import answers
 from actas.domain.audit import Actor
 from actas.domain.errors import ActasError, AuthenticationFailed, InvalidInput, NotFound
 from actas.http.callers import request_actor
@@ -67,6 +68,7 @@ def _act(services: ServiceContext, interaction: Interaction, actor: Actor) -> st
 
 
 @router.post("/interactions", summary="Slack button clicks (signed by Slack)")
+@answers(401, 403, 404, 409)  # unsigned, a refused approver, Slack not configured, a race
 async def interactions(request: Request, ctx: ServicesDep, settings: SettingsDep) -> Any:
     secret = settings.slack.signing_secret
     if secret is None:
