@@ -187,12 +187,16 @@ class VerifyReport:
     detail: str | None = None
 
     def summary(self) -> str:
+        events = counted(self.events, "event")
+        checkpoints = counted(self.checkpoints, "checkpoint")
         if self.ok:
-            return (
-                f"audit log OK: {self.events} events chained, "
-                f"{self.checkpoints} checkpoints verified"
-            )
+            return f"audit log OK: {events} chained, {checkpoints} verified"
         return (
             f"audit log FAILED ({self.problem}) at seq {self.first_bad_seq}: {self.detail} "
-            f"[{self.events} events and {self.checkpoints} checkpoints were good before it]"
+            f"[{events} and {checkpoints} were good before it]"
         )
+
+
+def counted(n: int, noun: str) -> str:
+    """``1 checkpoint``, ``2 checkpoints``, ``0 checkpoints``: English plural rules for a count."""
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
