@@ -81,6 +81,7 @@ def _decide(page: Page, case_id: str, form: AccessForm) -> tuple[Decision | None
 
 def _access_page(page: Page, case: Case, form: AccessForm, *, status: int = 200) -> Response:
     decision, decision_errors = _decide(page, case.id, form)
+    page.shown_at = path("cases", case.id, "access")
     cards = directory.subject_cards(page.ctx, [(case.application_id, case.subject_id)])
     bg = page.ctx.policy.break_glass
     return page.render(
@@ -166,6 +167,7 @@ def request_page(
     page: Page, *, status: int = 200, status_errors: list[str] | None = None
 ) -> Response:
     context = _request_context(page, page.param("request"))
+    page.shown_at = path("requests", context["r"].id)
     return page.render(
         "request.html",
         status=status,
@@ -222,6 +224,7 @@ def _approver(page: Page) -> None:
 
 def approvals(page: Page, *, status: int = 200) -> Response:
     _approver(page)
+    page.shown_at = path("approvals")
     pending = requests_service.requests_in(page.ctx, frozenset({RequestState.PENDING_APPROVAL}))
     pending.sort(key=lambda r: r.created_at)
     cards = directory.subject_cards(page.ctx, [(r.application_id, r.subject_id) for r in pending])

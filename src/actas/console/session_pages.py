@@ -13,6 +13,7 @@ from actas.services import sessions as sessions_service
 
 def sessions(page: Page, *, status: int = 200) -> Response:
     live = sorted(sessions_service.live_sessions(page.ctx), key=lambda s: s.expires_at)
+    page.shown_at = path("sessions")
     return page.render(
         "sessions.html",
         status=status,
@@ -26,6 +27,7 @@ def sessions(page: Page, *, status: int = 200) -> Response:
 
 def session(page: Page, *, status: int = 200) -> Response:
     found = sessions_service.get_session(page.ctx, page.param("session"))
+    page.shown_at = path("sessions", found.id)
     cards = directory.subject_cards(page.ctx, [(found.application_id, found.subject_id)])
     return page.render(
         "session.html",
