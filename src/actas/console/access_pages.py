@@ -148,7 +148,7 @@ def _request_context(page: Page, request_id: str) -> dict[str, Any]:
     request, answers = requests_service.get_request(page.ctx, request_id)
     detail = cases_service.case_detail(page.ctx, request.case_id)
     cards = directory.subject_cards(page.ctx, [(request.application_id, request.subject_id)])
-    session_id = next((s.id for s in detail.sessions if s.request_id == request.id), None)
+    session = next((s for s in detail.sessions if s.request_id == request.id), None)
     return {
         "r": request,
         "answers": answers,
@@ -159,7 +159,8 @@ def _request_context(page: Page, request_id: str) -> dict[str, Any]:
         "mine": request.staff_id == page.staff.id,
         "answer": _answer(page, request),
         "back": "request",
-        "session_id": session_id,
+        "session_id": session.id if session else None,
+        "session_live": session is not None and session.live_at(page.now()),
     }
 
 

@@ -54,6 +54,7 @@ PAGES: tuple[tuple[str, str, View, bool, tuple[Role, ...]], ...] = (
     ("/sessions/{session}/end", "POST", session_pages.end, False, ()),
     ("/sessions/{session}/revoke", "POST", session_pages.revoke, False, ()),
     ("/sessions/{session}/extend", "POST", session_pages.extend, False, ()),
+    ("/sessions/{session}/reopen", "POST", session_pages.reopen, False, ()),
     ("/audit", "GET", audit_pages.audit, False, SECURITY),
     ("/audit/verify", "GET", audit_pages.verify, False, SECURITY),
     ("/audit/export.jsonl", "GET", audit_pages.export_jsonl, False, SECURITY),

@@ -72,6 +72,28 @@ def revoke(page: Page) -> Response:
     return page.redirect(path("sessions"), done="revoked")
 
 
+def reopen(page: Page) -> Response:
+    """A new one-time link for the staff member's own live session, after a fresh code."""
+    try:
+        started = sessions_service.reopen(
+            page.ctx,
+            staff=page.staff,
+            session_id=page.param("session"),
+            code=page.text("code", limit=16).strip() or None,
+            by=page.me.actor,
+        )
+    except ActasError as exc:
+        return session(page, status=page.failed(exc))
+    assert started.redirect_url is not None
+    page.shown_at = path("sessions", started.session.id)  # a reload reads, never posts
+    return page.render(
+        "started.html",
+        title="Session opened again",
+        session=started.session,
+        redirect_url=started.redirect_url,
+    )
+
+
 def extend(page: Page) -> Response:
     session_id = page.param("session")
     try:
