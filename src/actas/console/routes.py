@@ -56,6 +56,7 @@ PAGES: tuple[tuple[str, str, View, bool, tuple[Role, ...]], ...] = (
     ("/sessions/{session}/extend", "POST", session_pages.extend, False, ()),
     ("/sessions/{session}/reopen", "POST", session_pages.reopen, False, ()),
     ("/audit", "GET", audit_pages.audit, False, SECURITY),
+    ("/sessions/{session}/timeline", "GET", audit_pages.session_timeline, False, SECURITY),
     ("/audit/verify", "GET", audit_pages.verify, False, SECURITY),
     ("/audit/export.jsonl", "GET", audit_pages.export_jsonl, False, SECURITY),
     ("/audit/export.csv", "GET", audit_pages.export_csv, False, SECURITY),

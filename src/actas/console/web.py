@@ -204,6 +204,8 @@ class Page:
             "flag_words": FLAG_WORDS,
             "q": lambda value: quote(str(value), safe=""),
             "prefix": PREFIX,
+            # The audit log (and so a session's timeline) is for the security role only.
+            "reads_audit": self.caller is not None and Role.SECURITY in self.caller.staff.roles,
             "shown_at": self.shown_at if self.request.method == "POST" else None,
             "kept_comment": self._kept_comment,
         }
