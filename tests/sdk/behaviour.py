@@ -8,8 +8,8 @@ ASGI, a WSGI transport for Flask and Django), so every test reads the same way.
 from __future__ import annotations
 
 import re
-from datetime import datetime
 from collections.abc import Iterator
+from datetime import datetime
 from typing import Any, ClassVar
 
 import httpx2
