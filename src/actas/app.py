@@ -16,6 +16,7 @@ from fastapi import FastAPI
 from sqlalchemy.exc import SQLAlchemyError
 
 from actas import __version__
+from actas.api import docs
 from actas.api.routes import (
     access,
     audit,
@@ -109,6 +110,9 @@ def create_app(
         version=__version__,
         description="Consented, time-boxed, audited support access.",
         lifespan=lifespan,
+        # Our own /docs (api/docs.py): Swagger UI from the broker, under a strict CSP.
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.services = broker.services
     app.state.settings = broker.settings
@@ -123,6 +127,7 @@ def create_app(
         slack.router,
         revocations.router,
         audit.router,
+        docs.router,
         console_router,
     ):
         app.include_router(router)

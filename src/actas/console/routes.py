@@ -20,9 +20,9 @@ from actas.console import (
     session_pages,
     staff_pages,
 )
-from actas.console.security_headers import SecurityHeaders
 from actas.console.web import HOME, PREFIX, TEMPLATES, View, not_found, view
 from actas.domain.roles import Role
+from actas.http.security_headers import SecurityHeaders
 
 STATIC = TEMPLATES.parent / "static"
 SECURITY = (Role.SECURITY,)

@@ -27,7 +27,6 @@ from starlette.routing import request_response
 from starlette.types import ASGIApp
 
 from actas.console import csrf, timefmt
-from actas.console.security_headers import SecurityHeaders
 from actas.domain.access import REVOKERS
 from actas.domain.audit import Actor
 from actas.domain.errors import ActasError, AuthenticationFailed, InvalidInput
@@ -36,6 +35,7 @@ from actas.domain.staff import Staff, StaffSession
 from actas.domain.subjects import AccountFlag
 from actas.http.callers import SESSION_COOKIE, request_actor, services_of
 from actas.http.problems import STATUS, TITLES
+from actas.http.security_headers import SecurityHeaders
 from actas.services import directory
 from actas.services import inbox as inbox_service
 from actas.services import staff as staff_service
