@@ -12,13 +12,14 @@ from datetime import timedelta
 import pytest
 
 from actas.domain.access import AppEvent
+from actas.domain.audit import Actor
 from actas.services import app_events
 from actas.services import applications as app_service
 from actas.services import sessions as sessions_service
 from tests.browser.conftest import Console, PageFactory, sign_in
 from tests.browser.harness import run_axe, shoot
 from tests.browser.test_console_reopen import _allowed_request
-from tests.browser.test_console_rough_edges import BY, member
+from tests.browser.test_console_rough_edges import member
 
 try:
     from playwright.sync_api import expect
@@ -32,16 +33,18 @@ def _session_with_app_events(console: Console) -> str:
     """Alice's session on Gavin Belson: two pages seen, a note saved, then End in the app.
     The app reports its events after the broker recorded the end (a batch ships later)."""
     ctx = console.broker.services
+    alice = member(console, "alice")
+    by = Actor(id=alice.id, ip="127.0.0.1", user_agent="Chromium")
     started = sessions_service.start_session(
         ctx,
-        staff=member(console, "alice"),
+        staff=alice,
         request_id=_allowed_request(console, "alice", "ZD-7001"),
         code=console.code("alice"),
-        by=BY,
+        by=by,
     )
     session = started.session
     at = ctx.clock()  # after session.started was written, before the end
-    sessions_service.end_session(ctx, staff=member(console, "alice"), session_id=session.id, by=BY)
+    sessions_service.end_session(ctx, staff=alice, session_id=session.id, by=by)
     app = next(a for a in app_service.list_applications(ctx) if a.id == "notes")
     seen = [
         ("GET", "/notes", 200, None, None),
@@ -66,7 +69,7 @@ def _session_with_app_events(console: Console) -> str:
             )
             for i, (method, route, status, resource, detail) in enumerate(seen)
         ],
-        by=BY,
+        by=Actor(id="app:notes"),
     )
     return session.id
 

@@ -10,11 +10,11 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from actas.domain.audit import AuditQuery
+from actas.domain.audit import Actor, AuditQuery
 from actas.services import audit as audit_service
 from tests.browser.conftest import Console, PageFactory, sign_in
 from tests.browser.harness import run_axe
-from tests.browser.test_console_rough_edges import BY, member
+from tests.browser.test_console_rough_edges import member
 
 try:
     from playwright.sync_api import expect
@@ -39,7 +39,7 @@ def _allowed_request(console: Console, name: str, ticket: str) -> str:
         ticket=ticket,
         reason_code="bug_reproduction",
         reason_text="Cannot see the export",
-        by=BY,
+        by=Actor(id=staff.id),
     )
     request = requests_service.request_access(
         ctx,
@@ -48,7 +48,7 @@ def _allowed_request(console: Console, name: str, ticket: str) -> str:
         kind="impersonate",
         scopes=frozenset({"read"}),
         minutes=10,
-        by=BY,
+        by=Actor(id=staff.id),
     )
     assert request.state.value == "approved", request
     return request.id

@@ -13,7 +13,7 @@ from actas.domain.audit import happened_at
 from actas.services import directory
 
 #: Fields of ``data`` that the row shows in its own columns or that only repeat ids.
-_QUIET = frozenset({"application", "event", "reported_at", "method", "route", "status"})
+_QUIET = frozenset({"application", "event", "reported_at", "method", "route", "status", "request"})
 
 
 class Names:
@@ -65,7 +65,7 @@ def summary(event: Mapping[str, Any], names: Names) -> str:
     rest = [
         f"{key.replace('_', ' ')}: {_value(value, names)}"
         for key, value in data.items()
-        if key not in _QUIET and value not in (None, "", [], {})
+        if key not in _QUIET and value not in (None, "", [], {}, False)
     ]
     if event.get("reason"):
         rest.append(f"reason: {event['reason']}")
