@@ -58,7 +58,7 @@ def _landed_code(page: Any, console: Console) -> str:
     page.wait_for_url(f"{console.landing.origin}/actas/handoff?code=*")
     code = parse_qs(urlsplit(page.url).query)["code"][0]
     assert code.startswith("actas_hc_")
-    return code
+    return str(code)
 
 
 def test_the_owner_opens_a_live_session_again(open_page: PageFactory, console: Console) -> None:
