@@ -78,6 +78,13 @@ def test_console_and_app_stay_signed_in_side_by_side(
         app.wait_for_url(re.compile(r".*/actas/ended\?cause=ended$"))
         _console_signed_in(console, session_url)
         assert "ended" in console.locator("dl.facts").inner_text()
+        # No page of either answers a browser with raw JSON.
+        for url in (f"{stack.notes.url}/no-such-page", f"{stack.broker.url}/console/nope"):
+            response = app.goto(url)
+            assert response is not None
+            assert response.status == 404
+            assert response.headers["content-type"].startswith("text/html"), url
+            assert app.locator("h1").inner_text() == "Page not found"
         names = {c["name"] for c in context.cookies()}
         assert "actas_sdk" not in names  # the app's cookie went with End ...
         assert any(n.endswith("actas_session") or "actas_staff" in n for n in names)  # ... not ours
