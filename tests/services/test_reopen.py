@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from actas.domain.errors import Conflict, Forbidden, InvalidGrant, NotFound, StepUpRequired
-from actas.services import sessions
+from actas.services import handoff, sessions
 from tests.desk import Desk
 from tests.services.test_lifecycle_services import _ask, _case, _redeem, _start
 
@@ -83,3 +83,38 @@ def test_only_the_owner_and_only_while_live(desk: Desk) -> None:
     lapsed = _live(desk)
     desk.clock.advance(16 * 60)  # past its 15 minutes, before the sweeper ran
     _refused(desk, lapsed.session.id, desk.code(desk.alice))
+
+
+def test_reopening_moves_a_handed_off_session_to_the_new_link(desk: Desk) -> None:
+    """The link was used, then the tab (and the app's cookie) lost: reopening works too, and
+    the browser that had the session can no longer refresh it."""
+    started = _live(desk)
+    assert started.handoff_code is not None
+    old = _redeem(desk, started.handoff_code)
+    assert old.refresh_handle is not None
+    again = sessions.reopen(
+        desk.ctx,
+        staff=desk.staff(desk.alice),
+        session_id=started.session.id,
+        code=desk.code(desk.alice),
+        by=desk.actor(desk.alice),
+    )
+    assert again.handoff_code is not None
+    new = _redeem(desk, again.handoff_code)
+    assert new.refresh_handle not in (None, old.refresh_handle)
+    with pytest.raises(InvalidGrant):
+        handoff.refresh_session(
+            desk.ctx,
+            app=desk.app,
+            session_id=started.session.id,
+            refresh_handle=old.refresh_handle,
+            by=desk.actor(desk.alice),
+        )
+    assert new.refresh_handle is not None
+    handoff.refresh_session(
+        desk.ctx,
+        app=desk.app,
+        session_id=started.session.id,
+        refresh_handle=new.refresh_handle,
+        by=desk.actor(desk.alice),
+    )

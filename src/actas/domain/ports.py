@@ -158,6 +158,10 @@ class AccessSessionRepo(Protocol):
         """Give a session its refresh handle, once (at handoff)."""
         ...
 
+    def clear_refresh(self, session_id: str) -> bool:
+        """Withdraw the session's refresh handle (the session moves to a new handoff)."""
+        ...
+
     def touch(self, session_id: str, *, refresh_hash: str, at: datetime) -> bool:
         """Mark the session active if ``refresh_hash`` is its handle and it has not ended."""
         ...

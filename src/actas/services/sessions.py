@@ -175,6 +175,9 @@ def reopen(
         except StepUpRequired as exc:
             failure = exc
         else:
+            # The session moves to the new link: a browser that had it can no longer refresh
+            # (its token lapses within minutes), and the new code can be redeemed once.
+            uow.sessions.clear_refresh(session.id)
             handoff_code, redirect = _handoff(uow, session, now)
             uow.audit.record(
                 trail.event(
