@@ -64,3 +64,5 @@ bench: $(VENV)/.installed-dev
 
 clean:
 	rm -rf $(VENV) $(DATA) .pytest_cache .mypy_cache .ruff_cache
+	@# the demo's actas.toml (see scripts/demo.py); one written by hand stays
+	@if head -n 1 actas.toml 2>/dev/null | grep -q '^# Written by scripts/demo.py'; then rm actas.toml; fi

@@ -197,8 +197,49 @@ def _seed_notes(paths: Paths) -> str:
     return done.stdout
 
 
+#: The first line of an actas.toml this script wrote: only such a file is ever replaced.
+_TOML_MARK = "# Written by scripts/demo.py"
+
+
+def write_cli_settings(target: Path, data: Path, public_url: str) -> bool:
+    """Write ``target`` (an actas.toml) naming the demo's database and key file, so that
+    ``actas`` run in its directory finds them without flags. A file someone else wrote is
+    left alone (returns False)."""
+    if target.exists() and not target.read_text(encoding="utf-8").startswith(_TOML_MARK):
+        return False
+    target.write_text(
+        "\n".join(
+            [
+                f"{_TOML_MARK} for `make run`: where the demo broker keeps its data, so that",
+                "# `.venv/bin/actas ...` run here finds it; `make clean` removes this file.",
+                "[broker]",
+                f"database_url = {json.dumps('sqlite:///' + str(data / 'actas.db'))}",
+                f"key_file = {json.dumps(str(data / 'keys.json'))}",
+                f"public_url = {json.dumps(public_url)}",
+                "",
+            ]
+        ),
+        encoding="utf-8",
+    )
+    return True
+
+
+def _cli_settings(paths: Paths) -> Path:
+    """The demo's actas.toml: at the repository root for the default data directory (where
+    the CLI is run from), otherwise inside the data directory (use it with ACTAS_CONFIG)."""
+    root_toml = ROOT / "actas.toml"
+    if paths.data == ROOT / ".actas" and write_cli_settings(
+        root_toml, paths.data, paths.broker_url
+    ):
+        return root_toml
+    inside = paths.data / "actas.toml"
+    write_cli_settings(inside, paths.data, paths.broker_url)
+    return inside
+
+
 def setup(paths: Paths) -> tuple[list[dict[str, str]], str]:
     paths.data.mkdir(parents=True, exist_ok=True)
+    _cli_settings(paths)
     _actas(paths, "init")
     staff = _add_staff(paths)
     _register_notes(paths)
@@ -206,11 +247,28 @@ def setup(paths: Paths) -> tuple[list[dict[str, str]], str]:
 
 
 def banner(paths: Paths, staff: list[dict[str, str]], users: str, *, console: bool = False) -> str:
+    """What ``make run`` prints: the fastest path to the banner first (an unflagged customer,
+    no second person), then the approval path, then everything else."""
+    first = staff[0] if staff else {"email": "admin@example.test", "password": "?"}
+    code_cmd = f"{_python()} scripts/demo.py code {first['email']}{_data_flag(paths)}"
     lines = [
         "",
         f"  actas broker   {paths.broker_url}        API docs {paths.broker_url}/docs",
         *([f"  staff console  {paths.broker_url}/console/"] if console else []),
         f"  notes app      {paths.notes_url}",
+        "",
+        "  the fastest path to the banner (about two minutes, no approval needed):",
+        f"    1. open {paths.broker_url}/console/ and sign in as {first['email']}",
+        f"       password {first['password']}; the code: {code_cmd}",
+        "    2. find 'peter' (Peter Gibbons, Initech: no flag), open him, open a case",
+        "    3. Ask for access (impersonate, read, 15 minutes): allowed at once",
+        "    4. Start with a fresh code: the notes app opens as Peter under the banner",
+        "",
+        "  then the approval path: Jane Doe (Acme Corp) is flagged, so her requests wait for a",
+        f"  second person; approve them as {staff[1]['email'] if len(staff) > 1 else 'a lead'}"
+        " in another browser profile",
+        "  (or run the tour, which does it through the API and prints the handoff link:",
+        f"    {_python()} scripts/tour.py{_tour_flags(paths)}   see docs/tour.md)",
         "",
         f"  staff (broker; also in {paths.staff}):",
     ]
@@ -229,17 +287,32 @@ def banner(paths: Paths, staff: list[dict[str, str]], users: str, *, console: bo
         f"    it is written to the maildir {paths.mail}/new/ (one file per message;",
         "    open one in a mail client, or read it: each has a text and an HTML part)",
         "",
-        "  no authenticator app at hand? the current code of a staff member:",
-        f"    {_python()} scripts/demo.py code admin@example.test{_data_flag(paths)}",
-        "",
-        "  the tour (sign in, case, request, approval, start; prints the handoff link):",
-        f"    {_python()} scripts/tour.py{_tour_flags(paths)}",
-        "    (docs/tour.md explains each step)",
+        f"  the CLI reads {_shown_path(_toml_of(paths))}: `.venv/bin/actas audit verify`"
+        + (
+            ""
+            if _toml_of(paths) == ROOT / "actas.toml"
+            else f" with ACTAS_CONFIG={_toml_of(paths)}"
+        ),
         "",
         "  Ctrl-C stops both servers.",
         "",
     ]
     return "\n".join(lines)
+
+
+def _toml_of(paths: Paths) -> Path:
+    root_toml = ROOT / "actas.toml"
+    ours = root_toml.exists() and root_toml.read_text(encoding="utf-8").startswith(_TOML_MARK)
+    if paths.data == ROOT / ".actas" and ours:
+        return root_toml
+    return paths.data / "actas.toml"
+
+
+def _shown_path(path: Path) -> str:
+    try:
+        return str(path.relative_to(ROOT))
+    except ValueError:
+        return str(path)
 
 
 def _data_flag(paths: Paths) -> str:

@@ -122,11 +122,18 @@ def print_audit(reader: Staff, session_id: str) -> None:
             break
         after = page["next_after_seq"]
     mine = [e for e in events if e["session"] == session_id]
-    # Events the app reported carry the time the app saw them; the broker's own, its time.
-    mine.sort(key=lambda e: str((e.get("data") or {}).get("reported_at") or e["at"]))
+
+    def happened(event: dict[str, Any]) -> datetime:
+        # The app's events carry when the request began; the broker's, when it wrote them.
+        data = event.get("data") or {}
+        return datetime.fromisoformat(str(data.get("reported_at") or event["at"]))
+
+    # In the order things happened (the chain's order breaks ties): the End request before
+    # the session.ended it caused, although its event reached the log later.
+    mine.sort(key=lambda e: (happened(e), int(e["seq"])))
     for event in mine:
         data = event.get("data") or {}
-        when = datetime.fromisoformat(str(data.get("reported_at") or event["at"]))
+        when = happened(event)
         detail = " ".join(
             str(data[k]) for k in ("method", "route", "status", "resource", "detail") if data.get(k)
         )

@@ -184,6 +184,40 @@ def test_actas_toml_in_the_working_directory_is_read(cli: Cli) -> None:
     assert_one_line_failure(cli("init"), "[broker].prot")
 
 
+def test_database_url_and_key_file_options_win_over_the_environment(
+    ready: Cli, tmp_path: Path
+) -> None:
+    """`actas --database-url ... --key-file ...` reaches a broker's data from anywhere."""
+    ready.ok("staff", "add", "a@x.test", "--role", "agent", "--generate-password")
+    elsewhere = Cli({"ACTAS_DATABASE_URL": "sqlite:////nonexistent-dir/actas.db"})
+    data = tmp_path / "data"
+    options = (
+        "--database-url",
+        f"sqlite:///{data / 'actas.db'}",
+        "--key-file",
+        str(data / "keys.json"),
+    )
+    listed = elsewhere.ok(*options, "staff", "list").stdout
+    assert listed.startswith("a@x.test\t")
+    assert "1 event chained" in elsewhere.ok(*options, "audit", "verify").stdout
+    # Without the options the command does not find the data: the options did it.
+    assert_one_line_failure(elsewhere("staff", "list"), "does not exist")
+    assert_one_line_failure(
+        elsewhere("--key-file", str(tmp_path / "gone.json"), *options[:2], "staff", "list"),
+        str(tmp_path / "gone.json"),
+    )
+
+
+def test_demo_actas_toml_lets_the_cli_find_the_data(ready: Cli, tmp_path: Path) -> None:
+    """What `make run` writes at the repository root: the CLI run there needs no flag."""
+    from scripts.demo import write_cli_settings
+
+    data = tmp_path / "data"
+    write_cli_settings(Path.cwd() / "actas.toml", data, "http://127.0.0.1:8400")
+    bare = Cli({})
+    assert "0 checkpoints verified" in bare.ok("audit", "verify").stdout
+
+
 def test_key_file_others_can_read_is_one_line(ready: Cli, tmp_path: Path) -> None:
     key_file = tmp_path / "data" / "keys.json"
     os.chmod(key_file, 0o644)
@@ -430,7 +464,9 @@ def test_audit_tail_verify_and_checkpoint(ready: Cli) -> None:
 
     assert ready.ok("audit", "checkpoint").stdout == "checkpoint at seq 3\n"
     assert ready.ok("audit", "checkpoint").stdout == "nothing new to sign\n"
-    assert "1 checkpoint" in ready.ok("audit", "verify").stdout
+    assert ready.ok("audit", "verify").stdout == (
+        "audit log OK: 3 events chained, 1 checkpoint verified\n"
+    )
 
 
 def test_audit_checkpoint_on_an_empty_log(ready: Cli) -> None:

@@ -20,11 +20,11 @@ from fastapi.testclient import TestClient
 
 from actas.console import csrf
 from actas.console.routes import PAGES, STATIC
-from actas.console.security_headers import CSP
 from actas.console.timefmt import TZ_COOKIE
 from actas.console.web import TEMPLATES, safe_next
 from actas.domain.roles import Role
 from actas.http.callers import SESSION_COOKIE
+from actas.http.security_headers import CSP
 from actas.services import directory
 from tests.conftest import Persona
 from tests.scenario import World, set_flags

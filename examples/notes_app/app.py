@@ -16,9 +16,11 @@ from typing import Annotated, Any
 from urllib.parse import urlsplit
 
 from fastapi import Depends, FastAPI, Form, HTTPException, Request
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from actas_sdk import (
     DEFAULT_STRIP_SCRIPTS,
@@ -172,6 +174,20 @@ def create_app(settings: Settings, *, mailer: Mailer | None = None) -> FastAPI:
         if request.method == "GET":
             return RedirectResponse("/login", status_code=303)
         return HTMLResponse("Sign in first.", status_code=401)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def page_for_people(request: Request, exc: StarletteHTTPException) -> Response:
+        """A browser asking for a page that is not there (or with the wrong method) gets a
+        page, not FastAPI's JSON; API clients keep the JSON."""
+        if "text/html" not in request.headers.get("accept", ""):
+            return await http_exception_handler(request, exc)
+        heading = "Page not found" if exc.status_code == 404 else "Not possible"
+        text = (
+            "There is no page at this address."
+            if exc.status_code == 404
+            else "This address does not take that kind of request."
+        )
+        return render(request, "message.html", None, exc.status_code, heading=heading, text=text)
 
     # --- the app's own sign-in ---------------------------------------------------------------
 

@@ -16,7 +16,7 @@ from fastapi import FastAPI
 from sqlalchemy.exc import SQLAlchemyError
 
 from actas import __version__
-from actas.api import openapi
+from actas.api import docs, openapi
 from actas.api.routes import (
     access,
     audit,
@@ -115,6 +115,9 @@ def create_app(
         version=__version__,
         description="Consented, time-boxed, audited support access.",
         lifespan=lifespan,
+        # Our own /docs (api/docs.py): Swagger UI from the broker, under a strict CSP.
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.services = broker.services
     app.state.settings = broker.settings
@@ -132,6 +135,7 @@ def create_app(
         revocations.router,
         audit.router,
         scim.router,
+        docs.router,
         console_router,
         customer_router,
     )

@@ -110,6 +110,7 @@ def _seed(broker: Broker, landing: Landing) -> dict[str, Person]:
         "acme": ("Acme Corp", {AccountFlag.FLAGGED}),
         "globex": ("Globex", {AccountFlag.REGULATED}),
         "initech": ("Initech", {AccountFlag.NO_ACCESS}),
+        "hooli": ("Hooli", set()),
     }
     for account_id, (name, flags) in accounts.items():
         app_service.upsert_account(
@@ -125,6 +126,7 @@ def _seed(broker: Broker, landing: Landing) -> dict[str, Person]:
         "u-1": ("acme", "Jane Doe", "jane@customer.test"),
         "u-2": ("globex", "Hank Scorpio", "hank@globex.test"),
         "u-3": ("initech", "Peter Gibbons", "peter@initech.test"),
+        "u-4": ("hooli", "Gavin Belson", "gavin@hooli.test"),
     }
     for subject_id, (account_id, name, email) in subjects.items():
         app_service.upsert_subject(

@@ -72,6 +72,21 @@ def test_make_run_and_the_tour(
     assert jane is not None
     for secret in ("demo-staff.json", "notes.env"):
         assert stat.S_IMODE((data / secret).stat().st_mode) == 0o600, secret
+    # The fastest path (an unflagged customer, no second person) comes first.
+    assert printed.index("the fastest path to the banner") < printed.index("the approval path")
+    assert "Peter Gibbons, Initech: no flag" in printed
+    # The CLI finds the demo's data through the actas.toml the demo wrote, with no flag.
+    verify = subprocess.run(
+        [str(Path(sys.executable).parent / "actas"), "audit", "verify"],
+        env={**os.environ, "ACTAS_CONFIG": str(data / "actas.toml")},
+        cwd=data,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert verify.returncode == 0, verify.stderr
+    assert verify.stdout.startswith("audit log OK: ")
 
     tour = subprocess.run(
         [

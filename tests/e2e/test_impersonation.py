@@ -12,6 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
+from actas.domain.audit import in_time_order
 from actas.domain.roles import Role
 from tests.e2e.harness import Persona, Session, Stack, answers, wait_for
 
@@ -231,3 +232,14 @@ def test_end_in_the_banner_ends_the_session_at_the_broker(stack: Stack, sam: Per
     state = stack.staff(sam).get(f"/v1/sessions/{session.id}").json()
     assert state["ended_at"] is not None
     assert state["end_reason"] == "ended_by_staff"
+
+    # The trail in the order things happened (as the console's timeline and the tour show it):
+    # the End request, then the session.ended it caused, though its event arrived later.
+    def trail() -> list[tuple[str, object]] | None:
+        events = [e for e in stack.audit(sam) if e["session"] == session.id]
+        if not any(e["data"].get("route") == "/actas/end" for e in events):
+            return None  # the SDK ships its events in the background
+        return [(str(e["type"]), e["data"].get("route")) for e in in_time_order(events)]
+
+    shown = wait_for(trail, what="the app's End event", timeout=20.0, interval=0.25)
+    assert shown[-2:] == [("app.request", "/actas/end"), ("session.ended", None)], shown

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from datetime import datetime
 from typing import Any, ClassVar
 
 import httpx2
@@ -494,6 +495,34 @@ class Contract:
         client.cookies.set("actas_sdk", cookie)
         replay = client.get("/")
         assert replay.status_code == 401
+
+    def test_the_end_is_dated_before_the_broker_ends_the_session(
+        self,
+        client: httpx2.Client,
+        fake: FakeBroker,
+        sdk: ActAs,
+        sdk_clock: ManualClock,
+        monkeypatch: pytest.MonkeyPatch,
+    ) -> None:
+        """The trail sorts by when things happened: the End request began before the broker
+        recorded ``session.ended``, so its event carries the earlier time."""
+        session = self.start(client, fake)
+        csrf = client.get("/").text.split('name="csrf" value="')[1].split('"')[0]
+        began = sdk_clock()
+        broker_end = sdk.client.end
+
+        def slow_end(session_id: str, refresh_handle: str) -> None:
+            sdk_clock.advance(3)  # the broker records the end three seconds later
+            broker_end(session_id, refresh_handle)
+
+        monkeypatch.setattr(sdk.client, "end", slow_end)
+        response = client.post("/actas/end", data={"csrf": csrf}, follow_redirects=False)
+        assert response.status_code == 303
+        assert fake.sessions[session].ended == "ended_by_staff"
+        ends = [e for e in self.events(sdk, fake) if e.get("detail") == "ended by staff"]
+        assert len(ends) == 1
+        at = datetime.fromisoformat(str(ends[0]["at"]).replace("Z", "+00:00"))
+        assert at.timestamp() == pytest.approx(began, abs=0.001), (ends[0], began)
 
     @pytest.mark.parametrize(
         "form",

@@ -89,6 +89,8 @@ def end(actas: ActAs, value: str | None, csrf: str | None, fetch_site: str | Non
         refusal = errors.Refused("the End request failed its anti-forgery check", reason="csrf")
         context = actas._entry(verified, sealed).context
         return actas.refusal_reply(context, refusal, api=False)
+    # Dated before the broker hears of it: the End sorts before the session.ended it causes.
+    frame = Frame(verified.context, actas.clock())
     try:
         actas.client.end(session_id, sealed.refresh_handle)
     except errors.GrantRejected:
@@ -97,7 +99,6 @@ def end(actas: ActAs, value: str | None, csrf: str | None, fetch_site: str | Non
         log.warning("End could not reach the broker (%s); ending here only", exc)
     actas.feed.revoke_locally(session_id, until=sealed.session_expires_at, reason="ended")
     actas.cache.discard(value)
-    frame = Frame(verified.context)
     actas.record(frame, method="POST", route=actas.end_path, status=303, detail="ended by staff")
     return _replies.redirect(landing, clear)
 

@@ -26,6 +26,11 @@ class Cause:
 
 
 _CONSOLE_NEXT = "Go back to the support console to see the session and the case."
+#: A live session is never lost with its link: its owner gets a new one (``session.reopened``).
+_REOPEN = (
+    "If the session is still live, open it again from the console's session page "
+    "(Open it again, with a fresh authenticator code) for a new link."
+)
 
 CAUSES: dict[str, Cause] = {
     cause.code: cause
@@ -72,26 +77,23 @@ CAUSES: dict[str, Cause] = {
         Cause(
             "invalid",
             "The session's credentials could not be verified.",
-            "Open the session again from the support console.",
+            _REOPEN,
         ),
         Cause(
             "used",
             "This link was already used: each link works once.",
-            "If the session is still live, open it again from its page in the support "
-            "console for a new link.",
+            _REOPEN,
         ),
         Cause(
             "link_expired",
             "This link has expired: links work for about a minute.",
-            "If the session is still live, open it again from its page in the support "
-            "console for a new link.",
+            _REOPEN,
         ),
         Cause(
             "used_or_expired",
             "This link was already used, has expired (links work once, for about a minute), "
             "or was made for another application.",
-            "If the session is still live, open it again from its page in the support "
-            "console for a new link.",
+            _REOPEN,
         ),
         Cause(
             "other_app",
@@ -101,7 +103,7 @@ CAUSES: dict[str, Cause] = {
         Cause(
             "no_code",
             "The link has no valid code: it may have been cut short when it was copied.",
-            "Open the session again from the support console.",
+            _REOPEN,
         ),
         Cause(
             "unavailable",

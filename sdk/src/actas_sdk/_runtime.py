@@ -439,7 +439,7 @@ class ActAs:
             Event(
                 kind,
                 frame.context.session_id,
-                self.clock(),
+                frame.at if frame.at is not None else self.clock(),
                 method,
                 route,
                 status,
@@ -557,7 +557,7 @@ class ActAs:
         if verified.exp + self.config.job_max_age_seconds <= now:
             raise errors.TokenExpired(verified.exp, now, self.config.job_max_age_seconds)
         self._check_live(verified.context.session_id, now, allow_io=True)
-        with activated(verified.context) as frame:
+        with activated(verified.context, at=self.clock()) as frame:
             detail = "completed"
             try:
                 yield verified.context

@@ -160,7 +160,7 @@ class ActAsMiddleware:
             reply = actas.ended(exc, api=self._wants_json(scope, bearer), cookie=via_cookie)
             await _send_reply(send, reply)
             return
-        frame, token = enter(context)
+        frame, token = enter(context, at=actas.clock())
         try:
             state = scope.setdefault("state", {})
             state["actas"] = context

@@ -72,10 +72,13 @@ class ImpersonationContext:
 class Frame:
     """One impersonated request or job: the context plus what the app reported during it."""
 
-    __slots__ = ("context", "resource", "suppressed")
+    __slots__ = ("at", "context", "resource", "suppressed")
 
-    def __init__(self, context: ImpersonationContext) -> None:
+    def __init__(self, context: ImpersonationContext, at: float | None = None) -> None:
         self.context = context
+        #: When the request or job began (epoch seconds): its event is dated then, so that
+        #: what it caused at the broker (an End's ``session.ended``) sorts after it.
+        self.at = at
         self.resource: str | None = None
         self.suppressed: dict[str, int] | None = None
 
@@ -135,9 +138,9 @@ def current_frame() -> Frame | None:
 
 
 @contextmanager
-def activated(context: ImpersonationContext) -> Iterator[Frame]:
+def activated(context: ImpersonationContext, at: float | None = None) -> Iterator[Frame]:
     """Run the block as ``context``; what the app reports lands on the yielded frame."""
-    frame = Frame(context)
+    frame = Frame(context, at)
     token = _frame.set(frame)
     try:
         yield frame
@@ -145,9 +148,11 @@ def activated(context: ImpersonationContext) -> Iterator[Frame]:
         _frame.reset(token)
 
 
-def enter(context: ImpersonationContext) -> tuple[Frame, Token[Frame | None]]:
+def enter(
+    context: ImpersonationContext, at: float | None = None
+) -> tuple[Frame, Token[Frame | None]]:
     """The fast form of :func:`activated` for middleware: pair it with :func:`leave`."""
-    frame = Frame(context)
+    frame = Frame(context, at)
     return frame, _frame.set(frame)
 
 

@@ -127,7 +127,7 @@ class ActAsMiddleware:
         except errors.ActAsError as exc:
             wants_json = api or "application/json" in request.headers.get("Accept", "")
             return _response(actas.ended(exc, api=wants_json, cookie=bearer is None))
-        frame, token = enter(context)
+        frame, token = enter(context, at=actas.clock())
         try:
             request.actas = context  # type: ignore[attr-defined]
             request.actas_user = user  # type: ignore[attr-defined]

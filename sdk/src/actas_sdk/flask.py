@@ -107,7 +107,7 @@ def init_app(app: flask.Flask, actas: ActAs, *, load_user: UserLoader | None = N
         except errors.ActAsError as exc:
             wants_json = api or request.accept_mimetypes.best == "application/json"
             return _response(actas.ended(exc, api=wants_json, cookie=bearer is None))
-        frame, token = enter(context)
+        frame, token = enter(context, at=actas.clock())
         g.actas = context
         g.actas_user = user
         g._actas = (frame, token, admission)

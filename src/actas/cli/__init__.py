@@ -14,8 +14,26 @@ from actas.cli.staff import staff
 
 @click.group()
 @click.version_option(package_name="actas")
-def main() -> None:
-    """actas: consented, time-boxed, audited support access."""
+@click.option(
+    "--database-url",
+    metavar="URL",
+    default=None,
+    help="The broker's database (default ACTAS_DATABASE_URL, then actas.toml).",
+)
+@click.option(
+    "--key-file",
+    metavar="PATH",
+    default=None,
+    help="The signing key file (default ACTAS_KEY_FILE, then actas.toml).",
+)
+@click.pass_context
+def main(ctx: click.Context, database_url: str | None, key_file: str | None) -> None:
+    """actas: consented, time-boxed, audited support access.
+
+    Settings come from these options, then ACTAS_* variables, then ./actas.toml (which
+    `make run` writes for the demo, so commands run from the repository find its data).
+    """
+    ctx.obj = {"database_url": database_url, "key_file": key_file}
 
 
 @main.command()

@@ -4,6 +4,7 @@ log names, and one clear line instead of a traceback."""
 from __future__ import annotations
 
 import getpass
+import os
 import sys
 from collections.abc import Callable
 from functools import wraps
@@ -50,15 +51,28 @@ def friendly(func: F) -> F:
 def _database_problem(exc: SQLAlchemyError) -> str:
     """One line naming the setting; the URL's password never shows."""
     try:
-        url = make_url(load_settings().database_url).render_as_string(hide_password=True)
+        url = make_url(settings().database_url).render_as_string(hide_password=True)
     except (SettingsError, ValueError):
         url = "(unparsable)"
     reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0][:200]
     return f"ACTAS_DATABASE_URL={url!r} cannot be used: {reason}"
 
 
+#: The group's options that stand in for a setting, and the variable each overrides.
+OVERRIDES = {"database_url": "ACTAS_DATABASE_URL", "key_file": "ACTAS_KEY_FILE"}
+
+
 def settings() -> Settings:
-    return load_settings()
+    """The settings of this command: ``actas --database-url/--key-file`` win over the
+    environment, which wins over ``actas.toml`` in the working directory."""
+    environ = dict(os.environ)
+    context = click.get_current_context(silent=True)
+    given = context.find_root().obj if context is not None else None
+    if isinstance(given, dict):
+        for option, variable in OVERRIDES.items():
+            if given.get(option):
+                environ[variable] = str(given[option])
+    return load_settings(environ)
 
 
 def services() -> ServiceContext:

@@ -81,6 +81,7 @@ def _decide(page: Page, case_id: str, form: AccessForm) -> tuple[Decision | None
 
 def _access_page(page: Page, case: Case, form: AccessForm, *, status: int = 200) -> Response:
     decision, decision_errors = _decide(page, case.id, form)
+    page.shown_at = path("cases", case.id, "access")
     cards = directory.subject_cards(page.ctx, [(case.application_id, case.subject_id)])
     bg = page.ctx.policy.break_glass
     return page.render(
@@ -147,6 +148,7 @@ def _request_context(page: Page, request_id: str) -> dict[str, Any]:
     request, answers = requests_service.get_request(page.ctx, request_id)
     case, session_id = cases_service.case_of_request(page.ctx, request)
     cards = directory.subject_cards(page.ctx, [(request.application_id, request.subject_id)])
+    session = sessions_service.get_session(page.ctx, session_id) if session_id else None
     return {
         "r": request,
         "answers": answers,
@@ -157,7 +159,8 @@ def _request_context(page: Page, request_id: str) -> dict[str, Any]:
         "mine": request.staff_id == page.staff.id,
         "answer": _answer(page, request),
         "back": "request",
-        "session_id": session_id,
+        "session_id": session.id if session else None,
+        "session_live": session is not None and session.live_at(page.now()),
     }
 
 
@@ -165,6 +168,7 @@ def request_page(
     page: Page, *, status: int = 200, status_errors: list[str] | None = None
 ) -> Response:
     context = _request_context(page, page.param("request"))
+    page.shown_at = path("requests", context["r"].id)
     return page.render(
         "request.html",
         status=status,
@@ -221,6 +225,7 @@ def _approver(page: Page) -> None:
 
 def approvals(page: Page, *, status: int = 200) -> Response:
     _approver(page)
+    page.shown_at = path("approvals")
     pending = requests_service.requests_in(page.ctx, frozenset({RequestState.PENDING_APPROVAL}))
     pending.sort(key=lambda r: r.created_at)
     cards = directory.subject_cards(page.ctx, [(r.application_id, r.subject_id) for r in pending])

@@ -3,19 +3,19 @@ verification status and exports (JSON Lines and CSV) of the filtered events."""
 
 from __future__ import annotations
 
-import json
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 from urllib.parse import urlencode
 
 from starlette.responses import Response, StreamingResponse
 
-from actas.console import timefmt
+from actas.console import audit_rows, timefmt
 from actas.console.web import Page
-from actas.domain.audit import AuditQuery
+from actas.domain.audit import AuditQuery, in_time_order
 from actas.domain.errors import ActasError, InvalidInput
 from actas.http.downloads import attachment
 from actas.services import audit as audit_service
+from actas.services import directory
 from actas.services import staff as staff_service
 
 LIMITS = (50, 200, 1000)
@@ -44,6 +44,9 @@ EVENT_TYPES = (
     "session.handoff_redeemed",
     "session.refreshed",
     "session.extended",
+    "session.reopened",
+    "app.request",
+    "app.refused",
     "session.ended",
     "session.revoked",
     "account.created",
@@ -51,6 +54,27 @@ EVENT_TYPES = (
     "subject.created",
     "subject.updated",
 )
+
+
+#: Prefix filters offered beside the types: every event of a kind.
+TYPE_PREFIXES = ("app.*", "session.*", "access.*", "case.*", "staff.*")
+
+
+def session_timeline(page: Page) -> Response:
+    """Everything one session did, in the order it happened, with the approvals before it."""
+    timeline = audit_service.session_timeline(page.ctx, page.param("session"))
+    names = audit_rows.Names(page, timeline.events)
+    session = timeline.session
+    cards = directory.subject_cards(page.ctx, [(session.application_id, session.subject_id)])
+    return page.render(
+        "timeline.html",
+        title="Session timeline",
+        timeline=timeline,
+        s=session,
+        card=cards.get((session.application_id, session.subject_id)),
+        events=[audit_rows.shown(e, names) for e in timeline.events],
+        staff_name=names.staff_name,
+    )
 
 
 def _filters(page: Page) -> dict[str, Any]:
@@ -83,19 +107,16 @@ def _query(page: Page, filters: dict[str, Any]) -> AuditQuery:
     )
 
 
-def _shown(event: dict[str, Any]) -> dict[str, Any]:
-    shown = dict(event)
-    shown["at_time"] = datetime.fromisoformat(str(event["at"])).astimezone(UTC)
-    shown["pretty"] = json.dumps(event, indent=2, ensure_ascii=False, sort_keys=True)
-    return shown
-
-
 def audit(page: Page) -> Response:
     filters = _filters(page)
     events: list[dict[str, Any]] = []
     status = 200
     try:
-        events = [_shown(e) for e in audit_service.read_events(page.ctx, _query(page, filters))]
+        found = audit_service.read_events(page.ctx, _query(page, filters))
+        names = audit_rows.Names(page, found)
+        # Newest first by when it happened: an End before the session.ended it caused.
+        ordered = reversed(in_time_order(found))
+        events = [audit_rows.shown(e, names) for e in ordered]
     except ActasError as exc:
         status = page.failed(exc)
     members = staff_service.list_staff(page.ctx)
@@ -109,6 +130,7 @@ def audit(page: Page) -> Response:
         staff_list=sorted(members, key=lambda m: m.display_name.lower()),
         names={m.id: m for m in members},
         event_types=EVENT_TYPES,
+        type_prefixes=TYPE_PREFIXES,
         export_query=f"?{urlencode(exported)}" if exported else "",
     )
 

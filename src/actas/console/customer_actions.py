@@ -23,12 +23,12 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route, request_response
 
-from actas.console.security_headers import SecurityHeaders
 from actas.console.web import PREFIX, TEMPLATES
 from actas.domain.customer import ActionKind, FixAnswer
 from actas.domain.errors import ActasError
 from actas.http.callers import request_actor, services_of
 from actas.http.problems import STATUS
+from actas.http.security_headers import SecurityHeaders
 from actas.services import customer as customer_service
 
 log = logging.getLogger("actas.customer")

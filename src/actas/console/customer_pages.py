@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from starlette.responses import Response
 
-from actas.console.web import Page, path, staff_names
+from actas.console.web import Page, path, staff_names, waiting_names
 from actas.domain.access import CaseStatus, NoteKind
 from actas.domain.errors import ActasError, InvalidInput
 from actas.domain.links import LinkPurpose
@@ -44,7 +44,12 @@ def search(page: Page) -> Response:
     except ActasError as exc:
         status = page.failed(exc)
     return page.render(
-        "search.html", status=status, title="Find a customer", query=query, results=results
+        "search.html",
+        status=status,
+        title="Find a customer",
+        query=query,
+        results=results,
+        **(waiting_names(page) if not query else {}),
     )
 
 
@@ -52,6 +57,7 @@ def _subject_page(
     page: Page, application_id: str, subject_id: str, *, status: int = 200
 ) -> Response:
     card = directory.subject_card(page.ctx, application_id, subject_id)
+    page.shown_at = path("subjects", application_id, subject_id)
     return page.render(
         "subject.html",
         status=status,
@@ -97,6 +103,7 @@ def case_page(page: Page, case_id: str, *, status: int = 200) -> Response:
     flow = support_flow.support_flow(page.ctx, case_id)
     verifications = verification_service.verifications_for_case(page.ctx, case_id)
     case = detail.case
+    page.shown_at = path("cases", case.id)
     cards = directory.subject_cards(page.ctx, [(case.application_id, case.subject_id)])
     return page.render(
         "case.html",

@@ -8,7 +8,8 @@ staff member in, checks a POST's CSRF token and the roles, and adds the security
 from __future__ import annotations
 
 from fastapi import APIRouter
-from starlette.routing import Mount, Route
+from starlette.responses import RedirectResponse
+from starlette.routing import Mount, Route, compile_path
 from starlette.staticfiles import StaticFiles
 
 from actas.console import (
@@ -23,9 +24,9 @@ from actas.console import (
     sso_pages,
     staff_pages,
 )
-from actas.console.security_headers import SecurityHeaders
-from actas.console.web import PREFIX, TEMPLATES, View, view
+from actas.console.web import HOME, PREFIX, TEMPLATES, View, not_found, view
 from actas.domain.roles import Role
+from actas.http.security_headers import SecurityHeaders
 
 STATIC = TEMPLATES.parent / "static"
 SECURITY = (Role.SECURITY,)
@@ -62,7 +63,9 @@ PAGES: tuple[tuple[str, str, View, bool, tuple[Role, ...]], ...] = (
     ("/sessions/{session}/end", "POST", session_pages.end, False, ()),
     ("/sessions/{session}/revoke", "POST", session_pages.revoke, False, ()),
     ("/sessions/{session}/extend", "POST", session_pages.extend, False, ()),
+    ("/sessions/{session}/reopen", "POST", session_pages.reopen, False, ()),
     ("/audit", "GET", audit_pages.audit, False, SECURITY),
+    ("/sessions/{session}/timeline", "GET", audit_pages.session_timeline, False, SECURITY),
     ("/audit/verify", "GET", audit_pages.verify, False, SECURITY),
     ("/audit/export.jsonl", "GET", audit_pages.export_jsonl, False, SECURITY),
     ("/audit/export.csv", "GET", audit_pages.export_csv, False, SECURITY),
@@ -92,7 +95,31 @@ def _build() -> APIRouter:
     # Vendored htmx, the stylesheet and the script: revalidated, never from another host.
     static = SecurityHeaders(StaticFiles(directory=STATIC), cache_control="no-cache")
     router.routes.append(Mount(f"{PREFIX}/static", app=static, name="console:static"))
+    # Last: every other address under /console is the console's 404 page, not JSON. It
+    # matches any method, so a GET on a form's address lands here too (not a bare 405).
+    gets = {suffix for suffix, method, *_ in PAGES if method == "GET"}
+    form_only = [
+        compile_path(PREFIX + suffix)[0] for suffix, method, *_ in PAGES if suffix not in gets
+    ]
+
+    def is_form_only(address: str) -> bool:
+        return any(pattern.match(address) for pattern in form_only)
+
+    router.routes.append(
+        Route(PREFIX, lambda _: RedirectResponse(HOME, status_code=303), name="console:bare")
+    )
+    router.routes.append(
+        Route(
+            PREFIX + "/{rest:path}",
+            not_found(is_form_only),
+            methods=list(_METHODS),
+            name="console:not_found",
+        )
+    )
     return router
+
+
+_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
 
 
 router = _build()

@@ -13,6 +13,7 @@ from actas.services import sessions as sessions_service
 
 def sessions(page: Page, *, status: int = 200) -> Response:
     live = sorted(sessions_service.live_sessions(page.ctx), key=lambda s: s.expires_at)
+    page.shown_at = path("sessions")
     return page.render(
         "sessions.html",
         status=status,
@@ -26,6 +27,7 @@ def sessions(page: Page, *, status: int = 200) -> Response:
 
 def session(page: Page, *, status: int = 200) -> Response:
     found = sessions_service.get_session(page.ctx, page.param("session"))
+    page.shown_at = path("sessions", found.id)
     cards = directory.subject_cards(page.ctx, [(found.application_id, found.subject_id)])
     return page.render(
         "session.html",
@@ -68,6 +70,28 @@ def revoke(page: Page) -> Response:
     except ActasError as exc:
         return _back(page, page.failed(exc))
     return page.redirect(path("sessions"), done="revoked")
+
+
+def reopen(page: Page) -> Response:
+    """A new one-time link for the staff member's own live session, after a fresh code."""
+    try:
+        started = sessions_service.reopen(
+            page.ctx,
+            staff=page.staff,
+            session_id=page.param("session"),
+            code=page.text("code", limit=16).strip() or None,
+            by=page.me.actor,
+        )
+    except ActasError as exc:
+        return session(page, status=page.failed(exc))
+    assert started.redirect_url is not None
+    page.shown_at = path("sessions", started.session.id)  # a reload reads, never posts
+    return page.render(
+        "started.html",
+        title="Session opened again",
+        session=started.session,
+        redirect_url=started.redirect_url,
+    )
 
 
 def extend(page: Page) -> Response:

@@ -37,17 +37,18 @@ def iso_utc(at: datetime) -> str:
     return at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def local_text(at: datetime, tz: tzinfo) -> str:
-    return at.astimezone(tz).strftime("%Y-%m-%d %H:%M %Z")
+def local_text(at: datetime, tz: tzinfo, *, seconds: bool = False) -> str:
+    return at.astimezone(tz).strftime("%Y-%m-%d %H:%M:%S %Z" if seconds else "%Y-%m-%d %H:%M %Z")
 
 
-def when(at: datetime | None, tz: tzinfo) -> Markup:
-    """``<time>`` in the staff member's zone; the title holds the UTC value."""
+def when(at: datetime | None, tz: tzinfo, *, seconds: bool = False) -> Markup:
+    """``<time>`` in the staff member's zone; the title holds the UTC value. ``seconds`` for
+    the audit log, where events a second apart must read apart."""
     if at is None:
         return Markup("—")
     utc = at.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
-    return Markup('<time datetime="{}" title="{}" data-local>{}</time>').format(
-        iso_utc(at), utc, local_text(at, tz)
+    return Markup('<time datetime="{}" title="{}" data-local="{}">{}</time>').format(
+        iso_utc(at), utc, "seconds" if seconds else "", local_text(at, tz, seconds=seconds)
     )
 
 

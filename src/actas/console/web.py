@@ -27,7 +27,6 @@ from starlette.routing import request_response
 from starlette.types import ASGIApp
 
 from actas.console import csrf, timefmt
-from actas.console.security_headers import SecurityHeaders
 from actas.domain.access import REVOKERS
 from actas.domain.audit import Actor
 from actas.domain.errors import ActasError, AuthenticationFailed, InvalidInput
@@ -36,6 +35,9 @@ from actas.domain.staff import Staff, StaffSession
 from actas.domain.subjects import AccountFlag
 from actas.http.callers import SESSION_COOKIE, request_actor, services_of
 from actas.http.problems import STATUS, TITLES
+from actas.http.security_headers import SecurityHeaders
+from actas.services import directory
+from actas.services import inbox as inbox_service
 from actas.services import staff as staff_service
 from actas.services.context import ServiceContext
 
@@ -123,6 +125,17 @@ class Page:
     caller: Caller | None = None
     form: FormData | None = None
     errors: list[str] = field(default_factory=list)
+    #: The GET address of the page a failed POST is shown as (``console.js`` puts it in the
+    #: address bar), so the form's URL never stays there.
+    shown_at: str | None = None
+    _inbox: inbox_service.Inbox | None = None
+
+    @property
+    def inbox(self) -> inbox_service.Inbox:
+        """What waits for the signed-in staff member (read once per request)."""
+        if self._inbox is None:
+            self._inbox = inbox_service.inbox(self.ctx, self.staff)
+        return self._inbox
 
     @property
     def me(self) -> Caller:
@@ -192,11 +205,15 @@ class Page:
             "errors": self.errors,
             "tz_name": timefmt.zone_name(tz),
             "now": now,
-            "when": lambda at: timefmt.when(at, tz),
+            "when": lambda at, seconds=False: timefmt.when(at, tz, seconds=seconds),
             "countdown": lambda until: timefmt.countdown(until, now),
             "flag_words": FLAG_WORDS,
             "q": lambda value: quote(str(value), safe=""),
             "prefix": PREFIX,
+            # The audit log (and so a session's timeline) is for the security role only.
+            "reads_audit": self.caller is not None and Role.SECURITY in self.caller.staff.roles,
+            "shown_at": self.shown_at if self.request.method == "POST" else None,
+            "kept_comment": self._kept_comment,
         }
 
     def _nav(self) -> list[tuple[str, str, bool]]:
@@ -204,16 +221,24 @@ class Page:
             return []
         roles = self.caller.staff.roles
         path = self.request.url.path
-        entries = [(f"{PREFIX}/search", "Find a customer")]
+        waiting = self.inbox
+        entries = [(f"{PREFIX}/search", "Find a customer" + _count(waiting.count, "waiting"))]
         if roles & self.ctx.policy.approver_roles:
-            entries.append((f"{PREFIX}/approvals", "Approvals"))
-        entries.append((f"{PREFIX}/sessions", "Live sessions"))
+            entries.append((f"{PREFIX}/approvals", "Approvals" + _count(len(waiting.to_approve))))
+        entries.append((f"{PREFIX}/sessions", "Live sessions" + _count(len(waiting.live), "yours")))
         if Role.SECURITY in roles:
             entries.append((f"{PREFIX}/audit", "Audit"))
             entries.append((f"{PREFIX}/alerts", "Alerts"))
         if Role.ADMIN in roles:
             entries.append((f"{PREFIX}/staff", "Staff"))
         return [(href, label, path.startswith(href)) for href, label in entries]
+
+    def _kept_comment(self, request_id: str) -> str:
+        """The comment an approver wrote, when their answer to ``request_id`` was refused:
+        shown again so that it need not be typed twice (a TOTP code is never kept)."""
+        if self.form is None or self.param("request") != request_id:
+            return ""
+        return self.text("comment")
 
     def redirect(self, path: str, **query: str) -> Response:
         target = path + (f"?{urlencode(query)}" if query else "")
@@ -227,6 +252,11 @@ class Page:
         return status_for(exc)
 
 
+def _count(n: int, what: str = "") -> str:
+    """`` (2 waiting)`` after a nav label; nothing when there is nothing."""
+    return f" ({n}{' ' + what if what else ''})" if n else ""
+
+
 def sentence(text: str) -> str:
     text = text.strip()
     if not text:
@@ -237,6 +267,28 @@ def sentence(text: str) -> str:
 
 def staff_names(ctx: ServiceContext) -> dict[str, Staff]:
     return {member.id: member for member in staff_service.list_staff(ctx)}
+
+
+def waiting_names(page: Page) -> dict[str, Any]:
+    """``subject_name`` and ``staff_name`` for the "waiting for you" list."""
+    waiting = page.inbox
+    keys = [
+        (x.application_id, x.subject_id)
+        for x in (*waiting.to_approve, *waiting.to_start, *waiting.waiting_on_others)
+    ]
+    keys += [(x.application_id, x.subject_id) for x in waiting.live]
+    keys += [(x.application_id, x.subject_id) for x in waiting.cases]
+    cards = directory.subject_cards(page.ctx, keys)
+    names = staff_names(page.ctx)
+
+    def subject_name(item: Any) -> str:
+        card = cards.get((item.application_id, item.subject_id))
+        return card.subject.display_name if card and card.subject.display_name else item.subject_id
+
+    def staff_name(staff_id: str) -> str:
+        return names[staff_id].display_name if staff_id in names else staff_id
+
+    return {"subject_name": subject_name, "staff_name": staff_name, "show_waiting": True}
 
 
 def can_revoke(staff: Staff) -> bool:
@@ -296,6 +348,33 @@ def view(fn: View, *, public: bool = False, roles: Iterable[Role] = ()) -> ASGIA
             status = status_for(exc)
             refused = Refused(status, TITLES.get(status, "Refused"), sentence(exc.detail))
             return await run_in_threadpool(_refusal, page, refused)
+
+    return SecurityHeaders(request_response(endpoint))
+
+
+def not_found(form_only: Callable[[str], bool]) -> ASGIApp:
+    """The console's own 404 page for any address under it that names no page (and for a
+    visit to an address that only takes a form), instead of the API's JSON problem. Nothing
+    is read from a form and nothing changes, whatever the method."""
+
+    async def endpoint(request: Request) -> Response:
+        ctx = services_of(request)
+        page = Page(
+            request=request, ctx=ctx, tz=timefmt.zone(request.cookies.get(timefmt.TZ_COOKIE))
+        )
+        try:
+            page.caller = await run_in_threadpool(current_caller, request, ctx)
+        except SignInRequired:
+            page.caller = None
+        if form_only(request.url.path):
+            detail = (
+                "This address takes a form sent from a console page; it is not a page to open. "
+                "Go back to the page the form is on."
+            )
+        else:
+            detail = "There is no console page at this address. It may have been mistyped."
+        refused = Refused(404, "Page not found", detail)
+        return await run_in_threadpool(_refusal, page, refused)
 
     return SecurityHeaders(request_response(endpoint))
 

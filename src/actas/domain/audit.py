@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import base64
 import hashlib
-from collections.abc import Mapping
+import re
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
@@ -153,8 +154,31 @@ class AuditQuery:
     limit: int = 100
     #: Newest first (for a tail); otherwise oldest first from ``after_seq``.
     newest_first: bool = False
+    #: Only events of this session or carrying one of these request ids (a session's
+    #: timeline: what it did and the requests and approvals that led to it).
+    session: str | None = None
+    requests: tuple[str, ...] = ()
+
+    @property
+    def type_prefix(self) -> str | None:
+        """``app.*`` (or ``app*``) matches every type that starts with ``app.``; a bare word
+        with no dot (``session``) is read as ``session.*``, since no type is a bare word."""
+        if self.type is None:
+            return None
+        if self.type.endswith("*"):
+            return self.type[:-1]
+        if "." not in self.type:
+            return self.type + "."
+        return None
 
     def __post_init__(self) -> None:
+        if self.type is not None and not _TYPE_FILTER.fullmatch(self.type):
+            shown = self.type[:64]
+            raise InvalidInput(
+                f"event type {shown!r} is not a type (session.started) or a prefix (session.*)"
+            )
+        if len(self.requests) > 50:
+            raise InvalidInput(f"at most 50 requests, got {len(self.requests)}")
         if not 1 <= self.limit <= 1000:
             raise InvalidInput(f"limit {self.limit} is outside 1..1000")
         if self.after_seq < 0:
@@ -163,6 +187,31 @@ class AuditQuery:
             value = getattr(self, name)
             if value is not None and value.tzinfo is None:
                 raise InvalidInput(f"{name} must carry a time zone")
+
+
+_TYPE_FILTER = re.compile(r"[a-z][a-z0-9_.]{0,62}\*?")
+
+
+def happened_at(event: Mapping[str, Any]) -> datetime:
+    """When an event happened: what the application reported for its own events (the moment
+    the request began), else when the broker recorded it. A request that caused a broker
+    event (an End, ``session.ended``) thus sorts before it, although it arrived later."""
+    data = event.get("data")
+    reported = data.get("reported_at") if isinstance(data, Mapping) else None
+    for value in (reported, event.get("at")):
+        if isinstance(value, str):
+            try:
+                at = datetime.fromisoformat(value.replace("Z", "+00:00"))
+            except ValueError:
+                continue
+            if at.tzinfo is not None:
+                return at
+    return datetime.min.replace(tzinfo=UTC)
+
+
+def in_time_order(events: Iterable[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+    """Events in the order they happened; the chain's order (seq) breaks ties."""
+    return sorted(events, key=lambda e: (happened_at(e), int(e.get("seq") or 0)))
 
 
 #: What a verification of the log can find wrong (see ``actas.audit.verify``).
@@ -197,12 +246,16 @@ class VerifyReport:
     detail: str | None = None
 
     def summary(self) -> str:
+        events = counted(self.events, "event")
+        checkpoints = counted(self.checkpoints, "checkpoint")
         if self.ok:
-            return (
-                f"audit log OK: {self.events} events chained, "
-                f"{self.checkpoints} checkpoints verified"
-            )
+            return f"audit log OK: {events} chained, {checkpoints} verified"
         return (
             f"audit log FAILED ({self.problem}) at seq {self.first_bad_seq}: {self.detail} "
-            f"[{self.events} events and {self.checkpoints} checkpoints were good before it]"
+            f"[{events} and {checkpoints} were good before it]"
         )
+
+
+def counted(n: int, noun: str) -> str:
+    """``1 checkpoint``, ``2 checkpoints``, ``0 checkpoints``: English plural rules for a count."""
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"

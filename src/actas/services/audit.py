@@ -9,9 +9,10 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from actas.domain.audit import AuditQuery, VerifyReport
+from actas.domain.access import AccessRequest, AccessSession
+from actas.domain.audit import AuditQuery, VerifyReport, in_time_order
 from actas.domain.repos import Checkpoint
-from actas.services import audit_export
+from actas.services import audit_export, trail
 from actas.services.context import ServiceContext
 
 ExportFormat = Literal["jsonl", "csv"]
@@ -24,6 +25,57 @@ MEDIA_TYPES: dict[str, str] = {
 def read_events(ctx: ServiceContext, query: AuditQuery) -> list[dict[str, Any]]:
     with ctx.read() as uow:
         return uow.audit.query(query)
+
+
+#: The most events a timeline shows (pages of 1000 read oldest first).
+TIMELINE_LIMIT = 5000
+
+
+@dataclass(frozen=True)
+class Timeline:
+    session: AccessSession
+    #: The requests that led to the session and extended it, oldest first.
+    requests: list[AccessRequest]
+    #: Everything the session did, the requests and their answers included, in the order
+    #: it happened (see :func:`actas.domain.audit.in_time_order`).
+    events: list[dict[str, Any]]
+    #: More events exist than :data:`TIMELINE_LIMIT`; the first ones are shown.
+    truncated: bool
+
+
+def session_timeline(ctx: ServiceContext, session_id: str) -> Timeline:
+    """One session's story: its request and approvals, start, handoffs, every request the
+    application reported, refusals, extensions and the end."""
+    with ctx.read() as uow:
+        session = trail.load_session(uow, session_id)
+        requests = [
+            r
+            for r in uow.requests.for_case(session.case_id)
+            if r.id == session.request_id or r.extends_session_id == session.id
+        ]
+        events: list[dict[str, Any]] = []
+        after = 0
+        truncated = False
+        while True:
+            page = uow.audit.query(
+                AuditQuery(
+                    subject=session.subject_id,
+                    session=session.id,
+                    requests=tuple(r.id for r in requests[:50]),
+                    after_seq=after,
+                    limit=1000,
+                )
+            )
+            events += page
+            if len(page) < 1000:
+                break
+            if len(events) >= TIMELINE_LIMIT:
+                truncated = True
+                break
+            after = int(page[-1]["seq"])
+    requests.sort(key=lambda r: r.created_at)
+    ordered = [dict(e) for e in in_time_order(events)]
+    return Timeline(session=session, requests=requests, events=ordered, truncated=truncated)
 
 
 def latest_checkpoint(ctx: ServiceContext) -> Checkpoint | None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from urllib.parse import urlencode
 
 from actas.domain.access import (
@@ -112,15 +112,7 @@ def _open(
         review_required=request.review_required,
     )
     uow.sessions.add(session)
-    code = new_token(HANDOFF_PREFIX)
-    uow.handoffs.add(
-        code_hash=token_hash(code),
-        session_id=session.id,
-        application_id=session.application_id,
-        handoff_url=handoff_url,
-        issued_at=now,
-        expires_at=now + HANDOFF_TTL,
-    )
+    code, redirect = _handoff(uow, session, now)
     uow.audit.record(
         trail.event(
             "session.started",
@@ -148,8 +140,65 @@ def _open(
     )
     # The customer hears of it in the same transaction: no session without its notice.
     notices.session_started(ctx, uow, session=session, case=case, request=request, by=by)
-    redirect = f"{handoff_url}?{urlencode({'code': code})}"
     return Started(session=session, handoff_code=code, redirect_url=redirect)
+
+
+def _handoff(uow: UnitOfWork, session: AccessSession, now: datetime) -> tuple[str, str]:
+    """A new one-time handoff code for ``session`` (stored hashed, bound to the session, the
+    application and the exact handoff URL) and the address that carries it."""
+    code = new_token(HANDOFF_PREFIX)
+    uow.handoffs.add(
+        code_hash=token_hash(code),
+        session_id=session.id,
+        application_id=session.application_id,
+        handoff_url=session.handoff_url,
+        issued_at=now,
+        expires_at=now + HANDOFF_TTL,
+    )
+    return code, f"{session.handoff_url}?{urlencode({'code': code})}"
+
+
+def reopen(
+    ctx: ServiceContext, *, staff: Staff, session_id: str, code: str | None, by: Actor
+) -> Started:
+    """Open a live session again in the browser: a missed or expired handoff link is not a
+    dead end. Only the staff member in the session, only while it is live, and only after a
+    fresh TOTP code (the same step-up as Start), since the new code carries the session's
+    whole access. Each reopening is audited (``session.reopened``)."""
+    failure: Exception | None = None
+    started: Started | None = None
+    with ctx.uow() as uow:
+        session = trail.load_session(uow, session_id)
+        now = ctx.clock()
+        if session.staff_id != staff.id:
+            raise Forbidden("only the staff member in the session may open it again")
+        if not session_allows(session, SessionEvent.HANDOFF, now):
+            raise Conflict("the session has ended; ask for access again from the case")
+        try:
+            throttle.verify_step_up(ctx, uow, staff, code)
+        except StepUpRequired as exc:
+            failure = exc
+        else:
+            # The session moves to the new link: a browser that had it can no longer refresh
+            # (its token lapses within minutes), and the new code can be redeemed once.
+            uow.sessions.clear_refresh(session.id)
+            handoff_code, redirect = _handoff(uow, session, now)
+            uow.audit.record(
+                trail.event(
+                    "session.reopened",
+                    by,
+                    session=session,
+                    data={
+                        "handoff_url": session.handoff_url,
+                        "handoff_expires_at": (now + HANDOFF_TTL).isoformat(),
+                    },
+                )
+            )
+            started = Started(session=session, handoff_code=handoff_code, redirect_url=redirect)
+    if failure is not None:
+        raise failure
+    assert started is not None
+    return started
 
 
 def _extend(ctx: ServiceContext, uow: UnitOfWork, request: AccessRequest, by: Actor) -> Started:

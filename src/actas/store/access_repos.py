@@ -147,6 +147,14 @@ class SqlCaseRepo:
         )
         return [_case(r) for r in rows]
 
+    def open_for_staff(self, staff_id: str) -> list[Case]:
+        rows = self.conn.execute(
+            select(cases)
+            .where(cases.c.staff_id == staff_id, cases.c.status == CaseStatus.OPEN.value)
+            .order_by(cases.c.opened_at.desc())
+        )
+        return [_case(r) for r in rows]
+
 
 def _request(row: Row[Any]) -> AccessRequest:
     return from_row(

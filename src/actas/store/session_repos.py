@@ -87,6 +87,13 @@ class SqlAccessSessionRepo:
         )
         return result.rowcount == 1
 
+    def clear_refresh(self, session_id: str) -> bool:
+        t = access_sessions
+        result = self.conn.execute(
+            update(t).where(t.c.id == session_id, t.c.ended_at.is_(None)).values(refresh_hash=None)
+        )
+        return result.rowcount == 1
+
     def touch(self, session_id: str, *, refresh_hash: str, at: datetime) -> bool:
         t = access_sessions
         result = self.conn.execute(

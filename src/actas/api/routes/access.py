@@ -359,6 +359,21 @@ def end(session_id: str, caller: StaffDep, ctx: ServicesDep) -> dict[str, Any]:
     return session_out(session)
 
 
+@router.post(
+    "/sessions/{session_id}/reopen",
+    summary="Step up with a TOTP code and get a new one-time handoff for your live session",
+)
+def reopen(session_id: str, body: StartIn, caller: StaffDep, ctx: ServicesDep) -> dict[str, Any]:
+    started = sessions_service.reopen(
+        ctx, staff=caller.staff, session_id=session_id, code=body.code, by=caller.actor
+    )
+    return {
+        "session": session_out(started.session),
+        "handoff_code": started.handoff_code,
+        "redirect_url": started.redirect_url,
+    }
+
+
 @router.post("/sessions/{session_id}/revoke", summary="Revoke (owner, lead, security, admin)")
 def revoke(session_id: str, body: RevokeIn, caller: StaffDep, ctx: ServicesDep) -> dict[str, Any]:
     session = sessions_service.revoke_session(

@@ -18,21 +18,38 @@
     return (n < 10 ? "0" : "") + n;
   }
 
-  function localText(date, tz) {
+  function localText(date, tz, seconds) {
     var parts = {};
     new Intl.DateTimeFormat("en-GB", {
       timeZone: tz, year: "numeric", month: "2-digit", day: "2-digit",
-      hour: "2-digit", minute: "2-digit", hourCycle: "h23", timeZoneName: "short"
+      hour: "2-digit", minute: "2-digit", second: "2-digit", hourCycle: "h23",
+      timeZoneName: "short"
     }).formatToParts(date).forEach(function (p) { parts[p.type] = p.value; });
     return parts.year + "-" + parts.month + "-" + parts.day + " " + parts.hour + ":" +
-      parts.minute + " " + (parts.timeZoneName || tz);
+      parts.minute + (seconds ? ":" + parts.second : "") + " " + (parts.timeZoneName || tz);
   }
 
   function localise(root, tz) {
     root.querySelectorAll("time[data-local]").forEach(function (el) {
       var at = new Date(el.getAttribute("datetime"));
-      if (!isNaN(at)) { el.textContent = localText(at, tz); }
+      var seconds = el.getAttribute("data-local") === "seconds";
+      if (!isNaN(at)) { el.textContent = localText(at, tz, seconds); }
     });
+    // The footer names the zone the times are now in, not the server's first guess (UTC).
+    var name = document.getElementById("tz-name");
+    if (name) { name.textContent = tz; }
+    var hover = document.getElementById("tz-hover");
+    if (hover) { hover.hidden = tz === "UTC"; }
+  }
+
+  function keepAddress() {
+    // A form that failed is shown again as the page it came from: put that page's address
+    // in the address bar, so a reload does not post again and a bookmark is a page.
+    var url = document.body.getAttribute("data-url");
+    if (url && url.charAt(0) === "/" && url.charAt(1) !== "/" &&
+        url !== location.pathname + location.search) {
+      history.replaceState(null, "", url);
+    }
   }
 
   function leftText(until) {
@@ -55,6 +72,7 @@
   }
 
   function start() {
+    keepAddress();
     var tz = browserZone();
     if (tz && document.body.getAttribute("data-tz") !== tz) {
       // The server renders times in this zone from the next page on.

@@ -1,7 +1,7 @@
-"""The console's response headers: a strict Content-Security-Policy and its companions.
+"""The HTML pages' response headers: a strict Content-Security-Policy and its companions.
 
-Pure ASGI, wrapped around each console route (and the static files), so that the API's JSON
-responses keep their own headers and the cost is one header merge per response.
+Pure ASGI, wrapped around each console route, the API docs page and their static files, so that
+the API's JSON responses keep their own headers and the cost is one header merge per response.
 """
 
 from __future__ import annotations
