@@ -28,16 +28,16 @@ from actas_sdk import (
     Config,
     ImpersonationContext,
     name_resource,
-    protected_action,
     skip_during_impersonation,
 )
 from actas_sdk.asgi import ActAsMiddleware
 from actas_sdk.suppress import patch_smtplib
-from notes_app import support_admin
+from notes_app import recovery, support_admin
 from notes_app.directory import Directory
+from notes_app.grants import Grants
 from notes_app.mailer import Email, LogMailer, Mailer, SmtpMailer
 from notes_app.settings import Settings
-from notes_app.store import EmailTaken, Store, User
+from notes_app.store import Store, User
 
 log = logging.getLogger("notes_app")
 
@@ -50,7 +50,10 @@ FLASHES = {
     "saved": ("ok", "Saved."),
     "deleted": ("ok", "Note deleted."),
     "profile": ("ok", "Profile saved."),
-    "email": ("ok", "Email changed: check the new inbox for a confirmation link."),
+    "email-pending": ("info", "Check your inbox: the change waits for you to confirm it there."),
+    "email-confirmed": ("ok", "Email confirmed."),
+    "email-taken": ("error", "Not changed: that address now belongs to another user."),
+    "password-set": ("ok", "Password changed. Sign in with the new one."),
     "signed-out": ("info", "You are signed out."),
 }
 
@@ -61,6 +64,7 @@ class Services:
     store: Store
     mailer: Mailer
     directory: Directory | None
+    grants: Grants
 
 
 def _services(request: Request) -> Services:
@@ -129,7 +133,9 @@ def create_app(settings: Settings, *, mailer: Mailer | None = None) -> FastAPI:
         if settings.actas_url and settings.actas_credential
         else None
     )
-    services = Services(settings=settings, store=store, mailer=mailer, directory=directory)
+    services = Services(
+        settings=settings, store=store, mailer=mailer, directory=directory, grants=Grants(store)
+    )
     templates = Jinja2Templates(directory=HERE / "templates")
 
     @contextlib.asynccontextmanager
@@ -315,7 +321,8 @@ def create_app(settings: Settings, *, mailer: Mailer | None = None) -> FastAPI:
 
     @app.get("/settings", response_class=HTMLResponse)
     def settings_page(request: Request, user: UserDep) -> Response:
-        return render(request, "settings.html", user)
+        pending = recovery.pending_email(services.grants, user)
+        return render(request, "settings.html", user, pending=pending)
 
     @app.post("/settings/profile", dependencies=[SameOrigin])
     def save_profile(
@@ -325,33 +332,15 @@ def create_app(settings: Settings, *, mailer: Mailer | None = None) -> FastAPI:
         _mirror(services, user.id)
         return back("/settings", "profile")
 
-    @app.post("/settings/email", dependencies=[SameOrigin])
-    @protected_action("email")
-    def change_email(
-        request: Request,
-        user: UserDep,
-        email: Annotated[str, Form(min_length=3, max_length=320, pattern=r"^[^@\s]+@[^@\s]+$")],
-        password: Annotated[str, Form(max_length=200)],
-    ) -> Response:
-        # An identity change: the SDK refuses it during impersonation whatever the scopes.
-        if store.authenticate(user.email, password) is None:
-            return render(
-                request, "message.html", user, 400, heading="Not changed", text="Wrong password."
-            )
-        try:
-            store.set_email(user.id, email)
-        except EmailTaken:
-            return render(
-                request,
-                "message.html",
-                user,
-                409,
-                heading="Not changed",
-                text="That address belongs to another user.",
-            )
-        email_user(user, "Your sign-in email was changed", f"It is now {email}.")
-        _mirror(services, user.id)
-        return back("/settings", "email")
+    recovery.install(
+        app,
+        services.grants,
+        render=render,
+        back=back,
+        user_of=lambda request: _optional_user(request, services),
+        same_origin=SameOrigin,
+        acting=_acting,
+    )
 
     _wire_actas(app, services)
     return app
@@ -391,6 +380,12 @@ def _wire_actas(app: FastAPI, services: Services) -> None:
         config["spool_dir"] = str(settings.actas_spool)
     actas = ActAs(Config(**config))
     app.state.actas = actas
+    recovery.register_links(
+        actas,
+        services.grants,
+        secure_cookies=settings.secure_cookies,
+        changed=lambda user_id: _mirror(services, user_id),
+    )
     # Belt and braces: any other code path that reaches smtplib is silenced too.
     patch_smtplib()
 

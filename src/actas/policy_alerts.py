@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from actas.domain.alerts import WEEKDAYS, AlertRule, AlertRules, WorkingHours
 
 if TYPE_CHECKING:
-    from actas.policy_file import _Reader
+    from actas.policy_reader import Reader
 
 _DAY = 24 * 60
 #: For each rule, its keys: (field of AlertRules, unit in minutes or None for a plain count,
@@ -52,7 +52,7 @@ _HOURS_KEYS = ("start", "end", "days", "timezone")
 _CLOCK_RE = re.compile(r"^([01][0-9]|2[0-3]):([0-5][0-9])$")
 
 
-def _working_hours(reader: _Reader, table: dict[str, Any]) -> WorkingHours:
+def _working_hours(reader: Reader, table: dict[str, Any]) -> WorkingHours:
     path = ("alerts", AlertRule.OUTSIDE_HOURS.value)
     default = WorkingHours()
     found: dict[str, time] = {}
@@ -95,7 +95,7 @@ def _known_zone(name: str) -> bool:
     return True
 
 
-def read_alerts(reader: _Reader, data: object) -> AlertRules:
+def read_alerts(reader: Reader, data: object) -> AlertRules:
     """The alert rules, or the defaults for what ``data`` leaves out; problems go to ``reader``."""
     names = tuple(r.value for r in AlertRule)
     top = reader.table(("alerts",), data, (), names, what="alert rule")

@@ -7,21 +7,17 @@ All the problems in a file are reported at once, each as ``source:line: message`
 
 from __future__ import annotations
 
-import difflib
 import functools
-import json
 import re
 import tomllib
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
-from enum import StrEnum
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
-from actas.domain.errors import ActasError, InvalidInput
+from actas.domain.customer import ALWAYS_SENT, DEFAULT_NOTICES, Notice
+from actas.domain.errors import InvalidInput
 from actas.domain.policy_rules import (
     MAX_APPROVALS,
-    MAX_MINUTES,
     REASON_CODE_RE,
     AccessKind,
     BreakGlass,
@@ -33,12 +29,12 @@ from actas.domain.policy_rules import (
 from actas.domain.roles import Role
 from actas.domain.subjects import AccountFlag
 from actas.policy_alerts import read_alerts
+from actas.policy_reader import PolicyError as PolicyError
+from actas.policy_reader import PolicyProblem as PolicyProblem
+from actas.policy_reader import Reader, show
 
 #: The policy that ships with the broker, used when none is configured.
 DEFAULT_POLICY_PATH = Path(__file__).with_name("default_policy.toml")
-
-E = TypeVar("E", bound=StrEnum)
-KeyPath = tuple[str, ...]
 
 _TOP_REQUIRED = (
     "approver_roles",
@@ -50,195 +46,13 @@ _TOP_REQUIRED = (
     "roles",
     "flags",
 )
-_TOP_OPTIONAL = ("high_risk_kinds", "break_glass", "alerts")
+_TOP_OPTIONAL = ("high_risk_kinds", "break_glass", "alerts", "customer_notices")
 _ROLE_REQUIRED = ("kinds", "scopes", "max_minutes", "assigned_only")
 _ROLE_OPTIONAL = ("requires_approval", "may_reach_privileged")
 _CONFIGURABLE_FLAGS = tuple(f for f in AccountFlag if f is not AccountFlag.NO_ACCESS)
 
 
-@dataclass(frozen=True)
-class PolicyProblem:
-    """One thing wrong with a policy file."""
-
-    source: str
-    #: 1-based; None when the problem has no line (an unreadable file).
-    line: int | None
-    #: The dotted key at fault, "" for the file as a whole.
-    key: str
-    message: str
-
-    def __str__(self) -> str:
-        where = self.source if self.line is None else f"{self.source}:{self.line}"
-        return f"{where}: {self.message}"
-
-
-class PolicyError(ActasError):
-    """The policy file cannot be used. ``str()`` gives one ``source:line: message`` per problem."""
-
-    code = "invalid_policy"
-
-    def __init__(self, problems: Sequence[PolicyProblem]) -> None:
-        if not problems:
-            raise ValueError("a PolicyError needs at least one problem")
-        super().__init__("\n".join(str(p) for p in problems))
-        self.problems = tuple(problems)
-        self.source = problems[0].source
-        self.line = problems[0].line
-        self.key = problems[0].key
-
-
-def _split_dotted(text: str) -> KeyPath:
-    parts = re.findall(r'"([^"]*)"|\'([^\']*)\'|([^.\s]+)', text)
-    return tuple(next(p for p in groups if p) if any(groups) else "" for groups in parts)
-
-
-_HEADER_RE = re.compile(r"^\[\[?\s*(?P<name>[^\]]+?)\s*\]\]?\s*(#.*)?$")
-_KEY_PART = r'(?:[A-Za-z0-9_-]+|"[^"]*"|\'[^\']*\')'
-_KEY_RE = re.compile(rf"^(?P<key>{_KEY_PART}(?:\s*\.\s*{_KEY_PART})*)\s*=")
-
-
-class _Locator:
-    """Finds the line of a key: its table header, then its ``key =`` line inside that table."""
-
-    def __init__(self, text: str) -> None:
-        self.lines = text.splitlines()
-        self.keys: dict[KeyPath, int] = {}
-        self.starts: list[int] = []
-        table: KeyPath = ()
-        in_string = False
-        for number, raw in enumerate(self.lines, start=1):
-            line = raw.strip()
-            was_in_string = in_string
-            in_string ^= (line.count('"""') + line.count("'''")) % 2 == 1
-            if was_in_string:
-                continue
-            if header := _HEADER_RE.match(line):
-                table = _split_dotted(header["name"])
-                self._add(table, number)
-            elif key := _KEY_RE.match(line):
-                self._add(table + _split_dotted(key["key"]), number)
-
-    def _add(self, path: KeyPath, number: int) -> None:
-        self.starts.append(number)
-        for end in range(1, len(path) + 1):
-            self.keys.setdefault(path[:end], number)
-
-    def line(self, path: KeyPath, value: str | None = None) -> int | None:
-        """The line of ``path`` (or of its nearest parent); of ``value`` in it when given."""
-        for end in range(len(path), 0, -1):
-            if path[:end] in self.keys:
-                found = self.keys[path[:end]]
-                break
-        else:
-            return 1 if self.lines else None
-        if value is not None and end == len(path):
-            stop = min((n for n in self.starts if n > found), default=len(self.lines) + 1)
-            quoted = (json.dumps(value), f"'{value}'")
-            for number in range(found, stop):
-                if any(q in self.lines[number - 1] for q in quoted):
-                    return number
-        return found
-
-
-def _show(value: object) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, str):
-        return json.dumps(value[:70])
-    if isinstance(value, int | float):
-        return str(value)
-    if isinstance(value, list):
-        return "an array"
-    if isinstance(value, dict):
-        return "a table"
-    return f"a {type(value).__name__}"
-
-
-def _choices(options: Iterable[str]) -> str:
-    return ", ".join(options)
-
-
-class _Reader:
-    def __init__(self, text: str, source: str) -> None:
-        self.source = source
-        self.locator = _Locator(text)
-        self.problems: list[PolicyProblem] = []
-
-    def fail(self, path: KeyPath, message: str, *, value: str | None = None) -> None:
-        line = self.locator.line(path, value)
-        self.problems.append(PolicyProblem(self.source, line, ".".join(path), message))
-
-    def table(
-        self,
-        path: KeyPath,
-        data: object,
-        required: Sequence[str],
-        optional: Sequence[str] = (),
-        *,
-        what: str = "key",
-    ) -> dict[str, Any]:
-        name = ".".join(path) or "the policy"
-        if not isinstance(data, dict):
-            self.fail(path, f"{name} must be a table, got {_show(data)}")
-            return {}
-        allowed = (*required, *optional)
-        for key in data:
-            if key not in allowed:
-                near = difflib.get_close_matches(key, allowed, n=1)
-                hint = f" (did you mean {near[0]}?)" if near else f"; expected {_choices(allowed)}"
-                self.fail((*path, key), f"unknown {what} {'.'.join((*path, key))}{hint}")
-        for key in required:
-            if key not in data:
-                self.fail(path, f"{name} is missing {key}")
-        return {k: v for k, v in data.items() if k in allowed}
-
-    def integer(self, path: KeyPath, value: object, *, high: int, unit: str = "") -> int | None:
-        name = ".".join(path)
-        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-            self.fail(path, f"{name} must be a positive integer, got {_show(value)}")
-            return None
-        if value > high:
-            self.fail(path, f"{name} must be at most {high}{unit}, got {value}")
-            return None
-        return value
-
-    def minutes(self, path: KeyPath, value: object) -> int | None:
-        return self.integer(path, value, high=MAX_MINUTES, unit=" (a day)")
-
-    def boolean(self, path: KeyPath, value: object) -> bool | None:
-        if not isinstance(value, bool):
-            self.fail(path, f"{'.'.join(path)} must be true or false, got {_show(value)}")
-            return None
-        return value
-
-    def strings(self, path: KeyPath, value: object) -> list[str]:
-        if not isinstance(value, list):
-            self.fail(path, f"{'.'.join(path)} must be an array of strings, got {_show(value)}")
-            return []
-        good = []
-        for item in value:
-            if isinstance(item, str):
-                good.append(item)
-            else:
-                self.fail(path, f"{'.'.join(path)} holds {_show(item)}, not a string")
-        return good
-
-    def members(self, path: KeyPath, value: object, enum: type[E], what: str) -> frozenset[E]:
-        found = set()
-        for item in self.strings(path, value):
-            try:
-                found.add(enum(item))
-            except ValueError:
-                expected = _choices(e.value for e in enum)
-                self.fail(
-                    path,
-                    f"{'.'.join(path)} has unknown {what} {_show(item)}; expected {expected}",
-                    value=item,
-                )
-        return frozenset(found)
-
-
-def _read_role(reader: _Reader, role: Role, data: object) -> RolePolicy | None:
+def _read_role(reader: Reader, role: Role, data: object) -> RolePolicy | None:
     path = ("roles", role.value)
     before = len(reader.problems)
     table = reader.table(path, data, _ROLE_REQUIRED, _ROLE_OPTIONAL)
@@ -264,7 +78,7 @@ def _read_role(reader: _Reader, role: Role, data: object) -> RolePolicy | None:
     )
 
 
-def _read_roles(reader: _Reader, data: object) -> dict[Role, RolePolicy]:
+def _read_roles(reader: Reader, data: object) -> dict[Role, RolePolicy]:
     roles: dict[Role, RolePolicy] = {}
     table = reader.table(("roles",), data, (), tuple(r.value for r in Role), what="role")
     for name, value in table.items():
@@ -273,7 +87,7 @@ def _read_roles(reader: _Reader, data: object) -> dict[Role, RolePolicy]:
     return roles
 
 
-def _read_flags(reader: _Reader, data: object) -> dict[AccountFlag, FlagRule]:
+def _read_flags(reader: Reader, data: object) -> dict[AccountFlag, FlagRule]:
     flags: dict[AccountFlag, FlagRule] = {}
     if isinstance(data, dict) and AccountFlag.NO_ACCESS.value in data:
         reader.fail(
@@ -301,7 +115,7 @@ def _read_flags(reader: _Reader, data: object) -> dict[AccountFlag, FlagRule]:
     return flags
 
 
-def _read_break_glass(reader: _Reader, data: object, declared: Sequence[str]) -> BreakGlass:
+def _read_break_glass(reader: Reader, data: object, declared: Sequence[str]) -> BreakGlass:
     path = ("break_glass",)
     table = reader.table(path, data, ("enabled",), ("roles", "max_minutes"))
     enabled = reader.boolean((*path, "enabled"), table.get("enabled", False))
@@ -325,7 +139,23 @@ def _read_break_glass(reader: _Reader, data: object, declared: Sequence[str]) ->
     return BreakGlass(enabled=True, roles=bg_roles, max_minutes=max_minutes)
 
 
-def _read(reader: _Reader, data: dict[str, Any]) -> Policy | None:
+def _read_notices(reader: Reader, top: dict[str, Any]) -> frozenset[Notice]:
+    """The emails the customer gets (all of them when the key is absent). The break-glass
+    notice cannot be left out: the file must not read as if it could."""
+    if "customer_notices" not in top:
+        return DEFAULT_NOTICES
+    path = ("customer_notices",)
+    notices = reader.members(path, top["customer_notices"], Notice, "notice")
+    if isinstance(top["customer_notices"], list) and not notices >= ALWAYS_SENT:
+        reader.fail(
+            path,
+            "customer_notices must include break_glass: the customer is always told when "
+            "break-glass access is used",
+        )
+    return notices
+
+
+def _read(reader: Reader, data: dict[str, Any]) -> Policy | None:
     top = reader.table((), data, _TOP_REQUIRED, _TOP_OPTIONAL)
     roles = _read_roles(reader, top["roles"]) if "roles" in top else {}
     flags = _read_flags(reader, top["flags"]) if "flags" in top else {}
@@ -346,7 +176,7 @@ def _read(reader: _Reader, data: dict[str, Any]) -> Policy | None:
         if not REASON_CODE_RE.match(code):
             reader.fail(
                 ("reason_codes",),
-                f"reason_codes has {_show(code)}; a code is 1-64 of a-z, 0-9 and _, "
+                f"reason_codes has {show(code)}; a code is 1-64 of a-z, 0-9 and _, "
                 "starting with a letter",
                 value=code,
             )
@@ -366,6 +196,7 @@ def _read(reader: _Reader, data: dict[str, Any]) -> Policy | None:
     declared = [str(name) for name in roles_table] if isinstance(roles_table, dict) else []
     break_glass = _read_break_glass(reader, top.get("break_glass", {"enabled": False}), declared)
     alerts = read_alerts(reader, top.get("alerts", {}))
+    notices = _read_notices(reader, top)
     if reader.problems or approvals is None or idle is None or ttl is None:
         return None
     return Policy(
@@ -380,6 +211,7 @@ def _read(reader: _Reader, data: dict[str, Any]) -> Policy | None:
         high_risk_kinds=risky_kinds,
         break_glass=break_glass,
         alerts=alerts,
+        customer_notices=notices,
     )
 
 
@@ -402,7 +234,7 @@ def load_policy_text(text: str, *, source: str) -> Policy:
                 line = int(match[1])
                 message += f" (column {match[2]})"
         raise PolicyError([PolicyProblem(source, line, "", f"not valid TOML: {message}")]) from None
-    reader = _Reader(text, source)
+    reader = Reader(text, source)
     try:
         policy = _read(reader, data)
     except InvalidInput as exc:  # a rule the checks above missed: still one clear line

@@ -111,17 +111,20 @@ def test_security_reads_the_audit_and_a_session_timeline(
     sam.wait_for_url(f"**/console/sessions/{session_id}/timeline")
     expect(sam.get_by_role("heading", level=1)).to_have_text("Session timeline")
     entries = sam.locator("ol.timeline > li > code")
+    # Everything the session did, in order, with the notices the customer was sent about it.
     expect(entries).to_have_text(
         [
             "access.requested",
             "session.started",
+            "notice.queued",
             "app.request",
             "app.request",
             "app.request",
             "session.ended",
+            "notice.queued",
         ]
     )
-    expect(sam.locator("ol.timeline > li").nth(4)).to_contain_text("POST /actas/end 303")
+    expect(sam.locator("ol.timeline > li").nth(5)).to_contain_text("POST /actas/end 303")
     expect(sam.locator("dl.facts")).to_contain_text("Gavin Belson")
     run_axe(sam, "session timeline")
     shoot(sam, "session-timeline")

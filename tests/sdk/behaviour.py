@@ -19,13 +19,15 @@ from actas_sdk import ActAs
 from actas_sdk.testing import FakeBroker
 from tests.sdk import apps
 from tests.sdk.conftest import WAIT, MakeActAs, ManualClock, advance
+from tests.sdk.link_behaviour import LinkContract
 
 BASE = "http://testserver"
 
 
-class Contract:
+class Contract(LinkContract):
     """Subclasses set ``build`` (ActAs -> app) and ``note_route`` (the template of
-    ``/notes/{id}`` in that framework), and may override ``client_for``."""
+    ``/notes/{id}`` in that framework), and may override ``client_for``. The link landing
+    tests come from :class:`LinkContract`."""
 
     @staticmethod
     def build(actas: ActAs) -> Any:

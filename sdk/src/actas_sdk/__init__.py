@@ -16,6 +16,7 @@ from actas_sdk._routes import DEFAULT_PROTECTED_ROUTES as DEFAULT_PROTECTED_ROUT
 from actas_sdk._runtime import ActAs as ActAs
 from actas_sdk._runtime import Admission as Admission
 from actas_sdk.client import IssuedLink as IssuedLink
+from actas_sdk.client import RedeemedLink as RedeemedLink
 from actas_sdk.context import ImpersonationContext as ImpersonationContext
 from actas_sdk.context import count_suppressed as count_suppressed
 from actas_sdk.context import current_impersonation as current_impersonation
@@ -31,6 +32,7 @@ from actas_sdk.errors import LinkUsed as LinkUsed
 from actas_sdk.errors import LinkWrongPurpose as LinkWrongPurpose
 from actas_sdk.errors import Refused as Refused
 from actas_sdk.errors import TokenError as TokenError
+from actas_sdk.links import LinkLanding as LinkLanding
 from actas_sdk.markers import allow_during_impersonation as allow_during_impersonation
 from actas_sdk.markers import protected_action as protected_action
 from actas_sdk.markers import requires_scope as requires_scope

@@ -100,6 +100,8 @@ class Config:
     #: Where an ``assist`` session lands (the app's support admin page); None: as above.
     after_assist_path: str | None = None
     after_end_path: str | None = None
+    #: where the customer-facing link pages point back to ("Back to the application")
+    link_home: str = "/"
     console_url: str | None = None
     status_poll_seconds: float = 3.0
     cookie_name: str = "actas_sdk"
@@ -143,7 +145,7 @@ class Config:
             object.__setattr__(self, "cookie_secret", Secret(self.cookie_secret))
         if self.console_url is not None:
             _url("console_url", self.console_url)
-        for name in ("after_handoff_path", "after_assist_path", "after_end_path"):
+        for name in ("after_handoff_path", "after_assist_path", "after_end_path", "link_home"):
             value = getattr(self, name)
             if value is None:
                 continue
@@ -226,6 +228,12 @@ class Config:
     @property
     def script_route(self) -> str:
         return posixpath.join(self.sdk_dir, "banner.js")
+
+    @property
+    def link_route(self) -> str:
+        """``GET``/``POST``: the landing page of the customer's one-time links (the broker
+        builds their URL the same way: the handoff URL's last segment becomes ``link``)."""
+        return posixpath.join(self.sdk_dir, "link")
 
     @property
     def stylesheet_route(self) -> str:

@@ -6,6 +6,7 @@
 - ``GET status``: ``{"live": bool, "reason": cause, "message": text}`` for the banner's poll,
   from the SDK's own state (verified cookie, revocation feed, hard expiry): no broker call;
 - ``GET ended?cause=``: the "support session ended" page, linking back to the console;
+- ``GET``/``POST link``: a customer's one-time link (:mod:`actas_sdk.links`);
 - ``GET banner.js`` and ``GET pages.css``: the banner's script and the pages' stylesheet.
 
 Framework adapters route these paths here; nothing in this module knows a framework.
@@ -17,7 +18,7 @@ import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from actas_sdk import _pages, _replies, banner, errors
+from actas_sdk import _pages, _replies, banner, errors, links
 from actas_sdk._cookie import CookieJar
 from actas_sdk._replies import Reply
 from actas_sdk.context import Frame
@@ -151,17 +152,19 @@ def serve(
     *,
     cookie: Callable[[], str | None],
     query: Query,
-    form: Callable[[], str | None],
+    form: Callable[[str], str | None],
     header: Callable[[str], str | None],
 ) -> Reply:
     """Answer one of the SDK's own paths (``path in actas.own_paths``). The callables read
-    the request lazily: the cookie, a query parameter, the End form's ``csrf`` field and a
-    header."""
+    the request lazily: the cookie, a query parameter, a field of a POSTed form (End's
+    ``csrf``, a link's ``t``) and a header."""
     config = actas.config
     if path == actas.end_path:
         if method != "POST":
             return _replies.empty(405, "POST")
-        return end(actas, cookie(), form(), header("Sec-Fetch-Site"))
+        return end(actas, cookie(), form("csrf"), header("Sec-Fetch-Site"))
+    if path == config.link_route:
+        return links.landing(actas, method, query=query, form=form, header=header)
     if method != "GET":  # not even HEAD: a link checker must not use a handoff code up
         return _replies.empty(405, "GET")
     if path == actas.handoff_path:

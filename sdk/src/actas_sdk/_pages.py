@@ -260,6 +260,10 @@ border-radius:10px;box-shadow:0 1px 3px rgba(0,0,0,.12);border-top:6px solid #8a
 font-weight:600}
 .actas-page a.primary{background:#8a1020;color:#fff}
 .actas-page a.secondary{color:#8a1020;border:1px solid #8a1020}
+.actas-page button.primary{background:#8a1020;color:#fff;border:0;border-radius:6px;
+padding:.6rem 1.1rem;font:inherit;font-weight:600;cursor:pointer}
+.actas-page button:focus-visible{outline:3px solid #1a5fb4;outline-offset:2px}
+.actas-link{border-top-color:#1a5fb4}
 .actas-page a:focus-visible{outline:3px solid #1a5fb4;outline-offset:2px}
 """
 STYLESHEET_VERSION = hashlib.sha256(STYLESHEET).hexdigest()[:12]

@@ -27,6 +27,7 @@ from actas_sdk._replies import Reply
 from actas_sdk._routes import UNSAFE_METHODS
 from actas_sdk.client import BrokerClient, Grant, IssuedLink
 from actas_sdk.context import Frame, ImpersonationContext, activated, count_suppressed
+from actas_sdk.links import PROMPTS, LinkHandler
 from actas_sdk.markers import NO_MARKS, Marks, marks_of
 from actas_sdk.revocation import RevocationFeed
 from actas_sdk.spool import Event, Shipper, Spool
@@ -121,8 +122,11 @@ class ActAs:
                 config.ended_route,
                 config.script_route,
                 config.stylesheet_route,
+                config.link_route,
             }
         )
+        #: purpose -> the application's handler of a redeemed link (:meth:`on_link`)
+        self.link_handlers: dict[str, LinkHandler] = {}
         self.links = _replies.Links(
             console=config.console,
             stylesheet=f"{config.stylesheet_route}?v={_pages.STYLESHEET_VERSION}",
@@ -477,6 +481,19 @@ class ActAs:
         """
         return self.client.issue_link(subject_id, purpose)
 
+    def on_link(self, purpose: str) -> Callable[[LinkHandler], LinkHandler]:
+        """Register the handler of links of ``purpose`` landing on ``.../actas/link`` (see
+        :mod:`actas_sdk.links`): it gets the redeemed link and answers a
+        :class:`~actas_sdk.links.LinkLanding`. Links of a purpose without one are refused."""
+        if purpose not in PROMPTS:
+            raise errors.ConfigError(f"on_link: {purpose!r} is not a link purpose")
+
+        def register(handler: LinkHandler) -> LinkHandler:
+            self.link_handlers[purpose] = handler
+            return handler
+
+        return register
+
     def redeem_link(self, token: str, purpose: str) -> str:
         """Use up a link of ``purpose`` and return its subject's id; do the action for that
         subject only after this returns. Of concurrent redemptions exactly one succeeds.
@@ -505,7 +522,7 @@ class ActAs:
         *,
         cookie: Callable[[], str | None],
         query: Callable[[str], str | None],
-        form: Callable[[], str | None],
+        form: Callable[[str], str | None],
         header: Callable[[str], str | None],
     ) -> Reply:
         """Answer a request to one of :attr:`own_paths` (see :mod:`actas_sdk._endpoints`)."""

@@ -220,16 +220,19 @@ class ActAsMiddleware:
             else None
         )
         query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
-        csrf: str | None = None
-        if path == actas.end_path and method == "POST":
+        fields: dict[str, list[str]] = {}
+        if method == "POST" and path in (actas.end_path, actas.config.link_route):
             body = b""
             more = True
             while more and len(body) <= _MAX_FORM:
                 message = await receive()
                 body += message.get("body", b"")
                 more = message.get("more_body", False)
-            tokens = parse_qs(body[:_MAX_FORM].decode("latin-1")).get("csrf") or []
-            csrf = tokens[0] if tokens else None
+            fields = parse_qs(body[:_MAX_FORM].decode("latin-1"))
+
+        def field(name: str) -> str | None:
+            values = fields.get(name) or []
+            return values[0] if len(values) == 1 else None
 
         def header(name: str) -> str | None:
             value = headers.get(name.lower().encode("latin-1"))
@@ -245,11 +248,11 @@ class ActAsMiddleware:
             path,
             cookie=lambda: cookie,
             query=one,
-            form=lambda: csrf,
+            form=field,
             header=header,
         )
-        # Handoff and End call the broker: in a thread. The rest answer from memory.
-        if path in (actas.handoff_path, actas.end_path):
+        # Handoff, End and a link's POST call the broker: in a thread. The rest answer from memory.
+        if path in (actas.handoff_path, actas.end_path, actas.config.link_route):
             reply: Reply = await _in_thread(call)
         else:
             reply = call()

@@ -36,22 +36,23 @@ _HTML_TYPES = ("text/html", "application/xhtml+xml")
 
 
 def _set_cookie(response: HttpResponseBase, header: str) -> None:
-    """Put one of our ``Set-Cookie`` values (see ``CookieJar``) into Django's cookie jar."""
-    first, *attributes = header.split("; ")
+    """Put a ``Set-Cookie`` value (ours, see ``CookieJar``, or one a link handler of the
+    application returned) into Django's cookie jar, keeping its attributes."""
+    first, *attributes = [part.strip() for part in header.split(";")]
     name, _, value = first.partition("=")
-    max_age = 0
+    flags: dict[str, str] = {}
     for attribute in attributes:
         key, _, val = attribute.partition("=")
-        if key == "Max-Age":
-            max_age = int(val)
+        flags[key.lower()] = val
+    samesite = flags.get("samesite")
     response.set_cookie(
         name,
         "" if value == '""' else value,
-        max_age=max_age,
-        path="/",
-        secure="Secure" in attributes,
-        httponly=True,
-        samesite="Lax",
+        max_age=int(flags["max-age"]) if "max-age" in flags else None,
+        path=flags.get("path") or "/",
+        secure="secure" in flags,
+        httponly="httponly" in flags,
+        samesite=samesite.capitalize() if samesite else None,  # type: ignore[arg-type]
     )
 
 
@@ -102,7 +103,7 @@ class ActAsMiddleware:
                     request.path,
                     cookie=lambda: request.COOKIES.get(actas.cookies.name),
                     query=one,
-                    form=lambda: request.POST.get("csrf"),
+                    form=request.POST.get,
                     header=request.headers.get,
                 )
             )

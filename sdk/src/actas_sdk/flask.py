@@ -72,7 +72,7 @@ def init_app(app: flask.Flask, actas: ActAs, *, load_user: UserLoader | None = N
                 request.path,
                 cookie=lambda: request.cookies.get(actas.cookies.name),
                 query=one,
-                form=lambda: request.form.get("csrf"),
+                form=request.form.get,
                 header=request.headers.get,
             )
         )

@@ -65,13 +65,20 @@ def _refused(exc: ActasError) -> Response:
 
 
 def _same_origin(request: Request) -> bool:
-    """A POST counts only when the browser says it came from the broker's own page."""
+    """A POST counts only when the browser says it came from the broker's own page.
+
+    ``Sec-Fetch-Site`` decides when the browser sends it (no page can set it). Without it,
+    ``Origin`` must be the broker's own. The pages are ``Referrer-Policy: no-referrer``, so a
+    browser sends ``Origin: null`` with their form: that alone proves nothing either way."""
+    site = request.headers.get("sec-fetch-site")
+    if site is not None:
+        return site == "same-origin"
     origin = request.headers.get("origin")
+    if origin is None or origin == "null":
+        return False
     ours = urlsplit(services_of(request).public_url)
-    if origin is not None:
-        theirs = urlsplit(origin)
-        return (theirs.scheme, theirs.netloc) == (ours.scheme, ours.netloc)
-    return request.headers.get("sec-fetch-site") == "same-origin"
+    theirs = urlsplit(origin)
+    return (theirs.scheme, theirs.netloc) == (ours.scheme, ours.netloc)
 
 
 async def _token(request: Request) -> str:
