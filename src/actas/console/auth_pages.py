@@ -60,6 +60,7 @@ def _login_page(
         email=email,
         sso=page.ctx.oidc is not None,
         password_sign_in=page.ctx.identity.password_sign_in,
+        passkeys=page.ctx.webauthn is not None,
     )
     _set_login_cookie(page, response, token)
     return response
@@ -118,6 +119,11 @@ def login(page: Page) -> Response:
         csrf.LOGIN_COOKIE, path="/", secure=True, httponly=True, samesite="strict"
     )
     return response
+
+
+def refused_login(page: Page) -> Response:
+    """The sign-in page again after another method (a passkey) was refused."""
+    return _login_page(page, token=csrf.new_login_token(), status=401)
 
 
 def logout(page: Page) -> Response:

@@ -69,6 +69,8 @@ NOTICES = {
     "disabled": "The staff member is disabled and their sessions have ended.",
     "enabled": "The staff member is enabled again.",
     "unthrottled": "The sign-in wait is cleared: they can sign in again at once.",
+    "passkey_added": "Your passkey is registered: use it to sign in and to step up.",
+    "passkey_removed": "The passkey is removed.",
 }
 
 FLAG_WORDS = {
@@ -210,6 +212,7 @@ class Page:
             entries.append((f"{PREFIX}/audit", "Audit"))
         if Role.ADMIN in roles:
             entries.append((f"{PREFIX}/staff", "Staff"))
+        entries.append((f"{PREFIX}/me", "Your sign-in"))
         return [(href, label, path.startswith(href)) for href, label in entries]
 
     def redirect(self, path: str, **query: str) -> Response:
