@@ -13,6 +13,7 @@ import pytest
 from actas.domain.errors import AuthenticationFailed, InvalidInput, StepUpRequired
 from actas.domain.identity import IdentityRules, PasskeyRules, StepUpAction
 from actas.domain.roles import Role
+from actas.security.webauthn import passkeys_possible
 from actas.services import cases, passkeys, requests, sessions
 from tests.conftest import Persona
 from tests.desk import Desk
@@ -253,3 +254,17 @@ def test_a_high_risk_approval_with_a_passkey_where_one_is_required(desk: Desk) -
     approve(assertion=key.get(passkeys.step_up_options(desk.ctx, desk.staff(desk.lucy))))
     request, _ = requests.get_request(desk.ctx, request_id)
     assert request.state.value == "approved"
+
+
+@pytest.mark.parametrize(
+    ("url", "possible"),
+    [
+        ("https://actas.example.com", True),
+        ("http://localhost:8000", True),
+        ("http://127.0.0.1:8000", False),  # an IP address is no relying party id
+        ("https://[::1]:8443", False),
+        ("http://actas.example.com", False),  # not a secure context
+    ],
+)
+def test_passkeys_only_where_browsers_allow_them(url: str, possible: bool) -> None:
+    assert passkeys_possible(url) is possible
