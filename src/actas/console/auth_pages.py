@@ -21,6 +21,7 @@ WRONG = (
 )
 EXPIRED = "Your session has ended. Sign in again to continue."
 SIGNED_OUT = "You have signed out."
+ENROLLED = "You are set up. Sign in with your new password and authenticator, or your passkey."
 
 
 def slowed_message(seconds: int) -> str:
@@ -81,6 +82,8 @@ def login_form(page: Page) -> Response:
         info = EXPIRED
     elif page.query("bye", limit=5):
         info = SIGNED_OUT
+    elif page.query("enrolled", limit=5):
+        info = ENROLLED
     token = page.request.cookies.get(csrf.LOGIN_COOKIE) or csrf.new_login_token()
     if len(token) > 200:
         token = csrf.new_login_token()

@@ -26,7 +26,7 @@ NOT_ACCEPTED = (
 )
 
 
-def _json(fn: Callable[[], str]) -> Response:
+def json_options(fn: Callable[[], str]) -> Response:
     """Ceremony options as JSON, or the refusal as ``{"detail": ...}`` for the script."""
     try:
         options = fn()
@@ -46,7 +46,7 @@ def me(page: Page, *, status: int = 200) -> Response:
 
 
 def register_options(page: Page) -> Response:
-    return _json(lambda: passkeys.registration_options(page.ctx, page.staff))
+    return json_options(lambda: passkeys.registration_options(page.ctx, page.staff))
 
 
 def register(page: Page) -> Response:
@@ -77,11 +77,11 @@ def remove(page: Page) -> Response:
 
 
 def step_up_options(page: Page) -> Response:
-    return _json(lambda: passkeys.step_up_options(page.ctx, page.staff))
+    return json_options(lambda: passkeys.step_up_options(page.ctx, page.staff))
 
 
 def sign_in_options(page: Page) -> Response:
-    return _json(lambda: passkeys.sign_in_options(page.ctx))
+    return json_options(lambda: passkeys.sign_in_options(page.ctx))
 
 
 def sign_in(page: Page) -> Response:

@@ -17,6 +17,7 @@ from actas.console import (
     auth_pages,
     case_flow_pages,
     customer_pages,
+    enroll_pages,
     passkey_pages,
     session_pages,
     sso_pages,
@@ -43,6 +44,9 @@ PAGES: tuple[tuple[str, str, View, bool, tuple[Role, ...]], ...] = (
     ("/me/passkeys", "POST", passkey_pages.register, False, ()),
     ("/me/passkeys/{passkey}/remove", "POST", passkey_pages.remove, False, ()),
     ("/passkeys/step-up-options", "POST", passkey_pages.step_up_options, False, ()),
+    ("/enroll/{token}", "GET", enroll_pages.open_link, True, ()),
+    ("/enroll/{token}", "POST", enroll_pages.complete, True, ()),
+    ("/enroll/{token}/passkey-options", "POST", enroll_pages.passkey_options, True, ()),
     ("/sso/start", "GET", sso_pages.start, True, ()),
     ("/sso/callback", "GET", sso_pages.callback, True, ()),
     ("/search", "GET", customer_pages.search, False, ()),
@@ -78,6 +82,7 @@ PAGES: tuple[tuple[str, str, View, bool, tuple[Role, ...]], ...] = (
     ("/staff/{staff}/disable", "POST", staff_pages.disable, False, ADMIN),
     ("/staff/{staff}/enable", "POST", staff_pages.enable, False, ADMIN),
     ("/staff/{staff}/reset-totp", "POST", staff_pages.reset_totp, False, ADMIN),
+    ("/staff/{staff}/enrollment-link", "POST", enroll_pages.issue, False, ADMIN),
     ("/staff/{staff}/unthrottle", "POST", staff_pages.unthrottle, False, ADMIN),
 )
 

@@ -110,8 +110,7 @@ def registration_options(ctx: ServiceContext, staff: Staff) -> str:
 def register(ctx: ServiceContext, *, staff: Staff, response: str, name: str, by: Actor) -> Passkey:
     """Verify an attestation answering this member's registration challenge and keep the key.
     A refusal is audited (the taken challenge stays taken)."""
-    name = " ".join(name.split())[:PASSKEY_NAME_MAX] or "Passkey"
-    webauthn = _webauthn(ctx)
+    _webauthn(ctx)
     try:
         with ctx.uow() as uow:  # taken in a transaction of its own: it stays taken
             _take(ctx, uow, response, ChallengePurpose.REGISTER, staff.id)
@@ -119,32 +118,56 @@ def register(ctx: ServiceContext, *, staff: Staff, response: str, name: str, by:
             current = uow.staff.by_id(staff.id)
             if current is None or not current.active:
                 raise PasskeyRefused("disabled")
-            try:
-                challenge = webauthn.challenge_of(response)
-                new = webauthn.verify_registration(response, challenge=challenge)
-            except (AuthenticationFailed, InvalidInput):
-                raise PasskeyRefused("attestation") from None
-            if uow.identity.passkey_by_credential(new.credential_id) is not None:
-                raise PasskeyRefused("credential_taken")
-            if len(uow.identity.passkeys_of(staff.id)) >= MAX_PASSKEYS:
-                raise PasskeyRefused("too_many")
-            passkey = Passkey(
-                id=str(uuid.uuid4()),
-                staff_id=staff.id,
-                credential_id=new.credential_id,
-                public_key=new.public_key,
-                sign_count=new.sign_count,
-                name=name,
-                created_at=ctx.clock(),
-                last_used_at=None,
-            )
-            uow.identity.add_passkey(passkey)
-            uow.audit.record(_event("staff.passkey_added", staff.id, by, passkey))
+            passkey = add_verified(ctx, uow, current, response=response, name=name, by=by)
     except PasskeyRefused as exc:
         sign_in.refused(
             ctx, type_="staff.passkey_refused", staff_id=staff.id, reason=exc.reason, by=by
         )
         raise
+    return passkey
+
+
+def take_registration(ctx: ServiceContext, *, staff: Staff, response: str, by: Actor) -> None:
+    """Take the registration challenge this response answers, in a transaction of its own (it
+    stays taken whatever follows); a refusal is audited."""
+    try:
+        with ctx.uow() as uow:
+            _take(ctx, uow, response, ChallengePurpose.REGISTER, staff.id)
+    except PasskeyRefused as exc:
+        sign_in.refused(
+            ctx, type_="staff.passkey_refused", staff_id=staff.id, reason=exc.reason, by=by
+        )
+        raise
+
+
+def add_verified(
+    ctx: ServiceContext, uow: UnitOfWork, staff: Staff, *, response: str, name: str, by: Actor
+) -> Passkey:
+    """Verify the attestation (this origin and relying party, user verified) and keep the
+    key, in the caller's transaction. Its challenge must have been taken already."""
+    webauthn = _webauthn(ctx)
+    name = " ".join(name.split())[:PASSKEY_NAME_MAX] or "Passkey"
+    try:
+        challenge = webauthn.challenge_of(response)
+        new = webauthn.verify_registration(response, challenge=challenge)
+    except (AuthenticationFailed, InvalidInput):
+        raise PasskeyRefused("attestation") from None
+    if uow.identity.passkey_by_credential(new.credential_id) is not None:
+        raise PasskeyRefused("credential_taken")
+    if len(uow.identity.passkeys_of(staff.id)) >= MAX_PASSKEYS:
+        raise PasskeyRefused("too_many")
+    passkey = Passkey(
+        id=str(uuid.uuid4()),
+        staff_id=staff.id,
+        credential_id=new.credential_id,
+        public_key=new.public_key,
+        sign_count=new.sign_count,
+        name=name,
+        created_at=ctx.clock(),
+        last_used_at=None,
+    )
+    uow.identity.add_passkey(passkey)
+    uow.audit.record(_event("staff.passkey_added", staff.id, by, passkey))
     return passkey
 
 
