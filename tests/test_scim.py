@@ -46,8 +46,19 @@ def test_scim2_tester_passes_but_for_the_known_gaps(idp: TestClient) -> None:
     assert {"object_creation", "object_query", "object_replacement", "object_deletion"} <= passed
 
 
-def test_a_request_without_the_token_is_refused(broker: Broker) -> None:
+def test_a_request_without_the_token_is_refused_with_a_scim_error(broker: Broker) -> None:
+    """RFC 7644 §3.12: the IdP gets a SCIM Error body, not a problem document."""
     with TestClient(create_app(broker), base_url="https://broker.test") as client:
-        assert client.get("/scim/v2/Users").status_code == 401
         wrong = {"Authorization": "Bearer actas_scim_not-a-token"}
-        assert client.get("/scim/v2/Users", headers=wrong).status_code == 401
+        for response in (
+            client.get("/scim/v2/Users"),
+            client.get("/scim/v2/Users", headers=wrong),
+            client.post("/scim/v2/Users", headers=wrong, json={}),
+            client.delete("/scim/v2/Users/x", headers=wrong),
+        ):
+            assert response.status_code == 401
+            assert response.headers["content-type"] == "application/scim+json"
+            assert response.headers["www-authenticate"].startswith("Bearer")
+            body = response.json()
+            assert body["schemas"] == ["urn:ietf:params:scim:api:messages:2.0:Error"]
+            assert body["status"] == "401"

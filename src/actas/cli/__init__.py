@@ -7,6 +7,7 @@ import click
 from actas.bootstrap import build, initialise
 from actas.cli._common import fail, friendly, settings
 from actas.cli.records import app, audit, keys, policy
+from actas.cli.scim import scim
 from actas.cli.staff import staff
 
 
@@ -68,5 +69,5 @@ def serve(host: str | None, port: int | None, workers: int) -> None:
     )
 
 
-for group in (staff, policy, app, keys, audit):
+for group in (staff, policy, app, keys, audit, scim):
     main.add_command(group)

@@ -5,11 +5,12 @@ messages of ``scim2-models``. Errors here are SCIM ``Error`` messages (the proto
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request, Response
+from fastapi.routing import APIRoute
 from pydantic import ValidationError
 from scim2_models import (
     AuthenticationScheme,
@@ -42,7 +43,28 @@ from actas.services import scim as scim_service
 from actas.services.scim import ScimUser, UserFields
 
 SCIM = "application/scim+json"
-router = APIRouter(prefix="/scim/v2", include_in_schema=False)
+
+
+class ScimRoute(APIRoute):
+    """A route whose refused bearer token (raised while its dependencies are solved, before
+    the endpoint runs) answers as a SCIM ``Error`` (RFC 7644 §3.12), not a problem document:
+    IdP clients parse only the former."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def guarded(request: Request) -> Response:
+            try:
+                return await handler(request)
+            except AuthenticationFailed as exc:
+                response = _error(401, exc.detail)
+                response.headers["WWW-Authenticate"] = 'Bearer realm="scim"'
+                return response
+
+        return guarded
+
+
+router = APIRouter(prefix="/scim/v2", include_in_schema=False, route_class=ScimRoute)
 #: The User attributes the broker keeps; the published schema names only these.
 SUPPORTED = ("userName", "name", "displayName", "active", "emails")
 

@@ -1,6 +1,6 @@
-"""``actas staff add --enrollment-link`` prints a link instead of the otpauth URI (the admin
-never sees the seed); ``actas staff enrollment-link EMAIL`` replaces it; ``--email-link``
-queues it for the member instead of printing it."""
+"""Identity commands: ``actas scim token create|list|revoke``; ``actas staff add
+--enrollment-link`` prints a link instead of the otpauth URI (the admin never sees the seed);
+``actas staff enrollment-link EMAIL`` replaces it; ``--email`` queues it for the member."""
 
 from __future__ import annotations
 
@@ -33,3 +33,18 @@ def test_a_link_and_a_password_do_not_go_together(ready: Cli) -> None:
                    "--generate-password")  # fmt: skip
     assert result.exit_code == 2
     assert "drop --password" in result.stderr
+
+
+def test_scim_tokens_are_created_listed_and_revoked(ready: Cli) -> None:
+    created = ready.ok("scim", "token", "create", "okta").stdout.splitlines()
+    secret = created[-1]
+    assert secret.startswith("actas_scim_")
+    listed = ready.ok("scim", "token", "list").stdout
+    assert listed.startswith("okta\t")
+    assert secret not in listed
+    assert listed.rstrip().endswith("\t-")
+    ready.ok("scim", "token", "revoke", "okta")
+    assert not ready.ok("scim", "token", "list").stdout.rstrip().endswith("\t-")
+    again = ready("scim", "token", "create", "okta")
+    assert again.exit_code == 2
+    assert "exists" in again.stderr
