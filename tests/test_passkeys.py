@@ -268,3 +268,43 @@ def test_a_high_risk_approval_with_a_passkey_where_one_is_required(desk: Desk) -
 )
 def test_passkeys_only_where_browsers_allow_them(url: str, possible: bool) -> None:
     assert passkeys_possible(url) is possible
+
+
+def test_break_glass_is_its_own_step_up_action(desk: Desk) -> None:
+    """Requiring a passkey for break-glass leaves an ordinary start on TOTP, and the other way
+    round: the start of a break-glass request is the ``break_glass`` action."""
+    sam = desk.people.add("sam", Role.SECURITY)
+    key = SoftAuthenticator()
+    _register(desk, sam, key)
+    _with_rules(desk, actions=frozenset({StepUpAction.BREAK_GLASS}))
+    case = cases.open_case(
+        desk.ctx,
+        staff=desk.staff(sam),
+        application_id="notes",
+        subject_id="u-1",
+        ticket="INC-1",
+        reason_code="bug_reproduction",
+        reason_text="outage",
+        by=desk.actor(sam),
+    )
+    request = requests.request_access(
+        desk.ctx,
+        staff=desk.staff(sam),
+        case_id=case.id,
+        kind="impersonate",
+        scopes=frozenset({"read"}),
+        minutes=15,
+        break_glass=True,
+        by=desk.actor(sam),
+    )
+    assert request.state.value == "approved"
+
+    def start(**proof: str) -> sessions.Started:
+        return sessions.start_session(
+            desk.ctx, staff=desk.staff(sam), request_id=request.id, by=desk.actor(sam), **proof
+        )
+
+    with pytest.raises(StepUpRequired, match="needs your passkey"):
+        start(code=desk.code(sam))
+    start(code="", assertion=key.get(passkeys.step_up_options(desk.ctx, desk.staff(sam))))
+    _start(desk, _request(desk), code=desk.code(desk.alice))  # an ordinary start: TOTP is fine
