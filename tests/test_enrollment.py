@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import select
 
 from actas.bootstrap import Broker
-from actas.domain.errors import AuthenticationFailed, InvalidGrant, InvalidInput
+from actas.domain.errors import AuthenticationFailed, Conflict, InvalidGrant, InvalidInput, NotFound
 from actas.domain.identity import NO_PASSWORD
 from actas.domain.roles import Role
 from actas.services import enrollment, passkeys
@@ -174,3 +174,28 @@ def test_the_link_can_be_emailed_instead_of_shown(desk: Desk, broker: Broker) ->
     assert [m.target for m in mails] == ["nina@staff.test"]
     payload = mails[0].payload
     assert "https://broker.test/console/enroll/actas_en_" in str(payload)
+
+
+def test_what_an_enrollment_refuses(desk: Desk) -> None:
+    with pytest.raises(Conflict):  # no roles
+        enrollment.add_member(
+            desk.ctx, email="x@staff.test", display_name="X", roles=frozenset(), send_email=False,
+            by=SETUP,
+        )  # fmt: skip
+    token = _token(_add(desk).url)
+    with pytest.raises(Conflict):  # the email is taken
+        _add(desk)
+    with pytest.raises(NotFound):
+        enrollment.issue(desk.ctx, staff_id="nobody", send_email=False, by=SETUP)
+    with pytest.raises(InvalidInput, match="either"):  # both, or neither
+        enrollment.complete(
+            desk.ctx, token=token, password=PASSWORD, code="123456", passkey_response="{}",
+            by=SETUP,
+        )  # fmt: skip
+    with pytest.raises(InvalidGrant):
+        enrollment.open_link(desk.ctx, "actas_en_" + "x" * 43)
+    staff_service.disable_staff(desk.ctx, email="nina@staff.test", by=SETUP)
+    with pytest.raises(InvalidGrant):  # a disabled member's link does nothing
+        enrollment.open_link(desk.ctx, token)
+    with pytest.raises(Conflict):
+        enrollment.issue(desk.ctx, staff_id=_member(desk), send_email=False, by=SETUP)

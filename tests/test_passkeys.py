@@ -10,13 +10,14 @@ import itertools
 
 import pytest
 
-from actas.domain.errors import AuthenticationFailed, InvalidInput, StepUpRequired
+from actas.domain.errors import AuthenticationFailed, InvalidInput, NotFound, StepUpRequired
 from actas.domain.identity import IdentityRules, PasskeyRules, StepUpAction
 from actas.domain.roles import Role
 from actas.security.webauthn import passkeys_possible
 from actas.services import cases, passkeys, requests, sessions
+from actas.services import staff as staff_service
 from tests.conftest import Persona
-from tests.desk import Desk
+from tests.desk import SETUP, Desk
 from tests.webauthn_soft import SoftAuthenticator
 
 
@@ -308,3 +309,44 @@ def test_break_glass_is_its_own_step_up_action(desk: Desk) -> None:
         start(code=desk.code(sam))
     start(code="", assertion=key.get(passkeys.step_up_options(desk.ctx, desk.staff(sam))))
     _start(desk, _request(desk), code=desk.code(desk.alice))  # an ordinary start: TOTP is fine
+
+
+def test_a_passkey_is_removed_only_by_its_owner_and_a_disabled_member_cannot_use_one(
+    desk: Desk,
+) -> None:
+    key = SoftAuthenticator()
+    _register(desk, desk.alice, key)
+    [stored] = passkeys.list_passkeys(desk.ctx, desk.alice.id)
+    with pytest.raises(NotFound):
+        passkeys.remove(
+            desk.ctx, staff=desk.staff(desk.lucy), passkey_id=stored.id, by=desk.actor(desk.lucy)
+        )
+    second = SoftAuthenticator()
+    _register(desk, desk.alice, second)
+    passkeys.remove(
+        desk.ctx, staff=desk.staff(desk.alice), passkey_id=stored.id, by=desk.actor(desk.alice)
+    )
+    assert [p.id for p in passkeys.list_passkeys(desk.ctx, desk.alice.id)] != [stored.id]
+    assert "staff.passkey_removed" in desk.types()
+    with pytest.raises(AuthenticationFailed):  # the removed key signs in no more
+        passkeys.sign_in_with(
+            desk.ctx,
+            response=key.get(passkeys.sign_in_options(desk.ctx)),
+            by=desk.actor(desk.alice),
+        )
+    staff_service.disable_staff(desk.ctx, email=desk.alice.email, by=SETUP)
+    with pytest.raises(AuthenticationFailed):
+        passkeys.sign_in_with(
+            desk.ctx,
+            response=second.get(passkeys.sign_in_options(desk.ctx)),
+            by=desk.actor(desk.alice),
+        )
+
+
+def test_a_malformed_response_is_refused_not_a_crash(desk: Desk) -> None:
+    _register(desk, desk.alice, SoftAuthenticator())
+    for junk in ("not json", "[]", '{"response": {}}', '{"response": {"clientDataJSON": "e30"}}'):
+        with pytest.raises(AuthenticationFailed):
+            passkeys.sign_in_with(desk.ctx, response=junk, by=desk.actor(desk.alice))
+        with pytest.raises(StepUpRequired):
+            _start(desk, _request(desk), assertion=junk)
