@@ -20,6 +20,13 @@ $(VENV)/.installed-dev: $(VENV)/.installed
 	$(BIN)/pip install --quiet -e '.[dev]' -e ./sdk
 	touch $@
 
+## The SSO tests run the npm `oidc-provider` (a certified OpenID provider) with node: install
+## it from the committed lock file up front, again only when the lock file changes.
+OIDC := tests/oidc
+$(OIDC)/node_modules/.installed: $(OIDC)/package-lock.json $(OIDC)/package.json
+	cd $(OIDC) && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
 install: $(VENV)/.installed
 install-dev: $(VENV)/.installed-dev
 
@@ -45,7 +52,7 @@ types: $(VENV)/.installed-dev
 	$(BIN)/mypy --strict scripts/*.py
 
 ## pytest: the whole suite with the coverage gate; PYTEST_ARGS runs a part of it (no gate then)
-pytest: $(VENV)/.installed-dev
+pytest: $(VENV)/.installed-dev $(OIDC)/node_modules/.installed
 	$(BIN)/pytest $(if $(PYTEST_ARGS),$(PYTEST_ARGS),--cov --cov-report=term:skip-covered)
 
 ## fuzz: schemathesis on every operation of the served OpenAPI document, as an anonymous

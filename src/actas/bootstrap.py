@@ -26,7 +26,7 @@ from actas.revocation.bus import RevocationBus
 from actas.security.oidc import AuthlibOidc
 from actas.security.passwords import Argon2Passwords
 from actas.security.totp import PyOtpTotp
-from actas.security.webauthn import PyWebAuthn
+from actas.security.webauthn import PyWebAuthn, passkeys_possible
 from actas.services import alerts as alert_service
 from actas.services import staff as staff_service
 from actas.services.context import ServiceContext
@@ -128,7 +128,10 @@ def build(
         mail=EmailComposer(domain=broker_domain(settings)),
         identity=settings.identity.rules,
         oidc=_oidc(settings, clock),
-        webauthn=PyWebAuthn.for_public_url(settings.public_url),
+        # WebAuthn needs a domain as relying party id: at an IP address, no passkeys.
+        webauthn=PyWebAuthn.for_public_url(settings.public_url)
+        if passkeys_possible(settings.public_url)
+        else None,
     )
     # The store shows each transaction's events to the alert rules before it commits.
     store.observer = functools.partial(alert_service.observe, services)

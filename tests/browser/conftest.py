@@ -239,5 +239,5 @@ def sign_in(page: Any, console: Console, name: str) -> None:
     page.get_by_label("Email").fill(who.email)
     page.get_by_label("Password").fill(who.password)
     page.get_by_label("Code from your authenticator app").fill(console.code(name))
-    page.get_by_role("button", name="Sign in").click()
+    page.get_by_role("button", name="Sign in", exact=True).click()
     page.wait_for_url("**/console/search")

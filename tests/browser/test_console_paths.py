@@ -112,7 +112,7 @@ def test_sign_in_find_case_approval_start_handoff_and_revoke(
 
     # The request page updates by itself; step up with a fresh code and start.
     alice.get_by_label("Authenticator code").fill(console.code("alice"))
-    alice.get_by_role("button", name="Start").click()
+    alice.get_by_role("button", name="Start", exact=True).click()
     alice.wait_for_url(f"{console.landing.origin}/actas/handoff?code=*")
     code = parse_qs(urlsplit(alice.url).query)["code"][0]
     assert code.startswith("actas_hc_")
@@ -192,7 +192,7 @@ def test_an_agent_is_refused_the_audit_log(open_page: PageFactory, console: Cons
     ned = open_page()
     sign_in(ned, console, "ned")
     expect(ned.get_by_role("navigation", name="Console").get_by_role("link")).to_have_text(
-        ["Find a customer", "Live sessions"]
+        ["Find a customer", "Live sessions", "Your sign-in"]
     )
     response = ned.goto("/console/audit")
     assert response is not None
@@ -237,7 +237,7 @@ def test_admin_adds_staff_who_enrolls_and_signs_in(
     nora.get_by_label("Email").fill("nora@staff.test")
     nora.get_by_label("Password").fill(password)
     nora.get_by_label("Code from your authenticator app").fill(pyotp.TOTP(key).now())
-    nora.get_by_role("button", name="Sign in").click()
+    nora.get_by_role("button", name="Sign in", exact=True).click()
     nora.wait_for_url("**/console/search")
 
     # Roles change, then Nora is disabled: her session ends at once.

@@ -33,7 +33,7 @@ def _try(page: Any, console: Console, name: str, *, password: str | None, code: 
     page.get_by_label("Password").fill(password or who.password)
     page.get_by_label("Code from your authenticator app").fill(code)
     with page.expect_response("**/console/login") as answer:
-        page.get_by_role("button", name="Sign in").click()
+        page.get_by_role("button", name="Sign in", exact=True).click()
     return answer.value
 
 

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import secrets
+from typing import TYPE_CHECKING
 
 import click
 
 from actas.cli._common import cli_actor, fail, friendly, print_enrollment, services
 from actas.domain.roles import parse_role
+
+if TYPE_CHECKING:
+    from actas.services.enrollment import IssuedEnrollment
 
 # --- staff -----------------------------------------------------------------------------------
 
@@ -28,14 +32,45 @@ def staff() -> None:
     help="Initial password (prompted for when absent; or --generate-password).",
 )
 @click.option("--generate-password", is_flag=True, help="Generate and print a password.")
+@click.option(
+    "--enrollment-link",
+    "link",
+    flag_value="show",
+    default=None,
+    help="Print a single-use 24 h enrollment link instead: they set their own password and "
+    "authenticator or passkey.",
+)
+@click.option(
+    "--email-link", "link", flag_value="email", help="Email them the enrollment link instead."
+)
 @friendly
 def staff_add(
-    email: str, roles: tuple[str, ...], name: str, password: str | None, generate_password: bool
+    email: str,
+    roles: tuple[str, ...],
+    name: str,
+    password: str | None,
+    generate_password: bool,
+    link: str | None,
 ) -> None:
-    """Add a staff member and print their authenticator enrollment."""
+    """Add a staff member and print their authenticator enrollment (or an enrollment link)."""
+    from actas.services import enrollment as enrollment_service
     from actas.services import staff as staff_service
 
     parsed = frozenset(parse_role(r) for r in roles)
+    if link is not None:
+        if password is not None or generate_password:
+            fail("an enrollment link lets them choose their password: drop --password")
+        issued = enrollment_service.add_member(
+            services(),
+            email=email,
+            display_name=name,
+            roles=parsed,
+            send_email=link == "email",
+            by=cli_actor(),
+        )
+        click.echo(f"added {issued.staff.email} ({', '.join(sorted(parsed))})")
+        _print_link(issued)
+        return
     if generate_password:
         password = secrets.token_urlsafe(18)
     elif password is None:
@@ -54,6 +89,31 @@ def staff_add(
     if generate_password:
         click.echo(f"password: {password}")
     print_enrollment(enrollment.otpauth_uri)
+
+
+def _print_link(issued: IssuedEnrollment) -> None:
+    expires = issued.enrollment.expires_at.strftime("%Y-%m-%d %H:%M UTC")
+    if issued.url is None:
+        click.echo(f"enrollment link emailed to {issued.staff.email} (expires {expires})")
+    else:
+        click.echo(f"enrollment link (shown once, works once, expires {expires}):")
+        click.echo(issued.url)
+
+
+@staff.command("enrollment-link")
+@click.argument("email")
+@click.option("--email", "send_email", is_flag=True, help="Email it instead of printing it.")
+@friendly
+def staff_enrollment_link(email: str, send_email: bool) -> None:
+    """A new enrollment link for an existing member (their earlier links stop working)."""
+    from actas.services import enrollment as enrollment_service
+
+    ctx = services()
+    member = enrollment_service.member_by_email(ctx, email)
+    issued = enrollment_service.issue(
+        ctx, staff_id=member.id, send_email=send_email, by=cli_actor()
+    )
+    _print_link(issued)
 
 
 @staff.command("disable")

@@ -8,6 +8,7 @@ from typing import Any
 
 from starlette.responses import Response
 
+from actas.console.passkey_pages import RESPONSE_LIMIT
 from actas.console.web import Page, Refused, path, sentence, staff_names, status_for
 from actas.domain.access import AccessRequest, Case, RequestState
 from actas.domain.errors import ActasError, InvalidInput
@@ -191,6 +192,7 @@ def start(page: Page) -> Response:
             request_id=page.param("request"),
             code=page.text("code", limit=16).strip() or None,
             by=page.me.actor,
+            assertion=page.text("assertion", limit=RESPONSE_LIMIT) or None,
         )
     except ActasError as exc:
         message = sentence(exc.detail)
@@ -262,6 +264,7 @@ def _answered(page: Page, *, approve: bool) -> Response:
                 via="console",
                 code=page.text("code", limit=16).strip() or None,
                 by=page.me.actor,
+                assertion=page.text("assertion", limit=RESPONSE_LIMIT) or None,
             )
         else:
             requests_service.deny_request(

@@ -21,6 +21,7 @@ WRONG = (
 )
 EXPIRED = "Your session has ended. Sign in again to continue."
 SIGNED_OUT = "You have signed out."
+ENROLLED = "You are set up. Sign in with your new password and authenticator, or your passkey."
 
 
 def slowed_message(seconds: int) -> str:
@@ -60,6 +61,7 @@ def _login_page(
         email=email,
         sso=page.ctx.oidc is not None,
         password_sign_in=page.ctx.identity.password_sign_in,
+        passkeys=page.ctx.webauthn is not None,
     )
     _set_login_cookie(page, response, token)
     return response
@@ -80,6 +82,8 @@ def login_form(page: Page) -> Response:
         info = EXPIRED
     elif page.query("bye", limit=5):
         info = SIGNED_OUT
+    elif page.query("enrolled", limit=5):
+        info = ENROLLED
     token = page.request.cookies.get(csrf.LOGIN_COOKIE) or csrf.new_login_token()
     if len(token) > 200:
         token = csrf.new_login_token()
@@ -118,6 +122,11 @@ def login(page: Page) -> Response:
         csrf.LOGIN_COOKIE, path="/", secure=True, httponly=True, samesite="strict"
     )
     return response
+
+
+def refused_login(page: Page) -> Response:
+    """The sign-in page again after another method (a passkey) was refused."""
+    return _login_page(page, token=csrf.new_login_token(), status=401)
 
 
 def logout(page: Page) -> Response:

@@ -55,6 +55,10 @@ def _enrollment(page: Page, member: Staff, uri: str, *, headline: str, password:
 
 
 def add(page: Page) -> Response:
+    if page.text("setup", limit=10) in ("link", "email"):
+        from actas.console import enroll_pages  # it renders this page on refusals
+
+        return enroll_pages.add(page)
     password = page.text("password", limit=1024)
     generated = "" if password else secrets.token_urlsafe(18)
     try:

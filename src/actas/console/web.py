@@ -73,6 +73,8 @@ NOTICES = {
     "unthrottled": "The sign-in wait is cleared: they can sign in again at once.",
     "acknowledged": "The alert is acknowledged; your comment is in the audit log.",
     "reviewed": "The break-glass review is recorded.",
+    "passkey_added": "Your passkey is registered: use it to sign in and to step up.",
+    "passkey_removed": "The passkey is removed.",
 }
 
 FLAG_WORDS = {
@@ -231,6 +233,7 @@ class Page:
             entries.append((f"{PREFIX}/alerts", "Alerts"))
         if Role.ADMIN in roles:
             entries.append((f"{PREFIX}/staff", "Staff"))
+        entries.append((f"{PREFIX}/me", "Your sign-in"))
         return [(href, label, path.startswith(href)) for href, label in entries]
 
     def _kept_comment(self, request_id: str) -> str:

@@ -8,6 +8,7 @@ own only when the authenticator checked the person); assertions require it when 
 
 from __future__ import annotations
 
+import ipaddress
 import json
 from typing import Any
 from urllib.parse import urlsplit
@@ -150,6 +151,18 @@ class PyWebAuthn:
         if not isinstance(raw, str) or not 0 < len(raw) <= 1400:
             raise InvalidInput("the passkey response has no credential id")
         return raw
+
+
+def passkeys_possible(public_url: str) -> bool:
+    """Whether browsers can use passkeys at this URL: the relying party id must be a domain
+    (an IP address is refused by every browser) in a secure context (https, or localhost)."""
+    parts = urlsplit(public_url)
+    host = parts.hostname or ""
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return bool(host) and (parts.scheme == "https" or host == "localhost")
+    return False
 
 
 def _bounded(response: str) -> str:

@@ -18,6 +18,7 @@ from actas.domain.access import (
 )
 from actas.domain.audit import Actor
 from actas.domain.errors import Conflict, Forbidden, InvalidInput, NotFound, StepUpRequired
+from actas.domain.identity import StepUpAction
 from actas.domain.lifecycle import (
     INITIAL_STATE,
     OPEN_STATES,
@@ -162,6 +163,7 @@ def _answer(
     approve: bool,
     code: str | None,
     by: Actor,
+    assertion: str | None = None,
 ) -> AccessRequest:
     comment = bounded_text("comment", comment, required=not approve)
     if via not in ANSWER_CHANNELS:
@@ -185,7 +187,14 @@ def _answer(
                 raise Forbidden(why)
             if request.high_risk and approve:
                 try:
-                    throttle.verify_step_up(ctx, uow, approver, code)
+                    throttle.verify_step_up(
+                        ctx,
+                        uow,
+                        approver,
+                        code,
+                        action=StepUpAction.APPROVE_HIGH_RISK,
+                        assertion=assertion,
+                    )
                 except StepUpRequired as exc:
                     step_up_failed = exc
             if step_up_failed is None:
@@ -252,9 +261,10 @@ def approve_request(
     via: str,
     code: str | None,
     by: Actor,
+    assertion: str | None = None,
 ) -> AccessRequest:
     """Approve: never one's own request, only by a role the policy names; high-risk requests
-    need the approver's TOTP code and cannot be approved from Slack."""
+    need the approver's step-up (TOTP code or passkey) and cannot be approved from Slack."""
     return _answer(
         ctx,
         approver=approver,
@@ -264,6 +274,7 @@ def approve_request(
         approve=True,
         code=code,
         by=by,
+        assertion=assertion,
     )
 
 

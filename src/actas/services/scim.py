@@ -78,6 +78,11 @@ def create_token(ctx: ServiceContext, *, name: str, by: Actor) -> str:
     return token
 
 
+def list_tokens(ctx: ServiceContext) -> list[ScimToken]:
+    with ctx.read() as uow:
+        return sorted(uow.identity.scim_tokens(), key=lambda t: (t.created_at, t.name))
+
+
 def revoke_token(ctx: ServiceContext, *, name: str, by: Actor) -> None:
     with ctx.uow() as uow:
         found = [t for t in uow.identity.scim_tokens() if t.name == name]

@@ -21,6 +21,7 @@ from actas.domain.access import (
 )
 from actas.domain.audit import Actor
 from actas.domain.errors import Conflict, Forbidden, StepUpRequired
+from actas.domain.identity import StepUpAction
 from actas.domain.lifecycle import RequestEvent, SessionEvent, session_allows, sources
 from actas.domain.policy_rules import Outcome
 from actas.domain.ports import UnitOfWork
@@ -39,9 +40,16 @@ class Started:
 
 
 def start_session(
-    ctx: ServiceContext, *, staff: Staff, request_id: str, code: str | None, by: Actor
+    ctx: ServiceContext,
+    *,
+    staff: Staff,
+    request_id: str,
+    code: str | None,
+    by: Actor,
+    assertion: str | None = None,
 ) -> Started:
-    """Step up with a fresh TOTP code and open the session (or apply an extension)."""
+    """Step up (a fresh TOTP code or a passkey assertion) and open the session (or apply an
+    extension). A break-glass start is the ``break_glass`` step-up action."""
     failure: Exception | None = None
     started: Started | None = None
     with ctx.uow() as uow:
@@ -54,7 +62,8 @@ def start_session(
             failure = Conflict(f"the request is {request.state.value}, not approved")
         else:
             try:
-                throttle.verify_step_up(ctx, uow, staff, code)
+                action = StepUpAction.BREAK_GLASS if request.break_glass else StepUpAction.START
+                throttle.verify_step_up(ctx, uow, staff, code, action=action, assertion=assertion)
             except StepUpRequired as exc:
                 failure = exc
         if failure is None:
@@ -159,7 +168,13 @@ def _handoff(uow: UnitOfWork, session: AccessSession, now: datetime) -> tuple[st
 
 
 def reopen(
-    ctx: ServiceContext, *, staff: Staff, session_id: str, code: str | None, by: Actor
+    ctx: ServiceContext,
+    *,
+    staff: Staff,
+    session_id: str,
+    code: str | None,
+    by: Actor,
+    assertion: str | None = None,
 ) -> Started:
     """Open a live session again in the browser: a missed or expired handoff link is not a
     dead end. Only the staff member in the session, only while it is live, and only after a
@@ -175,7 +190,10 @@ def reopen(
         if not session_allows(session, SessionEvent.HANDOFF, now):
             raise Conflict("the session has ended; ask for access again from the case")
         try:
-            throttle.verify_step_up(ctx, uow, staff, code)
+            # The same step-up as Start: the new code carries the session's whole access.
+            throttle.verify_step_up(
+                ctx, uow, staff, code, action=StepUpAction.START, assertion=assertion
+            )
         except StepUpRequired as exc:
             failure = exc
         else:

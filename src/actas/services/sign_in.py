@@ -4,12 +4,20 @@ in ``services.staff``; SSO in ``services.sso``; a passkey in ``services.passkeys
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 
 from actas.domain.audit import Actor, AuditEvent
 from actas.domain.ports import UnitOfWork
 from actas.domain.staff import Staff, StaffSession
 from actas.domain.tokens import STAFF_SESSION_PREFIX, new_token, token_hash
 from actas.services.context import ServiceContext
+
+
+@dataclass(frozen=True)
+class SignedIn:
+    token: str
+    session: StaffSession
+    staff: Staff
 
 
 def open_staff_session(

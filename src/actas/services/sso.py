@@ -32,7 +32,7 @@ from actas.domain.staff import Staff, normalise_email
 from actas.domain.tokens import same, token_hash
 from actas.services import sign_in
 from actas.services.context import ServiceContext
-from actas.services.staff import SignedIn
+from actas.services.sign_in import SignedIn
 
 
 @dataclass(frozen=True)

@@ -29,6 +29,7 @@ from actas.domain.staff import (
 from actas.domain.tokens import STAFF_SESSION_PREFIX, looks_like, new_token, token_hash
 from actas.services import sessions, throttle
 from actas.services.context import ServiceContext
+from actas.services.sign_in import SignedIn
 
 #: Touch a session's last-seen time at most this often: one write a minute, not one a request.
 TOUCH_EVERY = timedelta(seconds=60)
@@ -39,13 +40,6 @@ WRONG_CREDENTIALS = "email, password or code is wrong"
 class Enrollment:
     staff: Staff
     otpauth_uri: str
-
-
-@dataclass(frozen=True)
-class SignedIn:
-    token: str
-    session: StaffSession
-    staff: Staff
 
 
 def add_staff(

@@ -11,6 +11,7 @@ from datetime import datetime
 
 from actas.domain.audit import Actor, AuditEvent
 from actas.domain.errors import Forbidden, InvalidInput, NotFound, StepUpRequired, Throttled
+from actas.domain.identity import StepUpAction
 from actas.domain.ports import UnitOfWork
 from actas.domain.staff import Staff, is_totp_code, normalise_email
 from actas.domain.throttle import (
@@ -21,9 +22,13 @@ from actas.domain.throttle import (
     pair_key,
     step_up_key,
 )
+from actas.services import passkeys
 from actas.services.context import ServiceContext
 
 STEP_UP_WRONG = "the authenticator code is wrong or was already used"
+STEP_UP_PASSKEY_WRONG = "the passkey was not accepted; try again"
+CODE_NEEDED = "this needs a fresh code from your authenticator app"
+PASSKEY_NEEDED = "this needs your passkey: a code from an authenticator app is not accepted here"
 
 
 def key_email(email: str) -> str:
@@ -122,34 +127,69 @@ def signed_in(ctx: ServiceContext, uow: UnitOfWork, *, email: str, by: Actor) ->
     uow.throttle.purge(ctx.clock() - ctx.throttle.sign_in.max_delay * 2)
 
 
-def verify_step_up(ctx: ServiceContext, uow: UnitOfWork, staff: Staff, code: str | None) -> None:
-    """A fresh TOTP code, never one used before (it moves the staff member's last step).
+def verify_step_up(
+    ctx: ServiceContext,
+    uow: UnitOfWork,
+    staff: Staff,
+    code: str | None,
+    *,
+    action: StepUpAction,
+    assertion: str | None = None,
+) -> None:
+    """The one step-up: a WebAuthn assertion (``assertion``) or a fresh TOTP code, never one
+    used before (it moves the staff member's last step).
 
-    A wrong code is audited and counted in the staff member's step-up bucket, in the caller's
-    transaction (the callers commit it before raising); past the free failures the step-up
-    waits, so a stolen staff session cannot try every code.
+    Where the policy requires a passkey for this staff member's roles or for ``action``
+    (``[passkeys]`` in the settings), a code is refused whatever its value. A wrong code or a
+    refused assertion is audited and counted in the staff member's step-up bucket, in the
+    caller's transaction (the callers commit it before raising); past the free failures the
+    step-up waits, so a stolen staff session cannot try every code.
     """
-    if not code:
-        raise StepUpRequired("this needs a fresh code from your authenticator app")
+    rules = ctx.identity.passkeys
+    if not code and not assertion:
+        needed = rules.passkey_required(roles=staff.roles, action=action)
+        raise StepUpRequired(PASSKEY_NEEDED if needed else CODE_NEEDED)
     current = uow.staff.by_id(staff.id)
     if current is None or not current.active:
         raise Forbidden("the staff account is disabled")
+    # The roles as stored now, not as the caller's session loaded them.
+    required = rules.passkey_required(roles=current.roles, action=action)
     now = ctx.clock()
     key = step_up_key(staff.id)
     wait = ctx.throttle.step_up.retry_after(uow.throttle.get(key), now)
     if wait is not None:
         _step_up_event(uow, staff, "staff.step_up_throttled", {"retry_after": wait})
         raise StepUpRequired(f"too many wrong codes; try again in {wait} seconds")
-    code = code.strip()
+    if assertion:
+        try:
+            passkeys.check_step_up(ctx, uow, current, assertion)
+        except passkeys.PasskeyRefused as exc:
+            _step_up_failed(ctx, uow, staff, key, f"passkey_{exc.reason}"[:60], now)
+            raise StepUpRequired(STEP_UP_PASSKEY_WRONG) from None
+        uow.throttle.clear(key)
+        _step_up_event(uow, staff, "staff.step_up", {"method": "passkey", "action": action.value})
+        return
+    if required:
+        # Not counted (it is no guess), but audited: someone tried a code where the policy
+        # wants a phishing-resistant proof.
+        data: dict[str, str | int] = {"reason": "passkey_required", "action": action.value}
+        _step_up_event(uow, staff, "staff.step_up_failed", data)
+        raise StepUpRequired(PASSKEY_NEEDED)
+    code = (code or "").strip()
     step = ctx.totp.matching_step(current.totp_secret, code, now) if is_totp_code(code) else None
     if step is not None and uow.staff.claim_totp_step(staff.id, step):
         uow.throttle.clear(key)
         return
+    _step_up_failed(ctx, uow, staff, key, "totp" if step is None else "totp_replayed", now)
+    raise StepUpRequired(STEP_UP_WRONG)
+
+
+def _step_up_failed(
+    ctx: ServiceContext, uow: UnitOfWork, staff: Staff, key: str, reason: str, now: datetime
+) -> None:
     state = _count(ctx, uow, key, Bucket.STEP_UP, None, now)
-    reason = "totp" if step is None else "totp_replayed"
     data: dict[str, str | int] = {"reason": reason, "failures": state.failures}
     _step_up_event(uow, staff, "staff.step_up_failed", data)
-    raise StepUpRequired(STEP_UP_WRONG)
 
 
 def _step_up_event(uow: UnitOfWork, staff: Staff, type_: str, data: dict[str, str | int]) -> None:

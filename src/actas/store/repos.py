@@ -117,6 +117,11 @@ class SqlStaffRepo:
                 [{"staff_id": staff_id, "role": r.value} for r in sorted(roles)],
             )
 
+    def set_password_hash(self, staff_id: str, password_hash: str) -> None:
+        self.conn.execute(
+            update(staff).where(staff.c.id == staff_id).values(password_hash=password_hash)
+        )
+
     def set_totp_secret(self, staff_id: str, secret: str) -> None:
         self.conn.execute(
             update(staff)

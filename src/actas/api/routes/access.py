@@ -75,10 +75,13 @@ class RequestIn(Strict):
 class AnswerIn(Strict):
     comment: str = Field(default="", max_length=2000)
     code: str | None = Field(default=None, min_length=6, max_length=8)
+    #: A WebAuthn assertion (JSON) answering a step-up challenge, instead of ``code``.
+    assertion: str | None = Field(default=None, min_length=2, max_length=65536)
 
 
 class StartIn(Strict):
-    code: str = Field(min_length=6, max_length=8)
+    code: str | None = Field(default=None, min_length=6, max_length=8)
+    assertion: str | None = Field(default=None, min_length=2, max_length=65536)
 
 
 class RevokeIn(Strict):
@@ -306,6 +309,7 @@ def approve(request_id: str, body: AnswerIn, caller: StaffDep, ctx: ServicesDep)
         via="api",
         code=body.code,
         by=caller.actor,
+        assertion=body.assertion,
     )
     return request_out(request)
 
@@ -329,7 +333,12 @@ def deny(request_id: str, body: AnswerIn, caller: StaffDep, ctx: ServicesDep) ->
 )
 def start(request_id: str, body: StartIn, caller: StaffDep, ctx: ServicesDep) -> dict[str, Any]:
     started = sessions_service.start_session(
-        ctx, staff=caller.staff, request_id=request_id, code=body.code, by=caller.actor
+        ctx,
+        staff=caller.staff,
+        request_id=request_id,
+        code=body.code,
+        by=caller.actor,
+        assertion=body.assertion,
     )
     return {
         "session": session_out(started.session),

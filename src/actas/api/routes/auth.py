@@ -7,6 +7,7 @@ from fastapi import APIRouter, Request, Response
 from actas.api.deps import ServicesDep, StaffDep
 from actas.api.schemas import LoginIn, LoginOut
 from actas.http.callers import request_actor
+from actas.services import passkeys
 from actas.services import staff as staff_service
 
 router = APIRouter(prefix="/v1/auth", tags=["auth"])
@@ -37,3 +38,15 @@ def login(body: LoginIn, request: Request, response: Response, ctx: ServicesDep)
 def logout(caller: StaffDep, ctx: ServicesDep) -> Response:
     staff_service.logout(ctx, staff=caller.staff, session=caller.session, by=caller.actor)
     return Response(status_code=204)
+
+
+@router.post(
+    "/step-up/passkey-options",
+    summary="WebAuthn request options for a step-up with one of your passkeys",
+    description="Answer with `navigator.credentials.get`, then send the response as JSON in "
+    "`assertion` to `.../start` or `.../approve` instead of a `code` (the challenge works once, "
+    "for five minutes, for you only; user verification is required).",
+)
+def step_up_options(caller: StaffDep, ctx: ServicesDep) -> Response:
+    options = passkeys.step_up_options(ctx, caller.staff)
+    return Response(options, media_type="application/json", headers={"Cache-Control": "no-store"})

@@ -5,11 +5,12 @@ messages of ``scim2-models``. Errors here are SCIM ``Error`` messages (the proto
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request, Response
+from fastapi.routing import APIRoute
 from pydantic import ValidationError
 from scim2_models import (
     AuthenticationScheme,
@@ -29,6 +30,7 @@ from scim2_models import (
     ResponseParameters,
     Schema,
     SCIMException,
+    SearchRequest,
     ServiceProviderConfig,
     Sort,
     User,
@@ -42,7 +44,28 @@ from actas.services import scim as scim_service
 from actas.services.scim import ScimUser, UserFields
 
 SCIM = "application/scim+json"
-router = APIRouter(prefix="/scim/v2", include_in_schema=False)
+
+
+class ScimRoute(APIRoute):
+    """A route whose refused bearer token (raised while its dependencies are solved, before
+    the endpoint runs) answers as a SCIM ``Error`` (RFC 7644 §3.12), not a problem document:
+    IdP clients parse only the former."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def guarded(request: Request) -> Response:
+            try:
+                return await handler(request)
+            except AuthenticationFailed as exc:
+                response = _error(401, exc.detail)
+                response.headers["WWW-Authenticate"] = 'Bearer realm="scim"'
+                return response
+
+        return guarded
+
+
+router = APIRouter(prefix="/scim/v2", include_in_schema=False, route_class=ScimRoute)
 #: The User attributes the broker keeps; the published schema names only these.
 SUPPORTED = ("userName", "name", "displayName", "active", "emails")
 
@@ -207,25 +230,63 @@ def schema(schema_id: str) -> Response:
     return _json(found.model_dump())
 
 
+def _listing(
+    request: Request,
+    ctx: ServicesDep,
+    *,
+    filter_text: str | None,
+    start: int,
+    count: int,
+    params: ResponseParameters[Any],
+) -> Response:
+    start, count = max(1, start), max(0, min(200, count))
+    users = scim_service.list_users(ctx, user_name=_user_name_filter(filter_text))
+    page = users[start - 1 : start - 1 + count]
+    listed = ListResponse[User[Any]](
+        total_results=len(users),
+        start_index=start,
+        items_per_page=len(page),
+        resources=[_model(u, _base(request)) for u in page],
+    )
+    return _json(listed.model_dump(scim_ctx=Context.SEARCH_RESPONSE, response_parameters=params))
+
+
 @router.get("/Users")
 def list_users(request: Request, ctx: ServicesDep, _: IdpDep) -> Response:
-    def run() -> Response:
-        q = request.query_params
-        user_name = _user_name_filter(q.get("filter"))
-        start = max(1, int(q.get("startIndex", "1")))
-        count = max(0, min(200, int(q.get("count", "100"))))
-        users = scim_service.list_users(ctx, user_name=user_name)
-        page = users[start - 1 : start - 1 + count]
-        listed = ListResponse[User[Any]](
-            total_results=len(users),
-            start_index=start,
-            items_per_page=len(page),
-            resources=[_model(u, _base(request)) for u in page],
+    q = request.query_params
+    return _guarded(
+        lambda: _listing(
+            request,
+            ctx,
+            filter_text=q.get("filter"),
+            start=int(q.get("startIndex", "1")),
+            count=int(q.get("count", "100")),
+            params=_params(request),
         )
-        return _json(
-            listed.model_dump(
-                scim_ctx=Context.SEARCH_RESPONSE, response_parameters=_params(request)
-            )
+    )
+
+
+@router.post("/Users/.search")
+@router.post("/.search")
+async def search_users(request: Request, ctx: ServicesDep, _: IdpDep) -> Response:
+    """RFC 7644 §3.4.3: the query in a ``SearchRequest`` body (Users are the only type)."""
+    body = await request.body()
+
+    def run() -> Response:
+        search: SearchRequest[Any] = SearchRequest.model_validate_json(body or b"{}")
+        params: ResponseParameters[Any] = ResponseParameters.model_validate(
+            {
+                "attributes": search.attributes,
+                "excludedAttributes": search.excluded_attributes,
+            }
+        )
+        return _listing(
+            request,
+            ctx,
+            filter_text=search.filter,
+            start=search.start_index or 1,
+            count=100 if search.count is None else search.count,
+            params=params,
         )
 
     return _guarded(run)
