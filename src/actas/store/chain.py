@@ -4,6 +4,12 @@ The head row is read ``FOR UPDATE`` on PostgreSQL (SQLite already holds its writ
 ``BEGIN IMMEDIATE``), so appends from any number of processes form one chain. Events are
 appended at the end of their transaction, which keeps the head locked for as short a time as
 possible and never while the business change still waits on other locks.
+
+Every event's canonical bytes are written *before* the head is locked: the only part that
+depends on the head is the sequence number, so each event is encoded once with a marker in its
+place and split there (:class:`Prepared`). Under the lock only the number is spliced in, the
+hash taken and the rows inserted: connections waiting on the head wait for the database, not
+for Python (issue 15 measured 1.6-2.2 of them always waiting with 8 in flight before).
 """
 
 from __future__ import annotations
@@ -59,6 +65,43 @@ def canonical_bytes(body: dict[str, Any]) -> bytes:
     return rfc8785.dumps(body)
 
 
+#: Stands for the sequence number while an event is encoded before the head is known: an
+#: integer no real chain reaches (2**53 - 2, still a safe integer, so the fast encoder applies).
+_SEQ_MARK = 2**53 - 2
+_SEQ_TEXT = f'"seq":{_SEQ_MARK}'.encode()
+
+
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    """One event encoded without its sequence number: ``before + str(seq) + after`` is its
+    canonical text."""
+
+    item: AuditEvent
+    event_id: str
+    before: bytes
+    after: bytes
+
+    def text(self, seq: int) -> bytes:
+        return b"".join((self.before, str(seq).encode(), self.after))
+
+
+def prepare(item: AuditEvent, *, now: datetime) -> Prepared:
+    """Encode ``item`` before the head is locked. The marker is looked for as the whole
+    ``"seq":N`` member; if the event's own data happens to contain the same text, the split
+    would be ambiguous, so such an event is split at the top-level key (always the first
+    ``"seq":`` after the sorted keys before it) by encoding twice and comparing."""
+    event_id = str(uuid.uuid4())
+    text = canonical_bytes(item.body(seq=_SEQ_MARK, event_id=event_id, at=now))
+    at = text.find(_SEQ_TEXT)
+    if at < 0 or text.find(_SEQ_TEXT, at + 1) >= 0:
+        # Ambiguous (or an encoder we do not expect): find the one position that differs.
+        other = canonical_bytes(item.body(seq=_SEQ_MARK - 1, event_id=event_id, at=now))
+        at = next(i for i, (a, b) in enumerate(zip(text, other, strict=False)) if a != b)
+        at = text.rfind(b'"seq":', 0, at + 1)
+    start = at + len(b'"seq":')
+    return Prepared(item, event_id, text[:start], text[start + len(str(_SEQ_MARK)) :])
+
+
 @dataclass(frozen=True)
 class Head:
     seq: int
@@ -83,22 +126,24 @@ def append(
     signer: Signer | None = None,
     checkpoint_every: int = 1000,
 ) -> Head:
-    """Append ``events`` in order and return the new head. Runs in the caller's transaction."""
+    """Append ``events`` in order and return the new head. Runs in the caller's transaction.
+    The events are encoded first; the head is locked only for the hashes and the writes."""
+    prepared = [prepare(item, now=now) for item in events]
     head = read_head(conn, lock=True)
-    if not events:
+    if not prepared:
         return head
     rows: list[dict[str, Any]] = []
     prev = head.hash
     seq = head.seq
-    for item in events:
+    for event in prepared:
         seq += 1
-        body = item.body(seq=seq, event_id=str(uuid.uuid4()), at=now)
-        text = canonical_bytes(body)
+        text = event.text(seq)
         digest = leaf_hash(prev, text)
+        item = event.item
         rows.append(
             {
                 "seq": seq,
-                "id": body["id"],
+                "id": event.event_id,
                 "at": now,
                 "type": item.type,
                 "actor": item.actor,
