@@ -10,7 +10,8 @@ Views read ``flask.g.actas`` (the context or None) and ``flask.g.actas_user``.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from actas_sdk import errors
@@ -56,10 +57,17 @@ def _streamed(
     yield from iterator
 
 
+def _environ_header(environ: Mapping[str, Any], name: str) -> str | None:
+    value = environ.get("HTTP_" + name.upper().replace("-", "_"))
+    return value if isinstance(value, str) else None
+
+
 def init_app(app: flask.Flask, actas: ActAs, *, load_user: UserLoader | None = None) -> None:
     """Wire the SDK into ``app``: the handoff and End endpoints, then per request the
     checks, the context, the banner and the audit event."""
     from flask import current_app, g, request
+
+    marker = actas.cookies.name + "="
 
     def own() -> flask.Response:
         def one(name: str) -> str | None:
@@ -87,8 +95,13 @@ def init_app(app: flask.Flask, actas: ActAs, *, load_user: UserLoader | None = N
         g.actas = None
         if request.endpoint == _OWN:
             return None
-        bearer = actas.api_token(request.method, request.path, request.headers.get)
-        cookie = None if bearer is not None else request.cookies.get(actas.cookies.name)
+        # A normal user's request must cost next to nothing: the raw environ first; the
+        # cookies are parsed only when our cookie's name is in the header at all.
+        environ = request.environ
+        bearer = actas.api_token(request.method, request.path, partial(_environ_header, environ))
+        cookie = None
+        if bearer is None and marker in environ.get("HTTP_COOKIE", ""):
+            cookie = request.cookies.get(actas.cookies.name)
         if bearer is None and not cookie:
             return None
         api = bearer is not None or actas.is_api(request.method, request.path)
