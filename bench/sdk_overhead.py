@@ -300,10 +300,19 @@ def asgi_scope(cookie: str | None) -> dict[str, Any]:
     if cookie is not None:
         headers.append((b"cookie", b"actas_sdk=" + cookie.encode()))
     return {
-        "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "GET",
-        "scheme": "http", "path": "/", "raw_path": b"/", "query_string": b"", "root_path": "",
-        "headers": headers, "server": ("127.0.0.1", 80), "client": ("127.0.0.1", 5000),
-    }  # fmt: skip
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "GET",
+        "scheme": "http",
+        "path": "/",
+        "raw_path": b"/",
+        "query_string": b"",
+        "root_path": "",
+        "headers": headers,
+        "server": ("127.0.0.1", 80),
+        "client": ("127.0.0.1", 5000),
+    }
 
 
 def asgi_driver(app: Any) -> Callable[[list[str | None]], None]:
@@ -325,12 +334,23 @@ def wsgi_driver(app: Any) -> Callable[[list[str | None]], None]:
     import io
 
     base = {
-        "REQUEST_METHOD": "GET", "SCRIPT_NAME": "", "PATH_INFO": "/", "QUERY_STRING": "",
-        "SERVER_NAME": "127.0.0.1", "SERVER_PORT": "80", "SERVER_PROTOCOL": "HTTP/1.1",
-        "HTTP_HOST": "127.0.0.1", "HTTP_USER_AGENT": "bench", "HTTP_ACCEPT": "*/*",
-        "wsgi.version": (1, 0), "wsgi.url_scheme": "http", "wsgi.errors": sys.stderr,
-        "wsgi.multithread": False, "wsgi.multiprocess": False, "wsgi.run_once": False,
-    }  # fmt: skip
+        "REQUEST_METHOD": "GET",
+        "SCRIPT_NAME": "",
+        "PATH_INFO": "/",
+        "QUERY_STRING": "",
+        "SERVER_NAME": "127.0.0.1",
+        "SERVER_PORT": "80",
+        "SERVER_PROTOCOL": "HTTP/1.1",
+        "HTTP_HOST": "127.0.0.1",
+        "HTTP_USER_AGENT": "bench",
+        "HTTP_ACCEPT": "*/*",
+        "wsgi.version": (1, 0),
+        "wsgi.url_scheme": "http",
+        "wsgi.errors": sys.stderr,
+        "wsgi.multithread": False,
+        "wsgi.multiprocess": False,
+        "wsgi.run_once": False,
+    }
 
     def start_response(status: str, headers: Any, exc_info: Any = None) -> Any:
         if not status.startswith("200"):
@@ -356,8 +376,11 @@ def wsgi_driver(app: Any) -> Callable[[list[str | None]], None]:
 def in_process(
     framework: str, key: Ed25519PrivateKey, session_id: str, workdir: str, args: Any, bare: Any
 ) -> dict[str, list[float]]:
-    builders = {"asgi": (asgi_app, asgi_driver), "flask": (flask_app, wsgi_driver),
-                "django": (django_app, wsgi_driver)}  # fmt: skip
+    builders = {
+        "asgi": (asgi_app, asgi_driver),
+        "flask": (flask_app, wsgi_driver),
+        "django": (django_app, wsgi_driver),
+    }
     build, driver = builders[framework]
     actas = make_actas(key, session_id, workdir)
     plain = driver(build(None))
@@ -659,10 +682,22 @@ def figures(results: Results, section: str, cpu: dict[str, list[float]], note: s
             note=note,
         )
     )
-    add("same", "cached token: extra CPU", same, "(same - none) / bare verify", "<= 0.1",
-        spread(same)[0] <= 0.1)  # fmt: skip
-    add("new", "new token: extra CPU", new, "(new - none) / bare verify", "<= 2",
-        spread(new)[0] <= 2)  # fmt: skip
+    add(
+        "same",
+        "cached token: extra CPU",
+        same,
+        "(same - none) / bare verify",
+        "<= 0.1",
+        spread(same)[0] <= 0.1,
+    )
+    add(
+        "new",
+        "new token: extra CPU",
+        new,
+        "(new - none) / bare verify",
+        "<= 2",
+        spread(new)[0] <= 2,
+    )
     add("normal", "normal user", normal, "normal / none", "<= 1.02", spread(normal)[0] <= 1.02)
     if "noop" in cpu:  # the floor of any middleware in this framework, for comparison
         floor = per_round(cpu, "noop", lambda n, b: n / b, "none")
@@ -708,19 +743,29 @@ def main() -> None:
         bare = BareVerify(200 if args.smoke else 2000)
         print(f"python {sys.version.split()[0]}, {machine()}")
         if not args.no_server:
-            print(f"\nASGI under uvicorn: {args.rounds} rounds x {args.seconds:g} s per case, "
-                  f"{args.connections} connections; server CPU per request")  # fmt: skip
+            print(
+                f"\nASGI under uvicorn: {args.rounds} rounds x {args.seconds:g} s per case, "
+                f"{args.connections} connections; server CPU per request"
+            )
             cpu, rates = under_uvicorn(key, session_id, workdir, args, bare)
             for name, values in rates.items():
                 print(f"  {name:<7} " + " ".join(f"{v:,.0f}" for v in values) + " req/s")
             results.extra["uvicorn_rps"] = rates
-            figures(results, "ASGI (Starlette) under uvicorn, server CPU", cpu,
-                    "server process CPU (all threads) per request")  # fmt: skip
+            figures(
+                results,
+                "ASGI (Starlette) under uvicorn, server CPU",
+                cpu,
+                "server process CPU (all threads) per request",
+            )
         for framework in filter(None, args.frameworks.split(",")):
             print(f"\n{framework} in process: {args.rounds} rounds x {args.requests} requests")
             cpu = in_process(framework, key, session_id, workdir, args, bare)
-            figures(results, f"{framework} in process, CPU", cpu,
-                    "process CPU per request, audit flush included")  # fmt: skip
+            figures(
+                results,
+                f"{framework} in process, CPU",
+                cpu,
+                "process CPU per request, audit flush included",
+            )
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     results.save(args.json)
