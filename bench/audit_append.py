@@ -163,7 +163,14 @@ def plain_grouped(engine: Engine, count: int, group: int, first_seq: int) -> Non
 
 
 def _worker(
-    kind: str, url: str, key_path: str, count: int, index: int, start: Any, results: Any
+    kind: str,
+    url: str,
+    key_path: str,
+    count: int,
+    index: int,
+    start: Any,
+    results: Any,
+    base: int = 10**12,
 ) -> None:
     engine = make_engine(url, synchronous="FULL")
     try:
@@ -175,19 +182,26 @@ def _worker(
         if kind == "chain":
             chain_single(store, count, offset=index * count)
         else:
-            plain_single(engine, count, first_seq=10**12 + index * 10**9)
+            plain_single(engine, count, first_seq=base + index * 10**9)
         results.put((began, time.time()))
     finally:
         engine.dispose()
 
 
+_ROUND = [0]
+
+
 def concurrent(kind: str, url: str, key_path: Path, writers: int, count: int) -> float:
     """Events per second of ``writers`` processes, from the common start to the last finish."""
+    _ROUND[0] += 1
+    base = 10**12 + _ROUND[0] * 10**11  # the plain table's seqs: fresh every round
     context = multiprocessing.get_context("spawn")
     start = context.Barrier(writers)
     results = context.Queue()
     processes = [
-        context.Process(target=_worker, args=(kind, url, str(key_path), count, i, start, results))
+        context.Process(
+            target=_worker, args=(kind, url, str(key_path), count, i, start, results, base)
+        )
         for i in range(writers)
     ]
     for process in processes:

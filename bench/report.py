@@ -2,6 +2,8 @@
 (``bench/chart.png``) and the README's table of targets.
 
     python bench/report.py            # `make bench`: the full runs (about 15 minutes)
+    python bench/report.py --only sdk_overhead.py   # one script again, the others' figures
+                                      # taken from bench/results/ (the last run of each)
     python bench/report.py --smoke    # `make bench-smoke`: tiny counts, in a temporary folder,
                                       # nothing in the repository changes; fails if a script fails
 
@@ -59,13 +61,13 @@ LIMITS = {
 }
 
 
-def run_scripts(out: Path, smoke: bool) -> dict[str, dict[str, Any]]:
+def run_scripts(out: Path, smoke: bool, scripts: list[str] = SCRIPTS) -> dict[str, dict[str, Any]]:
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(
         [str(ROOT / "src"), str(ROOT / "sdk" / "src"), str(ROOT), env.get("PYTHONPATH", "")]
     )
     procs = []
-    for script in SCRIPTS:
+    for script in scripts:
         target = out / f"{script.removesuffix('.py')}.json"
         command = [sys.executable, str(BENCH / script), "--json", str(target)]
         if smoke:
@@ -324,6 +326,7 @@ def write(results: dict[str, dict[str, Any]], out: Path, readme: Path | None) ->
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--smoke", action="store_true")
+    parser.add_argument("--only", help="comma-separated scripts to run again (others: results/)")
     args = parser.parse_args()
     started = time.monotonic()
     if args.smoke:
@@ -334,8 +337,17 @@ def main() -> None:
             assert (Path(tmp) / "chart.png").stat().st_size > 0
         print(f"bench smoke: every script ran ({time.monotonic() - started:.0f} s)")
         return
+    kept = BENCH / "results"
+    kept.mkdir(exist_ok=True)
+    chosen = args.only.split(",") if args.only else SCRIPTS
     with tempfile.TemporaryDirectory(prefix="actas-bench-") as tmp:
-        results = run_scripts(Path(tmp), smoke=False)
+        fresh = run_scripts(Path(tmp), smoke=False, scripts=chosen)
+    for script, data in fresh.items():
+        (kept / f"{script.removesuffix('.py')}.json").write_text(json.dumps(data, indent=1))
+    results = {
+        script: json.loads((kept / f"{script.removesuffix('.py')}.json").read_text())
+        for script in SCRIPTS
+    }
     write(results, BENCH, readme=ROOT / "README.md")
     print(
         f"wrote bench/REPORT.md, bench/chart.png and the README table "

@@ -35,6 +35,7 @@ from typing import Any
 
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.pool import NullPool
 
 from actas.bootstrap import build
 from actas.domain.access import HANDOFF_TTL, AccessSession
@@ -56,6 +57,7 @@ from _harness import (
     command_line,
     interleaved,
     machine,
+    process_cpu,
     rss_mib,
     spread,
 )
@@ -271,11 +273,43 @@ def bench_rows_table() -> Any:
     )
 
 
+class LockSampler:
+    """Counts, every 20 ms, the connections of the benchmark's database waiting on a lock
+    (the audit head row, chiefly); :meth:`stop` gives the mean."""
+
+    def __init__(self, database_url: str) -> None:
+        import threading
+
+        self.engine = create_engine(database_url, poolclass=NullPool)
+        self.samples: list[int] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        query = text(
+            "SELECT count(*) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND wait_event_type = 'Lock'"
+        )
+        with self.engine.connect() as conn:
+            while not self._stop.wait(0.02):
+                self.samples.append(int(conn.execute(query).scalar() or 0))
+                conn.commit()
+
+    def stop(self) -> float:
+        self._stop.set()
+        self._thread.join(5)
+        self.engine.dispose()
+        return statistics.mean(self.samples) if self.samples else 0.0
+
+
 class Workers:
     def __init__(self, database_url: str, workdir: Path, count: int) -> None:
         import multiprocessing
 
         context = multiprocessing.get_context("spawn")
+        self.database_url = database_url
+        self.usage: dict[str, list[tuple[float, float | None]]] = {}
         self.pipes = []
         self.processes = []
         self.memory: list[dict[str, float]] = []
@@ -292,9 +326,15 @@ class Workers:
 
     def run(self, kind: str, items: list[Any], processes: int, in_flight: int) -> float:
         """Spread ``items`` over ``processes`` workers with ``in_flight`` threads in all;
-        items per second from the common start to the last finish."""
+        items per second from the common start to the last finish. Also notes the CPU the
+        workers used (cores busy) and, on PostgreSQL, how many connections waited on a lock."""
         start_at = time.time() + 0.2
         threads = max(1, in_flight // processes)
+        pids = [p.pid for p in self.processes[:processes] if p.pid is not None]
+        cpu_before = sum(process_cpu(pid) for pid in pids)
+        sampler = (
+            LockSampler(self.database_url) if self.database_url.startswith("postgres") else None
+        )
         for i in range(processes):
             self.pipes[i].send((kind, items[i::processes], threads, start_at))
         ended = []
@@ -303,7 +343,12 @@ class Workers:
             ended.append(info["ended"])
             self.memory[i]["peak"] = max(self.memory[i].get("peak", 0.0), info["rss"][1])
             self.memory[i]["after_load"] = info["rss"][0]
-        return len(items) / (max(ended) - start_at)
+        elapsed = max(ended) - start_at
+        waiting = sampler.stop() if sampler is not None else None
+        cores = (sum(process_cpu(pid) for pid in pids) - cpu_before) / elapsed
+        key = f"{kind} {processes}p {in_flight}"
+        self.usage.setdefault(key, []).append((cores, waiting))
+        return len(items) / elapsed
 
     def close(self) -> None:
         for pipe in self.pipes:
@@ -344,6 +389,7 @@ def bench_backend(
             values = interleaved(cases, args.rounds)
         finally:
             memory = workers.memory
+            usage = workers.usage
             workers.close()
     rates: dict[tuple[int, int], list[float]] = {}
     for processes, in_flight in configs:
@@ -365,7 +411,8 @@ def bench_backend(
                 ratio_high=hi,
                 rounds=len(ratio),
                 ratio_means="redemptions / inserts",
-                note=f"range {min(redeem_values):,.0f}..{max(redeem_values):,.0f}/s",
+                note=usage_note(usage.get(f"redeem {key}", []))
+                + f"; range {min(redeem_values):,.0f}..{max(redeem_values):,.0f}/s",
             )
         )
     for in_flight in sorted({t for _, t in configs}):
@@ -408,6 +455,18 @@ def bench_backend(
         f"{p},{t}": spread(v)[0] for (p, t), v in rates.items()
     }
     return rates
+
+
+def usage_note(samples: list[tuple[float, float | None]]) -> str:
+    """What the workers used while redeeming: CPU cores busy, connections waiting on a lock."""
+    if not samples:
+        return ""
+    cores = statistics.median(c for c, _ in samples)
+    note = f"workers busy {cores:.2f} of {os.cpu_count()} cores"
+    waits = [w for _, w in samples if w is not None]
+    if waits:
+        note += f", {statistics.median(waits):.2f} connections waiting on a lock"
+    return note
 
 
 @contextmanager
