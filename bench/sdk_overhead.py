@@ -32,9 +32,6 @@ import atexit
 import gc
 import os
 import shutil
-import signal
-import socket
-import subprocess
 import sys
 import tempfile
 import time
@@ -58,6 +55,7 @@ from _harness import (
     process_cpu,
     spread,
 )
+from _load import Server, drive, endless, request_bytes
 
 CREDENTIAL = "actas_ak_bench-credential"
 HANDOFF = "http://127.0.0.1/actas/handoff"
@@ -454,137 +452,6 @@ def serve(variant: str, port: int, key_hex: str, session_id: str, workdir: str) 
     )
 
 
-class Connection(asyncio.Protocol):
-    """One keep-alive connection: send a request, read the whole response, send the next."""
-
-    def __init__(self, requests: Iterator[bytes], done: asyncio.Future[None], deadline: float):
-        self.requests, self.done, self.deadline = requests, done, deadline
-        self.buffer = b""
-        self.count = self.errors = 0
-        self.transport: Any = None
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = transport
-        self.transport.write(next(self.requests))
-
-    def data_received(self, data: bytes) -> None:
-        self.buffer += data
-        while True:
-            head_end = self.buffer.find(b"\r\n\r\n")
-            if head_end < 0:
-                return
-            head = self.buffer[:head_end].lower()
-            at = head.find(b"content-length:")
-            length = int(head[at + 15 : head.find(b"\r\n", at)]) if at >= 0 else 0
-            end = head_end + 4 + length
-            if len(self.buffer) < end:
-                return
-            if not head.startswith(b"http/1.1 200"):
-                self.errors += 1
-            self.buffer = self.buffer[end:]
-            self.count += 1
-            if time.perf_counter() >= self.deadline:
-                self.transport.close()
-                if not self.done.done():
-                    self.done.set_result(None)
-                return
-            self.transport.write(next(self.requests))
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        if not self.done.done():
-            self.done.set_result(None)
-
-
-async def _load(port: int, requests: Iterator[bytes], seconds: float, connections: int):
-    loop = asyncio.get_running_loop()
-    deadline = time.perf_counter() + seconds
-    protocols: list[Connection] = []
-    waits: list[asyncio.Future[None]] = []
-    for _ in range(connections):
-        done: asyncio.Future[None] = loop.create_future()
-        _, protocol = await loop.create_connection(
-            lambda done=done: Connection(requests, done, deadline), "127.0.0.1", port
-        )
-        protocols.append(protocol)
-        waits.append(done)
-    await asyncio.wait_for(asyncio.gather(*waits), seconds + 30)
-    return sum(p.count for p in protocols), sum(p.errors for p in protocols)
-
-
-def drive(port: int, requests: Iterator[bytes], seconds: float, connections: int) -> int:
-    try:
-        import uvloop
-
-        runner: Any = uvloop.run
-    except ImportError:
-        runner = asyncio.run
-    count, errors = runner(_load(port, requests, seconds, connections))
-    if errors:
-        raise SystemExit(f"{errors} requests did not answer 200")
-    return int(count)
-
-
-def request_bytes(cookie: str | None, path: bytes = b"/") -> bytes:
-    lines = [
-        b"GET " + path + b" HTTP/1.1",
-        b"Host: 127.0.0.1",
-        b"User-Agent: bench",
-        b"Accept: */*",
-    ]
-    if cookie is not None:
-        lines.append(b"Cookie: actas_sdk=" + cookie.encode())
-    return b"\r\n".join(lines) + b"\r\n\r\n"
-
-
-def endless(items: list[bytes]) -> Iterator[bytes]:
-    while True:
-        yield from items
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-class Server:
-    def __init__(self, variant: str, key_hex: str, session_id: str, workdir: str) -> None:
-        self.port = free_port()
-        self.process = subprocess.Popen(
-            [
-                sys.executable,
-                __file__,
-                "--serve",
-                variant,
-                str(self.port),
-                key_hex,
-                session_id,
-                workdir,
-            ],
-            cwd=Path(__file__).resolve().parents[1],
-        )
-
-    def __enter__(self) -> Server:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise SystemExit("the server exited")
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
-                    return self
-            except OSError:
-                time.sleep(0.05)
-        raise SystemExit("the server did not start")
-
-    def __exit__(self, *_: object) -> None:
-        self.process.send_signal(signal.SIGTERM)
-        try:
-            self.process.wait(10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait(5)
-
-
 def under_uvicorn(
     key: Ed25519PrivateKey, session_id: str, workdir: str, args: Any, bare: Any
 ) -> tuple[dict[str, list[float]], dict[str, list[float]]]:
@@ -594,8 +461,8 @@ def under_uvicorn(
     tokens = Tokens(key, session_id, int(args.seconds * 4000))
     rates: dict[str, list[float]] = {n: [] for n in ("verify", "none", "normal", "same", "new")}
     with (
-        Server("none", key_hex, session_id, workdir) as plain,
-        Server("sdk", key_hex, session_id, workdir) as sdk,
+        Server(__file__, "none", key_hex, session_id, workdir) as plain,
+        Server(__file__, "sdk", key_hex, session_id, workdir) as sdk,
     ):
 
         def case(name: str, server: Server, requests: Callable[[], Iterator[bytes]]):
