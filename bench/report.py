@@ -27,7 +27,7 @@ from typing import Any
 
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
-SCRIPTS = ["sdk_overhead.py", "sessions.py", "audit_append.py", "revocation_delay.py"]
+SCRIPTS = ["sdk_overhead.py", "sessions.py", "audit_append.py", "revocation_delay.py", "sweep.py"]
 START, END = "<!-- bench:start -->", "<!-- bench:end -->"
 
 #: What limits a target that is not met, as measured (profiles and the reference cases of the
