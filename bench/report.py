@@ -369,6 +369,9 @@ def main() -> None:
             fresh = run_scripts(Path(tmp), smoke=False, scripts=chosen)
     for script, data in fresh.items():
         (kept / f"{script.removesuffix('.py')}.json").write_text(json.dumps(data, indent=1))
+    missing = [s for s in SCRIPTS if not (kept / f"{s.removesuffix('.py')}.json").exists()]
+    if missing:  # bench/results/ is local (git-ignored): a fresh clone runs everything once
+        raise SystemExit(f"no earlier figures of {', '.join(missing)}: run `make bench` first")
     results = {
         script: json.loads((kept / f"{script.removesuffix('.py')}.json").read_text())
         for script in SCRIPTS
