@@ -1,6 +1,6 @@
 """Audit log throughput: appends and verification, each against a plain baseline in the same run.
 
-    python bench/audit_append.py [--events N] [--postgres URL | --no-postgres]
+    python bench/audit_append.py [--rounds 5] [--events N] [--postgres URL | --no-postgres]
 
 Measures, on SQLite (a temporary file, ``synchronous=FULL``) and on PostgreSQL (a scratch
 database created on the server of ``--postgres``, default ``$ACTAS_TEST_DATABASE_URL``, and
@@ -14,8 +14,11 @@ dropped at the end):
     vs as many processes plain-inserting, one row per transaction;
 (d) chain verification (``verify_log``, without and with signature checks) over the whole log
     vs a plain read of the same rows (SQLAlchemy Core, all columns) plus SHA-256 of each
-    stored canonical text. Best of ``--repeat`` interleaved rounds (default 5)
-    for each side.
+    stored canonical text.
+
+Every case runs beside its baseline in paired, interleaved rounds (``--rounds``, default 5;
+they used to be timed one after the other); ratios are per round, reported as the median and
+range. The targets are checked on the *lowest* round, so that they hold with margin.
 
 The plain table has the same columns and the same indexes as ``audit_events`` but no chain,
 head row, checkpoints or triggers, so each ratio is the cost of the chain itself. Appends sign
@@ -36,7 +39,6 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -60,6 +62,18 @@ from actas.store.engine import make_engine
 from actas.store.migrate import upgrade
 from actas.store.tables import audit_events
 from actas.store.uow import Store
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _harness import (
+    Figure,
+    Results,
+    arguments,
+    command_line,
+    interleaved,
+    machine,
+    per_round,
+    spread,
+)
 
 TARGET_GROUPED_SQLITE = 10_000
 TARGET_VERIFY_RATIO = 0.80
@@ -149,7 +163,14 @@ def plain_grouped(engine: Engine, count: int, group: int, first_seq: int) -> Non
 
 
 def _worker(
-    kind: str, url: str, key_path: str, count: int, index: int, start: Any, results: Any
+    kind: str,
+    url: str,
+    key_path: str,
+    count: int,
+    index: int,
+    start: Any,
+    results: Any,
+    base: int = 10**12,
 ) -> None:
     engine = make_engine(url, synchronous="FULL")
     try:
@@ -161,19 +182,26 @@ def _worker(
         if kind == "chain":
             chain_single(store, count, offset=index * count)
         else:
-            plain_single(engine, count, first_seq=10**12 + index * 10**9)
+            plain_single(engine, count, first_seq=base + index * 10**9)
         results.put((began, time.time()))
     finally:
         engine.dispose()
 
 
+_ROUND = [0]
+
+
 def concurrent(kind: str, url: str, key_path: Path, writers: int, count: int) -> float:
     """Events per second of ``writers`` processes, from the common start to the last finish."""
+    _ROUND[0] += 1
+    base = 10**12 + _ROUND[0] * 10**11  # the plain table's seqs: fresh every round
     context = multiprocessing.get_context("spawn")
     start = context.Barrier(writers)
     results = context.Queue()
     processes = [
-        context.Process(target=_worker, args=(kind, url, str(key_path), count, i, start, results))
+        context.Process(
+            target=_worker, args=(kind, url, str(key_path), count, i, start, results, base)
+        )
         for i in range(writers)
     ]
     for process in processes:
@@ -210,102 +238,143 @@ def verify(engine: Engine, checker: KeySource | None) -> int:
     return report.events
 
 
-def best_rates(runs: dict[str, Callable[[], int]], repeat: int) -> dict[str, float]:
-    """The best rate of each run over ``repeat`` rounds. Rounds interleave the runs, so that a
-    busy moment of the machine does not fall on one side of a comparison only."""
-    best = dict.fromkeys(runs, 0.0)
-    for _ in range(repeat):
-        for name, run in runs.items():
-            began = time.perf_counter()
-            count = run()
-            best[name] = max(best[name], count / (time.perf_counter() - began))
-    return best
+# --- one backend, every comparison paired round by round --------------------------------------
 
 
-# --- one backend -----------------------------------------------------------------------------
+class Seqs:
+    """Fresh sequence numbers for the plain table (its seq is its primary key)."""
+
+    def __init__(self) -> None:
+        self.next = 10**9
+
+    def take(self, count: int) -> int:
+        first = self.next
+        self.next += count
+        return first
 
 
-@dataclass
-class Line:
-    backend: str
-    what: str
-    rate: float
-    baseline: float
-    baseline_what: str
+def rate_of(run: Callable[[], object], count: int | None = None) -> Callable[[], float]:
+    """A case for ``interleaved``: items per second of one call (``count`` items, or what
+    the call returns)."""
 
-    @property
-    def ratio(self) -> float:
-        return self.rate / self.baseline
+    def case() -> float:
+        began = time.perf_counter()
+        done = run()
+        elapsed = time.perf_counter() - began
+        return (count if count is not None else int(done)) / elapsed  # type: ignore[call-overload]
 
-
-def timed(run: Callable[[], None], count: int) -> float:
-    began = time.perf_counter()
-    run()
-    return count / (time.perf_counter() - began)
+    return case
 
 
 def bench_backend(
-    name: str, url: str, key_path: Path, args: argparse.Namespace, log: Callable[[str], None]
-) -> list[Line]:
+    name: str, url: str, key_path: Path, args: argparse.Namespace, results: Results
+) -> None:
     engine = make_engine(url, synchronous="FULL")
     try:
         upgrade(engine)
         plain_metadata.create_all(engine)
         signer = KeySource(key_path, system_clock)
         store = Store(engine, clock=system_clock, signer=signer)
-        lines: list[Line] = []
         single, group, writers, per_writer = args.single, args.group, args.writers, args.per_writer
+        seqs = Seqs()
+        offset = [0]
 
-        log(f"{name}: (a) {single} events, one per transaction")
-        rate = timed(lambda: chain_single(store, single, 0), single)
-        base = timed(lambda: plain_single(engine, single, 1), single)
-        lines.append(Line(name, "(a) append, 1 event/txn", rate, base, "plain INSERT, 1 row/txn"))
+        def chain_one() -> None:
+            offset[0] += single
+            chain_single(store, single, offset[0])
 
-        log(f"{name}: (b) {args.events} events, {group} per transaction")
-        rate = timed(lambda: chain_grouped(store, args.events, group), args.events)
-        base = timed(lambda: plain_grouped(engine, args.events, group, 10**9), args.events)
-        lines.append(
-            Line(
-                name,
-                f"(b) append, {group} events/txn",
-                rate,
-                base,
-                f"plain INSERT, {group} rows/txn",
-            )
-        )
-
-        log(f"{name}: (c) {writers} processes x {per_writer} events, one per transaction")
-        rate = concurrent("chain", url, key_path, writers, per_writer)
-        base = concurrent("plain", url, key_path, writers, per_writer)
-        lines.append(
-            Line(
-                name,
-                f"(c) append, {writers} procs, 1 event/txn",
-                rate,
-                base,
-                f"{writers} procs plain INSERT, 1 row/txn",
-            )
-        )
-
-        total = single + args.events + writers * per_writer
-        log(f"{name}: (d) verifying {total} events, best of {args.repeat}")
-        rates = best_rates(
+        cases = {
+            "chain 1/txn": rate_of(chain_one, single),
+            "plain 1/txn": rate_of(lambda: plain_single(engine, single, seqs.take(single)), single),
+            "chain grouped": rate_of(lambda: chain_grouped(store, args.events, group), args.events),
+            "plain grouped": rate_of(
+                lambda: plain_grouped(engine, args.events, group, seqs.take(args.events)),
+                args.events,
+            ),
+        }
+        if writers:
+            cases["chain writers"] = lambda: concurrent("chain", url, key_path, writers, per_writer)
+            cases["plain writers"] = lambda: concurrent("plain", url, key_path, writers, per_writer)
+        print(f"{name}: appends, {args.rounds} rounds", flush=True)
+        appends = interleaved(cases, args.rounds)
+        print(f"{name}: verification, {args.rounds} rounds", flush=True)
+        verifying = interleaved(
             {
-                "read": lambda: plain_read_and_hash(engine),
-                "none": lambda: verify(engine, None),
-                "signed": lambda: verify(engine, signer),
+                "read": rate_of(lambda: plain_read_and_hash(engine)),
+                "none": rate_of(lambda: verify(engine, None)),
+                "signed": rate_of(lambda: verify(engine, signer)),
             },
-            args.repeat,
+            args.rounds,
         )
-        base, rate, signed = rates["read"], rates["none"], rates["signed"]
-        read = "plain read + sha256 of canonical"
-        lines.append(Line(name, "(d) verify_log, checker=None", rate, base, read))
-        lines.append(Line(name, "(d) verify_log, with signatures", signed, base, read))
-        if verify(engine, signer) != total:
-            raise RuntimeError("the log does not hold every event appended")
-        return lines
     finally:
         engine.dispose()
+
+    def add(
+        values: dict[str, list[float]],
+        case: str,
+        base: str,
+        label: str,
+        base_label: str,
+        target: str | None = None,
+        met: bool | None = None,
+    ) -> None:
+        ratio = per_round(values, case, lambda c, b: c / b, base)
+        med, lo, hi = spread(ratio)
+        results.add(
+            Figure(
+                section=f"audit log, {name}",
+                name=label,
+                value=spread(values[case])[0],
+                unit="events/s",
+                baseline_name=base_label,
+                baseline=spread(values[base])[0],
+                ratio=med,
+                ratio_low=lo,
+                ratio_high=hi,
+                rounds=len(ratio),
+                target=target,
+                met=met,
+                note=f"case range {min(values[case]):,.0f}..{max(values[case]):,.0f}",
+            )
+        )
+
+    grouped = spread(appends["chain grouped"])
+    sqlite = name.startswith("SQLite")
+    add(
+        appends,
+        "chain 1/txn",
+        "plain 1/txn",
+        "append, 1 event per transaction",
+        "plain INSERT, 1 row/txn",
+    )
+    add(
+        appends,
+        "chain grouped",
+        "plain grouped",
+        f"append, {group} events per transaction",
+        f"plain INSERT, {group} rows/txn",
+        f">= {TARGET_GROUPED_SQLITE:,}/s, lowest round" if sqlite else None,
+        grouped[1] >= TARGET_GROUPED_SQLITE if sqlite else None,
+    )
+    if writers:
+        add(
+            appends,
+            "chain writers",
+            "plain writers",
+            f"append, {writers} processes, 1/txn",
+            f"{writers} processes plain INSERT",
+        )
+    for case, label in (("none", "verify_log"), ("signed", "verify_log with signatures")):
+        ratio_low = spread(per_round(verifying, case, lambda c, b: c / b, "read"))[1]
+        add(
+            verifying,
+            case,
+            "read",
+            label,
+            "plain read + sha256 of the stored text",
+            f">= {TARGET_VERIFY_RATIO}, lowest round",
+            ratio_low >= TARGET_VERIFY_RATIO,
+        )
 
 
 @contextmanager
@@ -344,79 +413,36 @@ def describe(url: str) -> str:
         engine.dispose()
 
 
-def print_table(lines: list[Line]) -> None:
-    header = (
-        f"{'backend':<12} {'measurement':<38} {'events/s':>10} "
-        f"{'baseline/s':>11} {'ratio':>6}  baseline"
-    )
-    print(header)
-    print("-" * len(header) + "-" * 30)
-    for line in lines:
-        print(
-            f"{line.backend:<12} {line.what:<38} {line.rate:>10,.0f} {line.baseline:>11,.0f} "
-            f"{line.ratio:>6.2f}  {line.baseline_what}"
-        )
-
-
-def print_targets(lines: list[Line]) -> bool:
-    ok = True
-    print("\nTargets:")
-    for line in lines:
-        if line.backend == "sqlite FULL" and line.what.startswith("(b)"):
-            passed = line.rate >= TARGET_GROUPED_SQLITE
-            ok &= passed
-            print(
-                f"  [{'PASS' if passed else 'FAIL'}] grouped appends on SQLite FULL "
-                f">= {TARGET_GROUPED_SQLITE:,} events/s: {line.rate:,.0f}"
-            )
-    for line in lines:
-        if line.what.startswith("(d)"):
-            passed = line.ratio >= TARGET_VERIFY_RATIO
-            ok &= passed
-            print(
-                f"  [{'PASS' if passed else 'FAIL'}] {line.backend}: {line.what[4:]} "
-                f">= {TARGET_VERIFY_RATIO:.0%} of plain read-and-hash: {line.ratio:.0%}"
-            )
-    return ok
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--events", type=int, default=50_000, help="events for (b)")
-    parser.add_argument("--group", type=int, default=1000, help="events per transaction in (b)")
-    parser.add_argument("--single", type=int, default=2000, help="events for (a)")
-    parser.add_argument("--writers", type=int, default=4, help="processes in (c)")
-    parser.add_argument("--per-writer", type=int, default=500, help="events per process in (c)")
-    parser.add_argument("--repeat", type=int, default=5, help="runs of (d), best taken")
+def main() -> int:
+    parser = arguments(__doc__.split("\n\n")[0])
+    parser.add_argument("--events", type=int, default=10_000, help="grouped events per round")
+    parser.add_argument("--group", type=int, default=1000, help="events per transaction")
+    parser.add_argument("--single", type=int, default=400, help="single events per round")
+    parser.add_argument("--writers", type=int, default=4, help="processes (0: none)")
+    parser.add_argument("--per-writer", type=int, default=150, help="events per process")
     parser.add_argument("--postgres", default=os.environ.get("ACTAS_TEST_DATABASE_URL"))
     parser.add_argument("--no-postgres", action="store_true")
-    args = parser.parse_args(argv)
-
-    def log(message: str) -> None:
-        print(f"  ... {message}", file=sys.stderr, flush=True)
-
+    args = parser.parse_args()
+    if args.smoke:
+        args.rounds, args.events, args.group, args.single = 1, 200, 100, 20
+        args.writers, args.per_writer = 2, 10
+    results = Results("audit_append", command_line(sys.argv))
     began = time.perf_counter()
-    print(
-        f"Python {platform.python_version()}, SQLite {sqlite3.sqlite_version}, "
-        f"{os.cpu_count()} CPUs, {platform.machine()}"
-    )
-    lines: list[Line] = []
+    print(f"Python {platform.python_version()}, SQLite {sqlite3.sqlite_version}, {machine()}")
     with tempfile.TemporaryDirectory(prefix="actas-bench-keys-") as keys:
         key_path = Path(keys) / "keys.json"
         keyring.ensure(key_path, system_clock())
         with sqlite_database() as url:
-            lines += bench_backend("sqlite FULL", url, key_path, args, log)
+            bench_backend("SQLite (synchronous=FULL)", url, key_path, args, results)
         if args.postgres and not args.no_postgres:
             with postgres_database(args.postgres) as url:
-                print(describe(url))
-                lines += bench_backend("postgresql", url, key_path, args, log)
+                results.notes.append(describe(url))
+                bench_backend("PostgreSQL", url, key_path, args, results)
         else:
-            print("PostgreSQL skipped: pass --postgres URL or set ACTAS_TEST_DATABASE_URL")
-    print()
-    print_table(lines)
-    ok = print_targets(lines)
+            results.notes.append("PostgreSQL skipped: no --postgres or ACTAS_TEST_DATABASE_URL")
     print(f"\nTotal time {time.perf_counter() - began:.0f} s")
-    return 0 if ok else 1
+    results.save(args.json)
+    return 0
 
 
 if __name__ == "__main__":

@@ -1,60 +1,117 @@
-"""The SDK middleware's per-request cost under load, as a multiple of one bare Ed25519
-verification measured in the same run.
+"""The SDK's per-request CPU cost (cached token, new token, normal user) for ASGI, Flask and
+Django, beside one bare Ed25519 verification measured in the same rounds.
 
-A Starlette app (one plain-text route) runs under uvicorn in a subprocess (uvloop, httptools,
-one worker); a raw asyncio HTTP/1.1 keep-alive load generator in this process drives it over
-loopback. Four cases:
+Every round runs every case once, the order turned each round, and the bare verification is
+one of the cases (it used to be measured once, before the runs, by wall clock: on a busy
+machine that alone doubled or halved every ratio). Ratios are taken per round and reported
+as the median and range over the rounds.
 
-- ``none``: no middleware (the baseline);
-- ``normal``: the SDK middleware, a request without the SDK cookie (a normal user);
-- ``same``: during impersonation, the same valid token on every request (the cache);
-- ``new``: during impersonation, a new valid token on every request (full verification).
+- **Under uvicorn** (ASGI; uvloop, httptools, one worker in a subprocess): a raw keep-alive
+  HTTP/1.1 load generator in this process drives it over loopback; the figure is the
+  *server process's* CPU time (all its threads, from ``/proc``) per request. After each case
+  the server is left to ship its audit events (twice the ship interval) inside the measured
+  window: what the impersonated requests cost in the background is theirs, and the next case
+  starts clean (this was the "spill-over" onto normal users).
+- **In process** (the ASGI app, the Flask app and the Django app called directly, no server):
+  ``time.process_time`` per request, the audit flush of the case included.
 
-The SDK talks to an in-memory broker (``actas_sdk.testing.FakeBroker``) inside the server
-process: JWKS, revocation stream and audit shipping run for real, with their threads (the
-fake broker acknowledges audit batches unread: parsing them is the real broker's work, in
-its own process). The cases are interleaved over several rounds and each reports its best
-round, since load from other processes only ever slows a round down. A second table gives
-the same cases in process, as CPU time per request, which other load hardly disturbs.
+Cases: ``none`` (no middleware, the baseline), ``normal`` (the middleware, no SDK cookie),
+``same`` (impersonated, one token: the cache), ``new`` (impersonated, a new token every
+request: full verification; more distinct tokens than the cache holds).
 
-    python bench/sdk_overhead.py [--seconds 1.5] [--rounds 6] [--connections 8]
+Targets (issue 15): ``same`` adds at most 0.1 of a bare verification, ``new`` at most 2,
+``normal`` at most 2 % over ``none``.
 
-Targets: ``same`` at most 0.1 of a bare verification, ``new`` at most 2, ``normal`` at most
-2 % slower than ``none``.
+    python bench/sdk_overhead.py [--rounds 5] [--seconds 1.5] [--requests 4000] [--smoke]
 """
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import atexit
+import gc
 import os
 import shutil
-import signal
-import socket
-import subprocess
 import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _harness import (
+    Figure,
+    Results,
+    arguments,
+    command_line,
+    interleaved,
+    machine,
+    per_round,
+    process_cpu,
+    spread,
+)
+from _load import Server, drive, endless, request_bytes
+
 CREDENTIAL = "actas_ak_bench-credential"
 HANDOFF = "http://127.0.0.1/actas/handoff"
 SESSION_MINUTES = 60
+CACHE = 4096  # the SDK's default token cache size: "new" tokens never come back within it
+SHIP_INTERVAL = float(os.environ.get("ACTAS_BENCH_SHIP_INTERVAL", "0.25"))
+DRAIN = 2 * min(SHIP_INTERVAL, 0.25)
 
 
-# --- the server (subprocess) ---------------------------------------------------------------------
+# --- the SDK against an in-memory broker --------------------------------------------------------
 
 
-def build_app(
-    variant: str, key: Ed25519PrivateKey, session_id: str, workdir: str
-) -> tuple[Any, Any]:
-    """The benchmark's app: one plain-text route, with the SDK middleware for ``sdk``."""
+def make_actas(key: Ed25519PrivateKey, session_id: str, workdir: str) -> Any:
+    """An ActAs talking to ``actas_sdk.testing.FakeBroker`` in this process: JWKS, revocation
+    stream and audit shipping run for real, with their threads (the fake broker acknowledges
+    audit batches unread: reading them is the real broker's work, in its own process)."""
+    from actas_sdk import ActAs
+    from actas_sdk.testing import FakeBroker, FakeSession
+
+    fake = FakeBroker("notes", credential=CREDENTIAL)
+    fake.record_events = False
+    fake.key, fake.kid = key, "bench"
+    fake.sessions[session_id] = FakeSession(
+        id=session_id,
+        subject="u-1",
+        actor="staff-1",
+        account="acct-1",
+        scopes=("read",),
+        expires_at=time.time() + SESSION_MINUTES * 60,
+        refresh_handle="actas_rh_bench",
+    )
+    spool = Path(workdir) / f"spool-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+    config = fake.config(
+        handoff_url=HANDOFF, spool_dir=str(spool), ship_interval_seconds=SHIP_INTERVAL
+    )
+    actas = ActAs(config, transport=fake.transport())
+    actas.start()
+    if not actas.wait_ready(10):
+        raise SystemExit("the SDK did not sync with its broker")
+    return actas
+
+
+class NoopMiddleware:
+    """The floor any pure ASGI middleware pays: one more coroutine call per request."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        await self.app(scope, receive, send)
+
+
+NOOP = object()  # passed as ``actas``: the framework's no-op middleware instead of the SDK's
+
+
+def asgi_app(actas: Any) -> Any:
     from starlette.applications import Starlette
     from starlette.responses import PlainTextResponse
     from starlette.routing import Route
@@ -62,44 +119,330 @@ def build_app(
     async def home(request: Any) -> PlainTextResponse:
         return PlainTextResponse("ok")
 
-    app = Starlette(routes=[Route("/", home)])
-    if variant == "sdk":
-        from actas_sdk import ActAs
-        from actas_sdk.asgi import ActAsMiddleware
-        from actas_sdk.testing import FakeBroker, FakeSession
+    pairs = VerifyPairs()
 
-        fake = FakeBroker("notes", credential=CREDENTIAL)
-        fake.record_events = False  # the broker's own work happens in the broker's process
-        fake.key, fake.kid = key, "bench"
-        fake.sessions[session_id] = FakeSession(
-            id=session_id,
-            subject="u-1",
-            actor="staff-1",
-            account="acct-1",
-            scopes=("read",),
-            expires_at=time.time() + SESSION_MINUTES * 60,
-            refresh_handle="actas_rh_bench",
-        )
-        spool = Path(workdir) / f"spool-{os.getpid()}"
-        config = fake.config(handoff_url=HANDOFF, spool_dir=str(spool))
-        actas = ActAs(config, transport=fake.transport())
-        actas.start()
-        if not actas.wait_ready(10):
-            raise SystemExit("the SDK did not sync with its broker")
+    async def verify(request: Any) -> PlainTextResponse:
+        pairs.one()  # one bare Ed25519 verification, then the same trivial answer
+        return PlainTextResponse("ok")
+
+    app = Starlette(routes=[Route("/", home), Route("/verify", verify)])
+    if actas is NOOP:
+        app.add_middleware(NoopMiddleware)
+    elif actas is not None:
+        from actas_sdk.asgi import ActAsMiddleware
+
         app.add_middleware(ActAsMiddleware, actas=actas)
-        return app, actas
-    return app, None
+    return app
+
+
+def flask_app(actas: Any) -> Any:
+    from flask import Flask
+
+    app = Flask(f"bench{id(actas)}")
+
+    @app.get("/")
+    def home() -> str:
+        return "ok"
+
+    if actas is NOOP:
+        app.before_request(lambda: None)
+        app.after_request(lambda response: response)
+    elif actas is not None:
+        from actas_sdk.flask import init_app
+
+        init_app(app, actas)
+    return app
+
+
+_django_sdk: list[Any] = []
+
+
+def _current_sdk() -> Any:
+    return _django_sdk[-1]
+
+
+def django_app(actas: Any) -> Any:
+    """One trivial view; the SDK middleware only when ``actas`` is given (Django reads
+    MIDDLEWARE when a handler is made, so both handlers share one configuration)."""
+    import django
+    from django.conf import settings
+
+    if not settings.configured:
+        settings.configure(
+            DEBUG=False,
+            ALLOWED_HOSTS=["*"],
+            SECRET_KEY="bench-" + "x" * 40,
+            ROOT_URLCONF=__name__,
+            MIDDLEWARE=[],
+            INSTALLED_APPS=[],
+            ACTAS_SDK=f"{__name__}._current_sdk",
+        )
+        django.setup()
+    from django.core.handlers.wsgi import WSGIHandler
+
+    settings.MIDDLEWARE = (
+        [f"{__name__}.DjangoNoop"]
+        if actas is NOOP
+        else ["actas_sdk.django.ActAsMiddleware"]
+        if actas is not None
+        else []
+    )
+    if actas is not None and actas is not NOOP:
+        _django_sdk.append(actas)
+    return WSGIHandler()
+
+
+class DjangoNoop:
+    """The floor any Django middleware pays."""
+
+    def __init__(self, get_response: Any) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: Any) -> Any:
+        return self.get_response(request)
+
+
+def __getattr__(name: str) -> Any:
+    if name == "urlpatterns":  # Django's ROOT_URLCONF, read lazily
+        from django.http import HttpResponse
+        from django.urls import path
+
+        return [path("", lambda request: HttpResponse("ok", content_type="text/plain"))]
+    raise AttributeError(name)
+
+
+# --- tokens -------------------------------------------------------------------------------------
+
+
+def cookies(key: Ed25519PrivateKey, session_id: str, count: int) -> list[str]:
+    """``count`` cookie values of one session, each with its own (5-minute) token."""
+    from actas_sdk._cookie import SEPARATOR, CookieJar, Sealed
+    from actas_sdk.testing import FakeBroker
+
+    fake = FakeBroker("notes", credential=CREDENTIAL)
+    fake.key, fake.kid = key, "bench"
+    jar = CookieJar(fake.config(handoff_url=HANDOFF))
+    sealed = jar.seal(session_id, Sealed("actas_rh_bench", time.time() + SESSION_MINUTES * 60))
+    return [
+        fake.mint(subject="u-1", actor="staff-1", session_id=session_id, ttl=300)
+        + SEPARATOR
+        + sealed
+        for _ in range(count)
+    ]
+
+
+class Tokens:
+    """New tokens for the "new" case, minted in batches as they are used (they live five
+    minutes), never one the SDK's cache could still hold."""
+
+    def __init__(self, key: Ed25519PrivateKey, session_id: str, batch: int) -> None:
+        self.key, self.session_id, self.batch = key, session_id, max(batch, CACHE + 100)
+        self._items: list[str] = []
+
+    def refill(self) -> None:
+        self._items = cookies(self.key, self.session_id, self.batch)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._items)
+
+
+# --- the bare verification, as a case ------------------------------------------------------------
+
+
+class VerifyPairs:
+    """1,000 token-sized messages signed by one key; :meth:`one` verifies the next."""
+
+    def __init__(self) -> None:
+        key = Ed25519PrivateKey.generate()
+        self.public = key.public_key()
+        self.pairs = []
+        for _ in range(1000):
+            message = os.urandom(330)
+            self.pairs.append((key.sign(message), message))
+        self._next = 0
+
+    def one(self) -> None:
+        signature, message = self.pairs[self._next]
+        self._next = (self._next + 1) % len(self.pairs)
+        self.public.verify(signature, message)
+
+
+class BareVerify:
+    """Ed25519 verifications with ``cryptography``: one key (as with a JWKS), 1,000 distinct
+    token-sized messages in turn (as with new tokens). CPU microseconds per verification."""
+
+    def __init__(self, count: int) -> None:
+        key = Ed25519PrivateKey.generate()
+        self.public = key.public_key()
+        self.pairs = []
+        for _ in range(1000):
+            message = os.urandom(330)
+            self.pairs.append((key.sign(message), message))
+        self.count = count
+
+    def __call__(self) -> float:
+        verify = self.public.verify
+        rounds = max(1, self.count // len(self.pairs))
+        started = time.process_time()
+        for _ in range(rounds):
+            for signature, message in self.pairs:
+                verify(signature, message)
+        return (time.process_time() - started) / (rounds * len(self.pairs)) * 1e6
+
+
+# --- in process ---------------------------------------------------------------------------------
+
+
+def asgi_scope(cookie: str | None) -> dict[str, Any]:
+    headers = [(b"host", b"127.0.0.1"), (b"user-agent", b"bench"), (b"accept", b"*/*")]
+    if cookie is not None:
+        headers.append((b"cookie", b"actas_sdk=" + cookie.encode()))
+    return {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "GET",
+        "scheme": "http",
+        "path": "/",
+        "raw_path": b"/",
+        "query_string": b"",
+        "root_path": "",
+        "headers": headers,
+        "server": ("127.0.0.1", 80),
+        "client": ("127.0.0.1", 5000),
+    }
+
+
+def asgi_driver(app: Any) -> Callable[[list[str | None]], None]:
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: Any) -> None:
+        if message["type"] == "http.response.start" and message["status"] != 200:
+            raise SystemExit(f"ASGI answered {message['status']}")
+
+    async def run(cookies_: list[str | None]) -> None:
+        for cookie in cookies_:
+            await app(asgi_scope(cookie), receive, send)
+
+    return lambda cookies_: asyncio.run(run(cookies_))
+
+
+def wsgi_driver(app: Any) -> Callable[[list[str | None]], None]:
+    import io
+
+    base = {
+        "REQUEST_METHOD": "GET",
+        "SCRIPT_NAME": "",
+        "PATH_INFO": "/",
+        "QUERY_STRING": "",
+        "SERVER_NAME": "127.0.0.1",
+        "SERVER_PORT": "80",
+        "SERVER_PROTOCOL": "HTTP/1.1",
+        "HTTP_HOST": "127.0.0.1",
+        "HTTP_USER_AGENT": "bench",
+        "HTTP_ACCEPT": "*/*",
+        "wsgi.version": (1, 0),
+        "wsgi.url_scheme": "http",
+        "wsgi.errors": sys.stderr,
+        "wsgi.multithread": False,
+        "wsgi.multiprocess": False,
+        "wsgi.run_once": False,
+    }
+
+    def start_response(status: str, headers: Any, exc_info: Any = None) -> Any:
+        if not status.startswith("200"):
+            raise SystemExit(f"WSGI answered {status}")
+        return None
+
+    def run(cookies_: list[str | None]) -> None:
+        for cookie in cookies_:
+            environ = dict(base)
+            environ["wsgi.input"] = io.BytesIO(b"")
+            if cookie is not None:
+                environ["HTTP_COOKIE"] = "actas_sdk=" + cookie
+            body = app(environ, start_response)
+            for _ in body:
+                pass
+            close = getattr(body, "close", None)
+            if close is not None:
+                close()
+
+    return run
+
+
+def in_process(
+    framework: str, key: Ed25519PrivateKey, session_id: str, workdir: str, args: Any, bare: Any
+) -> dict[str, list[float]]:
+    builders = {
+        "asgi": (asgi_app, asgi_driver),
+        "flask": (flask_app, wsgi_driver),
+        "django": (django_app, wsgi_driver),
+    }
+    build, driver = builders[framework]
+    actas = make_actas(key, session_id, workdir)
+    plain = driver(build(None))
+    noop = driver(build(NOOP))
+    sdk = driver(build(actas))
+    n = args.requests
+    same = cookies(key, session_id, 1)[0]
+    tokens = Tokens(key, session_id, n + 200)
+
+    def timed(
+        run: Callable[[list[str | None]], None],
+        batch: Callable[[], tuple[list[str | None], list[str | None]]],
+        sdk_case: bool,
+    ) -> Callable[[], float]:
+        """``batch()`` gives (warm-up requests, measured requests)."""
+
+        def case() -> float:
+            warm, measured = batch()
+            run(warm)  # outside the measure
+            if sdk_case:
+                actas.flush()
+            gc.collect()
+            started = time.process_time()
+            run(measured)
+            if sdk_case:
+                actas.flush()  # the case's own audit work, inside its measure
+            return (time.process_time() - started) / len(measured) * 1e6
+
+        return case
+
+    def fresh() -> tuple[list[str | None], list[str | None]]:
+        tokens.refill()  # new tokens every round: none of them is in the cache
+        items: list[str | None] = list(tokens)
+        return items[n : n + 200], items[:n]
+
+    def repeat(cookie: str | None) -> Callable[[], tuple[list[str | None], list[str | None]]]:
+        return lambda: ([cookie] * 200, [cookie] * n)
+
+    cases = {
+        "bare": bare,
+        "none": timed(plain, repeat(None), False),
+        "noop": timed(noop, repeat(None), False),
+        "normal": timed(sdk, repeat(None), True),
+        "same": timed(sdk, repeat(same), True),
+        "new": timed(sdk, fresh, True),
+    }
+    try:
+        return interleaved(cases, args.rounds)
+    finally:
+        actas.close()
+
+
+# --- under uvicorn ------------------------------------------------------------------------------
 
 
 def serve(variant: str, port: int, key_hex: str, session_id: str, workdir: str) -> None:
     import uvicorn
 
     key = Ed25519PrivateKey.from_private_bytes(bytes.fromhex(key_hex))
-    app, actas = build_app(variant, key, session_id, workdir)
+    actas = make_actas(key, session_id, workdir) if variant == "sdk" else None
     if actas is not None:
         atexit.register(actas.close)
     uvicorn.run(
-        app,
+        asgi_app(actas),
         host="127.0.0.1",
         port=port,
         log_level="warning",
@@ -109,334 +452,196 @@ def serve(variant: str, port: int, key_hex: str, session_id: str, workdir: str) 
     )
 
 
-# --- the load generator  ----------------------------------------------------------------------
+def under_uvicorn(
+    key: Ed25519PrivateKey, session_id: str, workdir: str, args: Any, bare: Any
+) -> tuple[dict[str, list[float]], dict[str, list[float]]]:
+    """(CPU µs per request of the server, requests per second) per case and round."""
+    key_hex = key.private_bytes(Encoding.Raw, PrivateFormat.Raw, NoEncryption()).hex()
+    same = endless([request_bytes(cookies(key, session_id, 1)[0])])
+    tokens = Tokens(key, session_id, int(args.seconds * 4000))
+    rates: dict[str, list[float]] = {n: [] for n in ("verify", "none", "normal", "same", "new")}
+    with (
+        Server(__file__, "none", key_hex, session_id, workdir) as plain,
+        Server(__file__, "sdk", key_hex, session_id, workdir) as sdk,
+    ):
+
+        def case(name: str, server: Server, requests: Callable[[], Iterator[bytes]]):
+            def run() -> float:
+                lines = requests()
+                drive(server.port, lines, min(0.3, args.seconds / 3), args.connections)  # warm
+                time.sleep(DRAIN)
+                before = process_cpu(server.process.pid)
+                started = time.perf_counter()
+                count = drive(server.port, lines, args.seconds, args.connections)
+                rates[name].append(count / (time.perf_counter() - started))
+                time.sleep(DRAIN)  # the audit shipping of this case, counted here
+                return (process_cpu(server.process.pid) - before) / count * 1e6
+
+            return run
+
+        def fresh() -> Iterator[bytes]:
+            tokens.refill()  # more than the cache holds: each comes back after it is evicted
+            return endless([request_bytes(c) for c in tokens])
+
+        # The baseline verification runs in the same server under the same load: a route
+        # that does one bare verify, less the plain route. (A verify timed in this process
+        # while the server idles is cheaper than one timed beside the load.)
+        cases = {
+            "verify": case("verify", plain, lambda: endless([request_bytes(None, b"/verify")])),
+            "none": case("none", plain, lambda: endless([request_bytes(None)])),
+            "normal": case("normal", sdk, lambda: endless([request_bytes(None)])),
+            "same": case("same", sdk, lambda: same),
+            "new": case("new", sdk, fresh),
+        }
+        cpu = interleaved(cases, args.rounds)
+    cpu["bare"] = per_round(cpu, "verify", lambda v, n: v - n, "none")
+    return cpu, rates
 
 
-class Connection(asyncio.Protocol):
-    """One keep-alive connection: send a request, read the whole response, send the next."""
-
-    def __init__(self, requests: Any, done: asyncio.Future[None], deadline: float) -> None:
-        self.requests = requests
-        self.done = done
-        self.deadline = deadline
-        self.buffer = b""
-        self.count = 0
-        self.errors = 0
-        self.transport: Any = None
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = transport  # uvloop's transports are not asyncio.Transport subclasses
-        self.transport.write(next(self.requests))
-
-    def data_received(self, data: bytes) -> None:
-        self.buffer += data
-        while True:
-            head_end = self.buffer.find(b"\r\n\r\n")
-            if head_end < 0:
-                return
-            head = self.buffer[:head_end].lower()
-            at = head.find(b"content-length:")
-            length = int(head[at + 15 : head.find(b"\r\n", at)]) if at >= 0 else 0
-            end = head_end + 4 + length
-            if len(self.buffer) < end:
-                return
-            if not head.startswith(b"http/1.1 200"):
-                self.errors += 1
-            self.buffer = self.buffer[end:]
-            self.count += 1
-            if time.perf_counter() >= self.deadline:
-                self.transport.close()
-                if not self.done.done():
-                    self.done.set_result(None)
-                return
-            self.transport.write(next(self.requests))
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        if not self.done.done():
-            self.done.set_result(None)
+# --- the report ---------------------------------------------------------------------------------
 
 
-async def load(port: int, requests: Any, seconds: float, connections: int) -> tuple[float, int]:
-    loop = asyncio.get_running_loop()
-    deadline = time.perf_counter() + seconds
-    started = time.perf_counter()
-    protocols: list[Connection] = []
-    waits: list[asyncio.Future[None]] = []
-    for _ in range(connections):
-        done: asyncio.Future[None] = loop.create_future()
-        _, protocol = await loop.create_connection(
-            lambda done=done: Connection(requests, done, deadline), "127.0.0.1", port
-        )
-        protocols.append(protocol)
-        waits.append(done)
-    await asyncio.wait_for(asyncio.gather(*waits), seconds + 30)
-    elapsed = time.perf_counter() - started
-    return sum(p.count for p in protocols) / elapsed, sum(p.errors for p in protocols)
+def figures(results: Results, section: str, cpu: dict[str, list[float]], note: str) -> None:
+    rounds = len(cpu["none"])
 
-
-def request_bytes(cookie: str | None) -> bytes:
-    lines = [b"GET / HTTP/1.1", b"Host: 127.0.0.1", b"User-Agent: bench", b"Accept: */*"]
-    if cookie is not None:
-        lines.append(b"Cookie: actas_sdk=" + cookie.encode())
-    return b"\r\n".join(lines) + b"\r\n\r\n"
-
-
-def cycle(items: list[bytes]) -> Any:
-    while True:
-        yield from items
-
-
-def measure(port: int, requests: Any, seconds: float, connections: int) -> float:
-    """Requests per second; ``requests`` is an endless iterator of request bytes."""
-    try:
-        import uvloop
-
-        runner: Any = uvloop.run
-    except ImportError:
-        runner = asyncio.run
-    runner(load(port, requests, min(1.0, seconds / 2), connections))  # warm-up
-    rate, errors = runner(load(port, requests, seconds, connections))
-    if errors:
-        raise SystemExit(f"{errors} requests did not answer 200")
-    return float(rate)
-
-
-# --- tokens  ----------------------------------------------------------------------------------
-
-
-def cookies(key: Ed25519PrivateKey, session_id: str, count: int) -> list[str]:
-    """``count`` cookie values of one session, each with its own token."""
-    from actas_sdk._cookie import SEPARATOR, CookieJar, Sealed
-    from actas_sdk.testing import FakeBroker
-
-    fake = FakeBroker("notes", credential=CREDENTIAL)
-    fake.key, fake.kid = key, "bench"
-    jar = CookieJar(fake.config(handoff_url=HANDOFF))
-    sealed = jar.seal(session_id, Sealed("actas_rh_bench", time.time() + SESSION_MINUTES * 60))
-    values = []
-    for _ in range(count):
-        token = fake.mint(subject="u-1", actor="staff-1", session_id=session_id, ttl=300)
-        values.append(token + SEPARATOR + sealed)
-    return values
-
-
-def bare_verify_rate(seconds: float = 2.0) -> float:
-    """Ed25519 verifications per second with ``cryptography``: one key (as with a JWKS) and
-    1,000 distinct token-sized messages in turn (as with new tokens); best of three."""
-    key = Ed25519PrivateKey.generate()
-    public = key.public_key()
-    pairs = []
-    for _ in range(1000):
-        message = os.urandom(330)
-        pairs.append((key.sign(message), message))
-    best = 0.0
-    for _ in range(3):
-        count = 0
-        started = time.perf_counter()
-        deadline = started + seconds / 3
-        while time.perf_counter() < deadline:
-            for signature, message in pairs:
-                public.verify(signature, message)
-            count += len(pairs)
-        best = max(best, count / (time.perf_counter() - started))
-    return best
-
-
-# --- the run  ---------------------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-class Server:
-    def __init__(self, variant: str, key_hex: str, session_id: str, workdir: str) -> None:
-        self.port = free_port()
-        self.process = subprocess.Popen(
-            [
-                sys.executable,
-                __file__,
-                "--serve",
-                variant,
-                str(self.port),
-                key_hex,
-                session_id,
-                workdir,
-            ],
-            cwd=Path(__file__).resolve().parents[1],
+    def add(name: str, label: str, ratio: list[float], means: str, target: str, ok: bool):
+        med, lo, hi = spread(ratio)
+        results.add(
+            Figure(
+                section=section,
+                name=label,
+                unit="µs CPU/req",
+                value=spread(per_round(cpu, name, lambda c, n: c - n, "none"))[0]
+                if name != "normal"
+                else spread(cpu[name])[0],
+                baseline_name="bare Ed25519 verify" if name != "normal" else "no middleware",
+                baseline=spread(cpu["bare" if name != "normal" else "none"])[0],
+                ratio=med,
+                ratio_low=lo,
+                ratio_high=hi,
+                rounds=rounds,
+                ratio_means=means,
+                target=target,
+                met=ok,
+                note=note,
+            )
         )
 
-    def __enter__(self) -> Server:
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise SystemExit("the server exited")
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
-                    return self
-            except OSError:
-                time.sleep(0.05)
-        raise SystemExit("the server did not start")
+    def over_bare(c: float, none: float, bare: float) -> float:
+        return (c - none) / bare
 
-    def __exit__(self, *_: object) -> None:
-        self.process.send_signal(signal.SIGTERM)
-        try:
-            self.process.wait(10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait(5)
-
-
-def in_process(
-    key: Ed25519PrivateKey, session_id: str, requests: int, workdir: str
-) -> dict[str, float]:
-    """CPU microseconds per request with the ASGI app called directly (no server, no
-    client): ``time.process_time`` counts this process only, background threads included,
-    so other load on the machine hardly matters."""
-    import gc
-
-    apps = {}
-    sdks = []
-    for name in ("none", "sdk"):
-        apps[name], actas = build_app(name, key, session_id, workdir)
-        sdks.append(actas)
-    pool = max(requests, 3 * 4096)  # more distinct tokens than the SDK's cache holds
-    fresh = cookies(key, session_id, pool + 1)
-
-    def scope(cookie: str | None) -> dict[str, Any]:
-        headers = [(b"host", b"127.0.0.1"), (b"user-agent", b"bench"), (b"accept", b"*/*")]
-        if cookie is not None:
-            headers.append((b"cookie", b"actas_sdk=" + cookie.encode()))
-        return {
-            "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "GET",
-            "scheme": "http", "path": "/", "raw_path": b"/", "query_string": b"",
-            "root_path": "", "headers": headers, "server": ("127.0.0.1", 80),
-            "client": ("127.0.0.1", 5000),
-        }  # fmt: skip
-
-    async def receive() -> dict[str, Any]:
-        return {"type": "http.request", "body": b"", "more_body": False}
-
-    async def send(message: Any) -> None:
-        return None
-
-    async def run(app: Any, cookie_for: Any) -> float:
-        for i in range(min(500, requests)):  # warm-up, on tokens the timed loop reaches last
-            await app(scope(cookie_for(-1 - i)), receive, send)
-        gc.collect()
-        started = time.process_time()
-        for i in range(requests):
-            await app(scope(cookie_for(i)), receive, send)
-        return (time.process_time() - started) / requests * 1e6
-
-    cases = {
-        "none": (apps["none"], lambda i: None),
-        "normal": (apps["sdk"], lambda i: None),
-        "same": (apps["sdk"], lambda i: fresh[0]),
-        "new": (apps["sdk"], lambda i: fresh[1 + (i + round_no[0] * requests) % pool]),
-    }
-    best = {name: float("inf") for name in cases}
-    round_no = [0]
-    for round_no[0] in range(3):
-        for name, (app, cookie_for) in cases.items():
-            best[name] = min(best[name], asyncio.run(run(app, cookie_for)))
-    for actas in sdks:
-        if actas is not None:
-            actas.close()
-    return best
-
-
-def report(title: str, per_request: dict[str, float], bare_us: float) -> None:
-    """``per_request``: microseconds per request of each case."""
-    base = per_request["none"]
-    print(f"\n{title}")
-    print(f"{'case':<8} {'us/req':>8} {'extra us':>9} {'x bare verify':>14}  target")
-    targets = {"normal": "<= 2 % slower", "same": "<= 0.1", "new": "<= 2"}
-    for name in ("none", "normal", "same", "new"):
-        extra = per_request[name] - base
-        print(
-            f"{name:<8} {per_request[name]:>8.1f} {extra:>9.1f} {extra / bare_us:>14.3f}  "
-            f"{targets.get(name, 'baseline')}"
+    same = per_round(cpu, "same", over_bare, "none", "bare")
+    new = per_round(cpu, "new", over_bare, "none", "bare")
+    normal = per_round(cpu, "normal", lambda n, b: n / b, "none")
+    results.add(
+        Figure(
+            section=section,
+            name="no middleware (baseline)",
+            value=spread(cpu["none"])[0],
+            unit="µs CPU/req",
+            baseline_name="bare Ed25519 verify",
+            baseline=spread(cpu["bare"])[0],
+            ratio=spread(per_round(cpu, "none", lambda n, b: n / b, "bare"))[0],
+            ratio_low=0,
+            ratio_high=0,
+            rounds=rounds,
+            ratio_means="case / baseline",
+            note=note,
         )
-    slower = (per_request["normal"] / base - 1) * 100
-    print(f"normal users: {slower:+.2f} % vs no middleware (target <= 2 %)")
-    print(f"same token:   {(per_request['same'] - base) / bare_us:.3f} x bare verify (<= 0.1)")
-    print(f"new token:    {(per_request['new'] - base) / bare_us:.3f} x bare verify (<= 2)")
+    )
+    add(
+        "same",
+        "cached token: extra CPU",
+        same,
+        "(same - none) / bare verify",
+        "<= 0.1",
+        spread(same)[0] <= 0.1,
+    )
+    add(
+        "new",
+        "new token: extra CPU",
+        new,
+        "(new - none) / bare verify",
+        "<= 2",
+        spread(new)[0] <= 2,
+    )
+    add("normal", "normal user", normal, "normal / none", "<= 1.02", spread(normal)[0] <= 1.02)
+    if "noop" in cpu:  # the floor of any middleware in this framework, for comparison
+        floor = per_round(cpu, "noop", lambda n, b: n / b, "none")
+        med, lo, hi = spread(floor)
+        results.add(
+            Figure(
+                section=section,
+                name="no-op middleware (the floor)",
+                unit="µs CPU/req",
+                value=spread(cpu["noop"])[0],
+                baseline_name="no middleware",
+                baseline=spread(cpu["none"])[0],
+                ratio=med,
+                ratio_low=lo,
+                ratio_high=hi,
+                rounds=rounds,
+                ratio_means="noop / none",
+                note=note,
+            )
+        )
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--seconds", type=float, default=1.5, help="per case and round")
-    parser.add_argument("--rounds", type=int, default=6)
+    parser = arguments(__doc__.split("\n\n")[0])
+    parser.add_argument("--seconds", type=float, default=1.5, help="per case and round (uvicorn)")
     parser.add_argument("--connections", type=int, default=8)
-    parser.add_argument("--tokens", type=int, default=30_000, help="distinct tokens for 'new'")
-    parser.add_argument("--in-process", type=int, default=20_000, help="requests per case")
-    parser.add_argument("--serve", nargs=5, help=argparse.SUPPRESS)
+    parser.add_argument("--requests", type=int, default=4000, help="per case and round, in process")
+    parser.add_argument("--frameworks", default="asgi,flask,django")
+    parser.add_argument("--no-server", action="store_true", help="in-process figures only")
+    parser.add_argument("--serve", nargs=5, help=argparse_hidden())
     args = parser.parse_args()
     if args.serve:
         variant, port, key_hex, session_id, workdir = args.serve
         serve(variant, int(port), key_hex, session_id, workdir)
         return
+    if args.smoke:
+        args.rounds, args.seconds, args.requests = 1, 0.2, 150
+    results = Results("sdk_overhead", command_line(sys.argv))
     workdir = tempfile.mkdtemp(prefix="actas-bench-")
     try:
-        run(args, workdir)
+        key = Ed25519PrivateKey.generate()
+        session_id = str(uuid.uuid4())
+        bare = BareVerify(200 if args.smoke else 2000)
+        print(f"python {sys.version.split()[0]}, {machine()}")
+        if not args.no_server:
+            print(
+                f"\nASGI under uvicorn: {args.rounds} rounds x {args.seconds:g} s per case, "
+                f"{args.connections} connections; server CPU per request"
+            )
+            cpu, rates = under_uvicorn(key, session_id, workdir, args, bare)
+            for name, values in rates.items():
+                print(f"  {name:<7} " + " ".join(f"{v:,.0f}" for v in values) + " req/s")
+            results.extra["uvicorn_rps"] = rates
+            figures(
+                results,
+                "ASGI (Starlette) under uvicorn, server CPU",
+                cpu,
+                "server process CPU (all threads) per request",
+            )
+        for framework in filter(None, args.frameworks.split(",")):
+            print(f"\n{framework} in process: {args.rounds} rounds x {args.requests} requests")
+            cpu = in_process(framework, key, session_id, workdir, args, bare)
+            figures(
+                results,
+                f"{framework} in process, CPU",
+                cpu,
+                "process CPU per request, audit flush included",
+            )
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
+    results.save(args.json)
 
 
-def run(args: argparse.Namespace, workdir: str) -> None:
-    key = Ed25519PrivateKey.generate()
-    key_hex = key.private_bytes(Encoding.Raw, PrivateFormat.Raw, NoEncryption()).hex()
-    session_id = str(uuid.uuid4())
-    print(
-        f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs, load average "
-        f"{os.getloadavg()[0]:.2f}; uvicorn (uvloop, httptools), 1 worker"
-    )
-    verify = bare_verify_rate()
-    bare_us = 1e6 / verify
-    print(f"bare Ed25519 verify (cryptography): {verify:,.0f}/s = {bare_us:.1f} us")
+def argparse_hidden() -> str:
+    import argparse
 
-    fresh = cookies(key, session_id, args.tokens)  # valid for 5 minutes: the run is shorter
-    # One endless iterator per case, kept across rounds: a "new" token comes back only after
-    # len(fresh) requests, long after the SDK's cache (4096) has forgotten it.
-    requests = {
-        "none": cycle([request_bytes(None)]),
-        "normal": cycle([request_bytes(None)]),
-        "same": cycle([request_bytes(fresh[0])]),
-        "new": cycle([request_bytes(c) for c in fresh[1:]]),
-    }
-    rates: dict[str, list[float]] = {name: [] for name in requests}
-    print(
-        f"under load: {args.rounds} rounds x {args.seconds:g} s per case, "
-        f"{args.connections} keep-alive connections, cases interleaved"
-    )
-    with (
-        Server("none", key_hex, session_id, workdir) as plain,
-        Server("sdk", key_hex, session_id, workdir) as sdk,
-    ):
-        for _ in range(args.rounds):
-            for name, lines in requests.items():
-                port = plain.port if name == "none" else sdk.port
-                rates[name].append(measure(port, lines, args.seconds, args.connections))
-    for name, values in rates.items():
-        print(f"  {name:<7} " + " ".join(f"{v:,.0f}" for v in values) + " rps")
-    best = {name: max(values) for name, values in rates.items()}
-    if len(fresh) < 3 * 4096:
-        print("  (warning: --tokens is close to the SDK's cache size; 'new' may hit the cache)")
-    report(
-        "under load (best round of each case; rps "
-        + ", ".join(f"{k} {v:,.0f}" for k, v in best.items())
-        + ")",
-        {name: 1e6 / rate for name, rate in best.items()},
-        bare_us,
-    )
-    report(
-        f"in process, CPU time ({args.in_process:,} requests per case, best of 3)",
-        in_process(key, session_id, args.in_process, workdir),
-        bare_us,
-    )
+    return argparse.SUPPRESS
 
 
 if __name__ == "__main__":

@@ -91,3 +91,85 @@ def test_0004_keeps_existing_staff_and_their_plain_seeds(empty_url: str, tmp_pat
         assert broker.services.totp.matching_step(member.totp_secret, code, datetime.now(UTC))
     finally:
         broker.engine.dispose()
+
+
+def test_0007_gives_open_sessions_their_idle_deadline(empty_url: str) -> None:
+    """Sessions open before 0007 get ``idle_due`` (last activity + idle limit, epoch seconds)
+    so the sweeper's index finds them; ended ones stay out of it (NULL)."""
+    from actas.store.tables import access_requests, access_sessions, cases
+
+    engine = make_engine(empty_url)
+    upgrade(engine, "0005")
+    now = datetime(2026, 11, 23, 12, 0, 30, tzinfo=UTC)
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO staff (id, email, display_name, password_hash, totp_secret,"
+                " totp_last_step, created_at) VALUES ('s1', 'a@staff.test', 'A', 'h', 'x', NULL,"
+                " :now)"
+            ),
+            {"now": now.replace(tzinfo=None)},
+        )
+        conn.execute(
+            cases.insert().values(
+                id="c1",
+                application_id="notes",
+                subject_id="u-1",
+                account_id="acme",
+                staff_id="s1",
+                ticket="T-1",
+                reason_code="bug",
+                reason_text="x",
+                status="open",
+                opened_at=now,
+            )
+        )
+        for n in (1, 2):
+            conn.execute(
+                access_requests.insert().values(
+                    id=f"r{n}",
+                    case_id="c1",
+                    staff_id="s1",
+                    application_id="notes",
+                    subject_id="u-1",
+                    account_id="acme",
+                    kind="impersonate",
+                    scopes="read",
+                    minutes=20,
+                    break_glass=False,
+                    state="started",
+                    outcome="allow",
+                    reasons="[]",
+                    approvals_required=0,
+                    approver_roles="",
+                    high_risk=False,
+                    review_required=False,
+                    created_at=now,
+                    expires_at=now,
+                )
+            )
+            conn.execute(
+                access_sessions.insert().values(
+                    id=f"ses{n}",
+                    request_id=f"r{n}",
+                    case_id="c1",
+                    staff_id="s1",
+                    application_id="notes",
+                    subject_id="u-1",
+                    account_id="acme",
+                    kind="impersonate",
+                    scopes="read",
+                    started_at=now,
+                    expires_at=now,
+                    idle_seconds=900,
+                    last_active_at=now,
+                    handoff_url="https://n.test/h",
+                    review_required=False,
+                    ended_at=now if n == 2 else None,
+                )
+            )
+    upgrade(engine)
+    with engine.connect() as conn:
+        due = dict(conn.execute(select(access_sessions.c.id, access_sessions.c.idle_due)).all())
+    engine.dispose()
+    assert due == {"ses1": int(now.timestamp()) + 900, "ses2": None}

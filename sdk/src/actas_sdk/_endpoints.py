@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 
 from actas_sdk import _pages, _replies, banner, errors, links
 from actas_sdk._cookie import CookieJar
+from actas_sdk._refresh import entry_of
 from actas_sdk._replies import Reply
 from actas_sdk.context import Frame
 from actas_sdk.verify import NeedsIO
@@ -38,14 +39,16 @@ def handoff(actas: ActAs, code: str | None, cookie: str | None = None) -> Reply:
         return _link_failed(actas, 400, "no_code", cookie)
     try:
         grant = actas.client.redeem(code)
-        value, entry = actas._adopt(grant, grant.refresh_handle or "", actas.clock())
+        value, entry = actas.refresher.adopt(
+            actas, grant, grant.refresh_handle or "", actas.clock()
+        )
     except errors.GrantRejected as exc:
         return _link_failed(actas, 400, _pages.handoff_cause(exc.message), cookie)
     except errors.ActAsError as exc:
         log.warning("handoff failed: %s", exc)
         return _link_failed(actas, 503, "unavailable", cookie)
     actas.start()
-    set_cookie = actas._set_cookie(value, entry, actas.clock())
+    set_cookie = actas.refresher.set_cookie(actas, value, entry, actas.clock())
     landing = actas.config.after_handoff_path
     if entry.context.is_assist and actas.config.after_assist_path is not None:
         landing = actas.config.after_assist_path
@@ -88,7 +91,7 @@ def end(actas: ActAs, value: str | None, csrf: str | None, fetch_site: str | Non
         csrf and actas.cookies.csrf_ok(session_id, csrf)
     ):
         refusal = errors.Refused("the End request failed its anti-forgery check", reason="csrf")
-        context = actas._entry(verified, sealed).context
+        context = entry_of(verified, sealed, actas.config.refresh_before_seconds).context
         return actas.refusal_reply(context, refusal, api=False)
     # Dated before the broker hears of it: the End sorts before the session.ended it causes.
     frame = Frame(verified.context, actas.clock())

@@ -12,51 +12,29 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections import OrderedDict
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
 
 import httpx
 
-from actas_sdk import _endpoints, _pages, _replies, banner, errors
+from actas_sdk import _endpoints, _enforce, _jobs, _pages, _replies, banner, errors
 from actas_sdk._config import Config
-from actas_sdk._cookie import SEPARATOR, CookieJar, Sealed
+from actas_sdk._cookie import CookieJar
+from actas_sdk._refresh import Entry, Refresher, entry_of
 from actas_sdk._replies import Reply
-from actas_sdk._routes import UNSAFE_METHODS
-from actas_sdk.client import BrokerClient, Grant, IssuedLink
-from actas_sdk.context import Frame, ImpersonationContext, activated, count_suppressed
+from actas_sdk.client import BrokerClient, IssuedLink
+from actas_sdk.context import Frame, ImpersonationContext, count_suppressed
 from actas_sdk.links import PROMPTS, LinkHandler
-from actas_sdk.markers import NO_MARKS, Marks, marks_of
+from actas_sdk.markers import Marks
 from actas_sdk.revocation import RevocationFeed
 from actas_sdk.spool import Event, Shipper, Spool
-from actas_sdk.verify import (
-    KeySet,
-    NeedsIO,
-    TokenCache,
-    Verified,
-    Verifier,
-    claims_to_be_actor_token,
-)
+from actas_sdk.verify import KeySet, NeedsIO, TokenCache, Verifier, claims_to_be_actor_token
 
 log = logging.getLogger("actas_sdk")
 
-#: After a refresh failed because the broker was unreachable, wait this long before the next.
-REFRESH_RETRY_SECONDS = 5.0
-_MAX_TRACKED_SESSIONS = 10_000
 #: Only reads of a static asset go unrecorded; a write to one is recorded like any other.
 _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
-
-
-@dataclass(slots=True)
-class _Entry:
-    """A verified token as the request path needs it."""
-
-    context: ImpersonationContext
-    exp: float
-    refresh_due: float
-    sealed: Sealed | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,7 +74,7 @@ class ActAs:
             max_lifetime=config.max_lifetime_seconds,
             max_bytes=config.max_token_bytes,
         )
-        self.cache: TokenCache[_Entry] = TokenCache(config.token_cache_size)
+        self.cache: TokenCache[Entry] = TokenCache(config.token_cache_size)
         self.cookies = CookieJar(config)
         self.feed = RevocationFeed(
             self.client,
@@ -131,8 +109,7 @@ class ActAs:
             console=config.console,
             stylesheet=f"{config.stylesheet_route}?v={_pages.STYLESHEET_VERSION}",
         )
-        self._refreshing: OrderedDict[str, tuple[threading.Lock, str | None]] = OrderedDict()
-        self._refreshing_lock = threading.Lock()
+        self.refresher = Refresher()
         self._started = False
         self._start_lock = threading.Lock()
 
@@ -175,7 +152,8 @@ class ActAs:
         if now >= entry.refresh_due and entry.sealed is not None and entry.sealed.refresh_handle:
             if not allow_io:
                 raise NeedsIO
-            return self._refresh(value, entry, now)
+            context, set_cookie = self.refresher.refresh(self, value, entry, now)
+            return Admission(context, set_cookie)
         if entry.exp <= now - self.config.leeway_seconds:
             raise errors.TokenExpired(entry.exp, now, self.config.leeway_seconds)
         return Admission(entry.context)
@@ -207,7 +185,7 @@ class ActAs:
             if entry is not None:
                 self.cache.discard(token)
             verified = self.verifier.verify(token, now, via=via, allow_io=allow_io)
-            entry = _Entry(verified.context, verified.exp, refresh_due=float("inf"))
+            entry = Entry(verified.context, verified.exp, refresh_due=float("inf"))
             self.cache.put(token, entry)
         self._check_live(entry.context.session_id, now, allow_io=allow_io)
         return Admission(entry.context)
@@ -226,7 +204,7 @@ class ActAs:
             self.feed.wait_synced(min(self.config.staleness_seconds, self.config.timeout_seconds))
             self.feed.check(session_id, self.clock())
 
-    def _verify_cookie(self, value: str, now: float, *, allow_io: bool) -> _Entry:
+    def _verify_cookie(self, value: str, now: float, *, allow_io: bool) -> Entry:
         token, sealed_text = CookieJar.split(value)
         if sealed_text is None:
             raise errors.BadCookie("the cookie has no sealed part")
@@ -236,7 +214,7 @@ class ActAs:
         sealed = self.cookies.open(verified.context.session_id, sealed_text)
         if sealed.session_expires_at <= now - self.config.leeway_seconds:
             raise errors.SessionEnded("the session is past its hard expiry")
-        entry = self._entry(verified, sealed)
+        entry = entry_of(verified, sealed, self.config.refresh_before_seconds)
         if verified.exp <= now - self.config.leeway_seconds:
             if not sealed.refresh_handle:
                 raise errors.TokenExpired(verified.exp, now, self.config.leeway_seconds)
@@ -244,86 +222,6 @@ class ActAs:
             return entry
         self.cache.put(value, entry)
         return entry
-
-    def _entry(self, verified: Verified, sealed: Sealed | None) -> _Entry:
-        context = verified.context
-        if sealed is not None:
-            context = replace(
-                context,
-                session_expires_at=datetime.fromtimestamp(sealed.session_expires_at, UTC),
-                actor_name=sealed.actor_name,
-                subject_name=sealed.subject_name,
-            )
-        refresh_due = verified.exp - self.config.refresh_before_seconds
-        return _Entry(context, verified.exp, refresh_due, sealed)
-
-    # --- refresh --------------------------------------------------------------------------------
-
-    def _slot(self, session_id: str) -> tuple[threading.Lock, str | None]:
-        with self._refreshing_lock:
-            slot = self._refreshing.get(session_id)
-            if slot is None:
-                slot = (threading.Lock(), None)
-                self._refreshing[session_id] = slot
-                while len(self._refreshing) > _MAX_TRACKED_SESSIONS:
-                    self._refreshing.popitem(last=False)
-            return slot
-
-    def _refresh(self, value: str, entry: _Entry, now: float) -> Admission:
-        """A fresh token for this session, fetched once per process however many requests
-        ask at the same moment."""
-        assert entry.sealed is not None
-        session_id = entry.context.session_id
-        lock, _ = self._slot(session_id)
-        with lock:
-            _, latest = self._refreshing.get(session_id, (lock, None))
-            if latest is not None and latest != value:
-                newer = self.cache.get(latest)
-                if newer is not None and newer.refresh_due > now:
-                    return Admission(newer.context, self._set_cookie(latest, newer, now))
-            try:
-                grant = self.client.refresh(session_id, entry.sealed.refresh_handle)
-            except errors.GrantRejected as exc:
-                self.feed.revoke_locally(
-                    session_id, until=entry.sealed.session_expires_at, reason="refresh refused"
-                )
-                self.cache.discard(value)
-                raise errors.SessionEnded(f"the broker ended the session: {exc.message}") from exc
-            except errors.BrokerError:
-                if entry.exp > now - self.config.leeway_seconds:
-                    entry.refresh_due = now + REFRESH_RETRY_SECONDS  # keep going, retry later
-                    return Admission(entry.context)
-                raise
-            new_value, new_entry = self._adopt(
-                grant, entry.sealed.refresh_handle, now, entry.sealed
-            )
-            if new_entry.context.session_id != session_id:
-                raise errors.BrokerError("the broker refreshed a different session")
-            with self._refreshing_lock:
-                self._refreshing[session_id] = (lock, new_value)
-            self.cache.discard(value)
-            return Admission(new_entry.context, self._set_cookie(new_value, new_entry, now))
-
-    def _adopt(
-        self, grant: Grant, handle: str, now: float, before: Sealed | None = None
-    ) -> tuple[str, _Entry]:
-        """Verify a token the broker just gave us and make it a cookie value. The names
-        come from this answer, else from the cookie it refreshes."""
-        verified = self.verifier.verify(grant.access_token, now)
-        sealed = Sealed(
-            handle,
-            grant.session_expires_at.timestamp(),
-            grant.actor_name or (before.actor_name if before else None),
-            grant.subject_name or (before.subject_name if before else None),
-        )
-        value = grant.access_token + SEPARATOR + self.cookies.seal(grant.session_id, sealed)
-        entry = self._entry(verified, sealed)
-        self.cache.put(value, entry)
-        return value, entry
-
-    def _set_cookie(self, value: str, entry: _Entry, now: float) -> str:
-        assert entry.sealed is not None
-        return self.cookies.set_header(value, int(entry.sealed.session_expires_at - now))
 
     # --- enforcement and audit ------------------------------------------------------------------
 
@@ -336,57 +234,9 @@ class ActAs:
         *,
         marks: Marks | None = None,
     ) -> errors.Refused | None:
-        """Why this request may not run during impersonation, or None. ``view`` (or its
-        precomputed ``marks``) carries the decorators' marks. Protected route patterns apply
-        to unsafe methods; a marked view is refused whatever the method."""
-        if marks is None:
-            marks = marks_of(view, method)
-        if context.is_assist:
-            return self._check_assist(context, method, path, marks)
-        unsafe = method in UNSAFE_METHODS
-        if not unsafe and marks is NO_MARKS:
-            return None
-        category = marks.protected
-        if category is None and unsafe:
-            category = self.rules.protected.match(method, path)
-        if category is not None and not (marks.allow or self.rules.allowed.match(method, path)):
-            return errors.Refused(
-                f"{method} {path[:100]} is a protected action ({category}): never during "
-                "impersonation",
-                reason=f"protected:{category}",
-            )
-        if not unsafe or self.config.write_scope in context.scopes:
-            return None
-        if marks.scopes & context.scopes:
-            return None
-        for scope in context.scopes:
-            routes = self.rules.scoped.get(scope)
-            if routes is not None and routes.match(method, path) is not None:
-                return None
-        granted = " ".join(sorted(context.scopes)) or "none"
-        return errors.Refused(
-            f"{method} needs scope {self.config.write_scope!r}; this session has: {granted}",
-            reason="scope",
-        )
-
-    def _check_assist(
-        self, context: ImpersonationContext, method: str, path: str, marks: Marks
-    ) -> errors.Refused | None:
-        """In assist the staff member is not the customer: only views marked with (or routes
-        scoped to) an admin action the session names may run, whatever the method."""
-        actions = context.admin_actions()
-        if marks.protected is None and marks.scopes & actions:
-            return None
-        for scope in actions:
-            routes = self.rules.scoped.get(scope)
-            if routes is not None and routes.match(method, path) is not None:
-                return None
-        named = " ".join(sorted(actions)) or "none"
-        return errors.Refused(
-            f"{method} {path[:100]} is not an admin action of this assist session "
-            f"(it may call: {named})",
-            reason="assist",
-        )
+        """Why this request may not run during impersonation, or None (see
+        :func:`actas_sdk._enforce.refusal`)."""
+        return _enforce.refusal(self.config, self.rules, context, method, path, view, marks)
 
     def decorate_html(
         self, body: bytes, context: ImpersonationContext, csp: str | None = None
@@ -561,27 +411,10 @@ class ActAs:
 
     # --- jobs -----------------------------------------------------------------------------------
 
-    @contextmanager
-    def job(self, token: str | None, *, name: str) -> Iterator[ImpersonationContext | None]:
+    def job(
+        self, token: str | None, *, name: str
+    ) -> AbstractContextManager[ImpersonationContext | None]:
         """Run a background job as the impersonation that queued it (``token`` from
         :func:`~actas_sdk.propagation.take_token`), re-verified, recorded as a ``job`` event.
         Without a token the block runs as usual and yields None."""
-        if token is None:
-            yield None
-            return
-        now = self.clock()
-        verified = self.verifier.verify(token, now, via="job", check_exp=False)
-        if verified.exp + self.config.job_max_age_seconds <= now:
-            raise errors.TokenExpired(verified.exp, now, self.config.job_max_age_seconds)
-        self._check_live(verified.context.session_id, now, allow_io=True)
-        with activated(verified.context, at=self.clock()) as frame:
-            detail = "completed"
-            try:
-                yield verified.context
-            except BaseException as exc:
-                detail = f"failed: {type(exc).__name__}"
-                raise
-            finally:
-                self.record(
-                    frame, method=None, route=name[:300], status=None, kind="job", detail=detail
-                )
+        return _jobs.job(self, token, name=name)

@@ -184,7 +184,8 @@ class ActAsMiddleware:
             try:
                 await self.app(scope, receive, responder.send)
             finally:
-                route = _template(scope, root) or template
+                # The template found before the call; the router's own only when none was.
+                route = template if template is not None else _template(scope, root)
                 actas.record(
                     frame, method=method, route=route, status=responder.status, path=scope["path"]
                 )

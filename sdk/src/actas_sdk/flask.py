@@ -10,13 +10,14 @@ Views read ``flask.g.actas`` (the context or None) and ``flask.g.actas_user``.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from actas_sdk import errors
 from actas_sdk._replies import Reply
 from actas_sdk._runtime import ActAs, Admission
-from actas_sdk.context import Frame, ImpersonationContext, enter, leave
+from actas_sdk.context import ImpersonationContext, enter, leave
 
 if TYPE_CHECKING:
     import flask
@@ -56,10 +57,17 @@ def _streamed(
     yield from iterator
 
 
+def _environ_header(environ: Mapping[str, Any], name: str) -> str | None:
+    value = environ.get("HTTP_" + name.upper().replace("-", "_"))
+    return value if isinstance(value, str) else None
+
+
 def init_app(app: flask.Flask, actas: ActAs, *, load_user: UserLoader | None = None) -> None:
     """Wire the SDK into ``app``: the handoff and End endpoints, then per request the
     checks, the context, the banner and the audit event."""
     from flask import current_app, g, request
+
+    marker = actas.cookies.name + "="
 
     def own() -> flask.Response:
         def one(name: str) -> str | None:
@@ -83,15 +91,27 @@ def init_app(app: flask.Flask, actas: ActAs, *, load_user: UserLoader | None = N
     for path in sorted(actas.own_paths):
         app.add_url_rule(path, _OWN, own, methods=methods)
 
+    # Each hook binds ``request`` and ``g`` once: every access through Flask's proxies costs
+    # a context lookup, and the impersonated path used to make some thirty of them.
     def before() -> flask.Response | None:
-        g.actas = None
-        if request.endpoint == _OWN:
+        req = request._get_current_object()  # type: ignore[attr-defined]
+        state = g._get_current_object()
+        state.actas = None
+        if req.endpoint == _OWN:
             return None
-        bearer = actas.api_token(request.method, request.path, request.headers.get)
-        cookie = None if bearer is not None else request.cookies.get(actas.cookies.name)
+        # A normal user's request must cost next to nothing: the raw environ only; our cookie
+        # is read from the header only when its name is in it at all.
+        environ = req.environ
+        method, path = req.method, req.path
+        bearer = actas.api_token(method, path, partial(_environ_header, environ))
+        cookie = None
+        if bearer is None:
+            header = environ.get("HTTP_COOKIE", "")
+            if marker in header:
+                cookie = actas.cookies.read(header)
         if bearer is None and not cookie:
             return None
-        api = bearer is not None or actas.is_api(request.method, request.path)
+        api = bearer is not None or actas.is_api(method, path)
         try:
             admission: Admission = (
                 actas.admit_bearer(bearer)
@@ -105,56 +125,60 @@ def init_app(app: flask.Flask, actas: ActAs, *, load_user: UserLoader | None = N
             if loads and user is None:
                 raise errors.SubjectNotLoaded(f"no user {context.subject[:40]} here")
         except errors.ActAsError as exc:
-            wants_json = api or request.accept_mimetypes.best == "application/json"
+            wants_json = api or req.accept_mimetypes.best == "application/json"
             return _response(actas.ended(exc, api=wants_json, cookie=bearer is None))
         frame, token = enter(context, at=actas.clock())
-        g.actas = context
-        g.actas_user = user
-        g._actas = (frame, token, admission)
-        view = current_app.view_functions.get(request.endpoint or "")
-        refusal = actas.check(context, request.method, request.path, view)
+        state.actas = context
+        state.actas_user = user
+        rule = req.url_rule
+        route = rule.rule if rule is not None else None
+        state._actas = (frame, token, admission, method, route, path)
+        view = current_app.view_functions.get(req.endpoint or "")
+        refusal = actas.check(context, method, path, view)
         if refusal is not None:
-            route = request.url_rule.rule if request.url_rule is not None else None
-            actas.record_refusal(context, request.method, route, refusal)
-            g._actas_recorded = True
+            actas.record_refusal(context, method, route, refusal)
+            state._actas_recorded = True
             # after_request adds the banner, as to every page
             return _response(actas.refusal_reply(context, refusal, api=api, with_banner=False))
         return None
 
     def after(response: flask.Response) -> flask.Response:
-        state = g.get("_actas")
-        if state is None:
+        state = g._get_current_object()
+        found = state.get("_actas")
+        if found is None:
             return response
-        frame, _, admission = state
+        _, _, admission, method, _, _ = found
+        headers = response.headers
         if admission.set_cookie:
-            response.headers.add("Set-Cookie", admission.set_cookie)
-        response.headers["Cache-Control"] = "no-store, private"
-        if _wants_banner(request.method, response):
-            csp = response.headers.get("Content-Security-Policy")
+            headers.add("Set-Cookie", admission.set_cookie)
+        headers["Cache-Control"] = "no-store, private"
+        if _wants_banner(method, response):
+            csp = headers.get("Content-Security-Policy")
             if response.is_streamed:
                 chunks = (c.encode() if isinstance(c, str) else c for c in response.response)
                 response.response = _streamed(actas, admission.context, chunks, csp)
-                response.headers.pop("Content-Length", None)
+                headers.pop("Content-Length", None)
             else:
                 response.set_data(actas.decorate_html(response.get_data(), admission.context, csp))
-        _record(actas, frame, response.status_code)
+        _record(state, response.status_code)
         return response
 
     def teardown(_: BaseException | None) -> None:
-        state = g.get("_actas")
-        if state is None:
+        state = g._get_current_object()
+        found = state.get("_actas")
+        if found is None:
             return
-        frame, token, _ = state
-        _record(actas, frame, 500)  # a no-op unless the response never came
-        g._actas = None
+        token = found[1]
+        _record(state, 500)  # a no-op unless the response never came
+        state._actas = None
         leave(token)
 
-    def _record(actas: ActAs, frame: Frame, status: int) -> None:
-        if g.get("_actas_recorded"):
+    def _record(state: Any, status: int) -> None:
+        if state.get("_actas_recorded"):
             return
-        g._actas_recorded = True
-        route = request.url_rule.rule if request.url_rule is not None else None
-        actas.record(frame, method=request.method, route=route, status=status, path=request.path)
+        state._actas_recorded = True
+        frame, _, _, method, route, path = state._actas
+        actas.record(frame, method=method, route=route, status=status, path=path)
 
     app.before_request(before)
     app.after_request(after)
@@ -166,7 +190,9 @@ def init_app(app: flask.Flask, actas: ActAs, *, load_user: UserLoader | None = N
 def _wants_banner(method: str, response: flask.Response) -> bool:
     if method == "HEAD" or response.status_code in (204, 304) or response.direct_passthrough:
         return False
+    kind = (response.mimetype or "").lower()
+    if kind not in _HTML_TYPES:  # most API answers stop here, before any more parsing
+        return False
     if response.headers.get("Content-Encoding", "identity") not in ("identity", ""):
         return False
-    kind = (response.mimetype or "").lower()
-    return kind in _HTML_TYPES and "utf-16" not in response.mimetype_params.get("charset", "")
+    return "utf-16" not in response.mimetype_params.get("charset", "")

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import contextlib
 import json
 import threading
 from collections import OrderedDict
@@ -381,8 +380,10 @@ class TokenCache(Generic[V]):
         # No lock on the hot path: both calls are atomic; a racing eviction costs a reorder.
         entry = self._entries.get(key)
         if entry is not None:
-            with contextlib.suppress(KeyError):
+            try:  # noqa: SIM105 (suppress() costs a context manager per request)
                 self._entries.move_to_end(key)
+            except KeyError:
+                pass
         return entry
 
     def put(self, key: str, entry: V) -> None:

@@ -188,6 +188,12 @@ class AccessRequestRepo(Protocol):
 
     def approvals(self, request_id: str) -> list[Approval]: ...
     def in_states(self, states: frozenset[RequestState]) -> list[AccessRequest]: ...
+    def due(
+        self, states: frozenset[RequestState], now: datetime, *, limit: int
+    ) -> list[AccessRequest]:
+        """Requests in ``states`` whose ``expires_at`` is at or before ``now``."""
+        ...
+
     def for_case(self, case_id: str) -> list[AccessRequest]: ...
 
 
@@ -217,6 +223,17 @@ class AccessSessionRepo(Protocol):
         ...
 
     def extend(self, session_id: str, *, expires_at: datetime) -> bool: ...
+
+    def lapsed(self, now: datetime, *, limit: int) -> list[AccessSession]:
+        """Open sessions whose hard expiry or idle deadline may have passed at ``now``, found
+        through an index (at most ``limit``; a few due within the second may come along:
+        check :meth:`AccessSession.lapse_reason`)."""
+        ...
+
+    def claim_sweep(self) -> bool:
+        """Whether this transaction may sweep: True in one process at a time (held until the
+        transaction ends)."""
+        ...
 
 
 class HandoffRepo(Protocol):

@@ -235,6 +235,18 @@ class SqlAccessRequestRepo:
         )
         return [_request(r) for r in rows]
 
+    def due(
+        self, states: frozenset[RequestState], now: datetime, *, limit: int
+    ) -> list[AccessRequest]:
+        t = access_requests
+        rows = self.conn.execute(
+            select(t)
+            .where(t.c.state.in_([s.value for s in states]), t.c.expires_at <= now)
+            .order_by(t.c.expires_at)
+            .limit(limit)
+        )
+        return [_request(r) for r in rows]
+
     def for_case(self, case_id: str) -> list[AccessRequest]:
         rows = self.conn.execute(
             select(access_requests)

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import func, insert, or_, select, text, update
 from sqlalchemy.engine import Connection, Row
 
 from actas.domain.access import (
@@ -29,6 +29,12 @@ from actas.store.tables import (
 
 #: PostgreSQL channel on which every replica hears of revocations.
 REVOCATION_CHANNEL = "actas_revocations"
+#: PostgreSQL advisory lock key held by the one process sweeping (``"actas:sweep"``).
+SWEEP_LOCK = 0x6163746173_7377
+
+
+def _epoch(at: datetime) -> int:
+    return int(at.timestamp())
 
 
 def _session(row: Row[Any]) -> AccessSession:
@@ -41,6 +47,8 @@ class SqlAccessSessionRepo:
 
     def add(self, session: AccessSession) -> None:
         values = to_row(session, scopes=joined, end_reason=enum_value)
+        if session.ended_at is None:
+            values["idle_due"] = _epoch(session.last_active_at) + session.idle_seconds
         self.conn.execute(insert(access_sessions).values(**values))
 
     def get(self, session_id: str) -> AccessSession | None:
@@ -74,7 +82,13 @@ class SqlAccessSessionRepo:
         result = self.conn.execute(
             update(access_sessions)
             .where(access_sessions.c.id == session_id, access_sessions.c.ended_at.is_(None))
-            .values(ended_at=at, end_reason=reason.value, end_note=note, refresh_hash=None)
+            .values(
+                ended_at=at,
+                end_reason=reason.value,
+                end_note=note,
+                refresh_hash=None,
+                idle_due=None,
+            )
         )
         return result.rowcount == 1
 
@@ -83,7 +97,11 @@ class SqlAccessSessionRepo:
         result = self.conn.execute(
             update(t)
             .where(t.c.id == session_id, t.c.ended_at.is_(None), t.c.refresh_hash.is_(None))
-            .values(refresh_hash=refresh_hash, last_active_at=at)
+            .values(
+                refresh_hash=refresh_hash,
+                last_active_at=at,
+                idle_due=_epoch(at) + t.c.idle_seconds,
+            )
         )
         return result.rowcount == 1
 
@@ -99,7 +117,7 @@ class SqlAccessSessionRepo:
         result = self.conn.execute(
             update(t)
             .where(t.c.id == session_id, t.c.ended_at.is_(None), t.c.refresh_hash == refresh_hash)
-            .values(last_active_at=at)
+            .values(last_active_at=at, idle_due=_epoch(at) + t.c.idle_seconds)
         )
         return result.rowcount == 1
 
@@ -110,6 +128,30 @@ class SqlAccessSessionRepo:
             .values(expires_at=expires_at)
         )
         return result.rowcount == 1
+
+    def lapsed(self, now: datetime, *, limit: int) -> list[AccessSession]:
+        # Two range scans on the partial indexes (expiry, idle deadline), not every open row.
+        t = access_sessions
+        rows = self.conn.execute(
+            select(t)
+            .where(
+                t.c.ended_at.is_(None),
+                or_(t.c.expires_at <= now, t.c.idle_due <= _epoch(now)),
+            )
+            .limit(limit)
+        )
+        return [_session(r) for r in rows]
+
+    def claim_sweep(self) -> bool:
+        # A transaction-scoped advisory lock: released at commit or rollback, or when the
+        # process dies with its connection, so a crashed sweeper never blocks the others.
+        # SQLite serves one host, and its writes are serialised anyway.
+        if self.conn.dialect.name != "postgresql":
+            return True
+        claimed = self.conn.execute(
+            text("SELECT pg_try_advisory_xact_lock(:key)"), {"key": SWEEP_LOCK}
+        ).scalar()
+        return bool(claimed)
 
 
 class SqlHandoffRepo:

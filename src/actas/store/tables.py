@@ -16,6 +16,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    text,
 )
 
 from actas.store.types import UtcDateTime
@@ -274,6 +275,23 @@ access_sessions = Table(
     Column("handoff_url", String(2000), nullable=False),
     Column("review_required", Boolean, nullable=False),
     Column("refresh_hash", String(64), nullable=True, unique=True),
+    #: Epoch second at which an open session goes idle (``last_active_at`` + ``idle_seconds``,
+    #: rounded down), NULL once ended: the sweeper finds lapsed sessions through an index
+    #: instead of loading every open one.
+    Column("idle_due", BigInteger, nullable=True),
+    # Partial: only open sessions, so the index stays the size of what may still lapse.
+    Index(
+        "ix_access_sessions_open_expiry",
+        "expires_at",
+        postgresql_where=text("ended_at IS NULL"),
+        sqlite_where=text("ended_at IS NULL"),
+    ),
+    Index(
+        "ix_access_sessions_open_idle",
+        "idle_due",
+        postgresql_where=text("ended_at IS NULL"),
+        sqlite_where=text("ended_at IS NULL"),
+    ),
 )
 
 #: One-time handoff codes, stored only as hashes and redeemed with one conditional UPDATE.
