@@ -12,6 +12,7 @@ from actas.audit.operations import SqlAuditChain
 from actas.audit.witness import FileWitness
 from actas.domain.audit import Actor
 from actas.domain.clock import Clock, system_clock
+from actas.domain.identity_ports import OidcClient
 from actas.domain.ports import Channel, PasswordHasher
 from actas.domain.throttle import Throttle
 from actas.keys import keyring
@@ -23,7 +24,6 @@ from actas.notify.channels import broker_domain, channels_for
 from actas.notify.email import EmailComposer
 from actas.policy_file import load_default_policy, load_policy
 from actas.revocation.bus import RevocationBus
-from actas.security.oidc import AuthlibOidc
 from actas.security.passwords import Argon2Passwords
 from actas.security.totp import PyOtpTotp
 from actas.security.webauthn import PyWebAuthn, passkeys_possible
@@ -73,10 +73,14 @@ def initialise(settings: Settings, *, clock: Clock = system_clock) -> bool:
     return created
 
 
-def _oidc(settings: Settings, clock: Clock) -> AuthlibOidc | None:
+def _oidc(settings: Settings, clock: Clock) -> OidcClient | None:
     oidc = settings.identity.oidc
     if oidc is None:
         return None
+    # Imported only when SSO is configured: Authlib's httpx integration warns on import, and a
+    # broker without SSO has no use for it.
+    from actas.security.oidc import AuthlibOidc
+
     callback = settings.public_url.rstrip("/") + "/console/sso/callback"
     return AuthlibOidc(oidc, redirect_uri=callback, clock=clock)
 
