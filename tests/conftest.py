@@ -54,6 +54,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
             reporter.write_line("\n".join(lines), red=True)
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
+
 PG_ENV = "ACTAS_TEST_DATABASE_URL"
 BACKENDS = ["sqlite", "postgres"]
 

@@ -68,7 +68,11 @@ class Recorder:
 
     def leaks(self) -> list[str]:
         found: list[str] = []
-        words = re.compile("|".join(re.escape(w) for w in sorted(self.literals))) if self.literals else None
+        words = (
+            re.compile("|".join(re.escape(w) for w in sorted(self.literals)))
+            if self.literals
+            else None
+        )
         for where, text in self.texts:
             for match in _CANDIDATES.finditer(text):
                 if match.group(0) in self.secrets:
@@ -109,7 +113,11 @@ def install() -> None:
     from actas.domain import consent, links, tokens
     from actas.store.uow import SqlAuditLog
 
-    originals = [tokens.new_token, links.new_code, consent.new_access_code]
+    originals: list[Callable[..., str]] = [
+        tokens.new_token,
+        links.new_code,
+        consent.new_access_code,
+    ]
     wrapped = {id(f): _recording(f) for f in originals}
     for name, module in list(sys.modules.items()):
         if not (name == "actas" or name.startswith(("actas.", "tests."))) or module is None:

@@ -19,12 +19,12 @@ disabling staff, customer links. After every step it checks the invariants of is
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, settings, strategies as st
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
 from hypothesis.stateful import (
     Bundle,
     RuleBasedStateMachine,
@@ -40,6 +40,7 @@ from actas.domain.audit import Actor, AuditQuery
 from actas.domain.errors import ActasError
 from actas.domain.links import LinkError, LinkPurpose
 from actas.domain.roles import Role
+from actas.domain.staff import Staff
 from actas.domain.subjects import AccountFlag
 from actas.services import (
     access_codes,
@@ -53,8 +54,10 @@ from actas.services import (
     requests,
     revocations,
     sessions,
-    staff as staff_service,
     sweep,
+)
+from actas.services import (
+    staff as staff_service,
 )
 from tests.conftest import PgDatabases, require_postgres
 from tests.desk import SETUP, Desk, open_desk
@@ -157,7 +160,7 @@ class Lifecycle(RuleBasedStateMachine):
             assert fresh.count(primary) == 1, (primary, fresh)
         return fresh
 
-    def _who(self, name: str) -> tuple[object, Actor]:
+    def _who(self, name: str) -> tuple[Staff, Actor]:
         persona = self.staff[name]
         return self.desk.staff(persona), self.desk.actor(persona)
 
@@ -169,7 +172,7 @@ class Lifecycle(RuleBasedStateMachine):
         try:
             case = cases.open_case(
                 self.desk.ctx,
-                staff=member,  # type: ignore[arg-type]
+                staff=member,
                 application_id="notes",
                 subject_id=subject,
                 ticket="ZD-1",
@@ -193,7 +196,7 @@ class Lifecycle(RuleBasedStateMachine):
         try:
             made = requests.request_access(
                 self.desk.ctx,
-                staff=member,  # type: ignore[arg-type]
+                staff=member,
                 case_id=case_id,
                 kind="impersonate",
                 scopes=frozenset({"read"}),
@@ -216,7 +219,7 @@ class Lifecycle(RuleBasedStateMachine):
             if yes:
                 requests.approve_request(
                     self.desk.ctx,
-                    approver=member,  # type: ignore[arg-type]
+                    approver=member,
                     request_id=request,
                     comment="ok",
                     via="api",
@@ -226,7 +229,7 @@ class Lifecycle(RuleBasedStateMachine):
             else:
                 requests.deny_request(
                     self.desk.ctx,
-                    approver=member,  # type: ignore[arg-type]
+                    approver=member,
                     request_id=request,
                     comment="no",
                     via="api",
@@ -242,7 +245,12 @@ class Lifecycle(RuleBasedStateMachine):
     @rule(minutes=st.sampled_from([60, 24 * 60]))
     def customer_grants(self, minutes: int) -> None:
         consent.grant_access(
-            self.desk.ctx, app=self.desk.app, subject_id="u-2", minutes=minutes, read_only=False, by=APP
+            self.desk.ctx,
+            app=self.desk.app,
+            subject_id="u-2",
+            minutes=minutes,
+            read_only=False,
+            by=APP,
         )
         self._expect("consent.granted")
 
@@ -263,7 +271,9 @@ class Lifecycle(RuleBasedStateMachine):
     @rule(target=access_codes_)
     def customer_issues_code(self) -> str:
         try:
-            issued = access_codes.issue_code(self.desk.ctx, app=self.desk.app, subject_id="u-2", by=APP)
+            issued = access_codes.issue_code(
+                self.desk.ctx, app=self.desk.app, subject_id="u-2", by=APP
+            )
         except ActasError:
             self._expect(None)
             return ""
@@ -277,7 +287,7 @@ class Lifecycle(RuleBasedStateMachine):
             return
         member, by = self._who(who)
         try:
-            access_codes.enter_code(self.desk.ctx, staff=member, case_id=case_id, code=code, by=by)  # type: ignore[arg-type]
+            access_codes.enter_code(self.desk.ctx, staff=member, case_id=case_id, code=code, by=by)
         except ActasError:
             self._expect(None)
             return
@@ -294,7 +304,11 @@ class Lifecycle(RuleBasedStateMachine):
         code = self.desk.code(self.staff[who]) if right_code else "000000"
         try:
             started = sessions.start_session(
-                self.desk.ctx, staff=member, request_id=request, code=code, by=by  # type: ignore[arg-type]
+                self.desk.ctx,
+                staff=member,
+                request_id=request,
+                code=code,
+                by=by,
             )
         except ActasError:
             self._expect(None)
@@ -329,7 +343,11 @@ class Lifecycle(RuleBasedStateMachine):
             return
         try:
             done = handoff.refresh_session(
-                self.desk.ctx, app=self.desk.app, session_id=session_id, refresh_handle=handle, by=APP
+                self.desk.ctx,
+                app=self.desk.app,
+                session_id=session_id,
+                refresh_handle=handle,
+                by=APP,
             )
         except ActasError:
             # A lapsed session is ended by the refusal itself: one end event, nothing else.
@@ -366,10 +384,14 @@ class Lifecycle(RuleBasedStateMachine):
         try:
             if revoke:
                 sessions.revoke_session(
-                    self.desk.ctx, staff=member, session_id=session_id, reason="model", by=by  # type: ignore[arg-type]
+                    self.desk.ctx,
+                    staff=member,
+                    session_id=session_id,
+                    reason="model",
+                    by=by,
                 )
             else:
-                sessions.end_session(self.desk.ctx, staff=member, session_id=session_id, by=by)  # type: ignore[arg-type]
+                sessions.end_session(self.desk.ctx, staff=member, session_id=session_id, by=by)
         except ActasError:
             self._expect(None)
             return
@@ -442,9 +464,9 @@ class Lifecycle(RuleBasedStateMachine):
             if session.account_id == "bigco" and session.live_at(now):
                 # A live session on an account that needs consent has a live grant under it.
                 grants = consent.grants_of(self.desk.ctx, app=self.desk.app, subject_id="u-2")
-                assert any(
-                    g.revoked_at is None and g.expires_at > now for g in grants
-                ), "a session outlived the consent it needed"
+                assert any(g.revoked_at is None and g.expires_at > now for g in grants), (
+                    "a session outlived the consent it needed"
+                )
 
     @invariant()
     def ended_sessions_are_refused_and_announced(self) -> None:
@@ -458,7 +480,8 @@ class Lifecycle(RuleBasedStateMachine):
             ends = [
                 e
                 for e in self._events(0)
-                if e["type"] in ("session.ended", "session.revoked") and e.get("session") == session_id
+                if e["type"] in ("session.ended", "session.revoked")
+                and e.get("session") == session_id
             ]
             assert len(ends) <= 1
 
@@ -475,14 +498,16 @@ def databases(
     sqlite_template: Path,
     pg_databases: PgDatabases | None,
     tmp_path: Path,
-) -> Iterator[Databases]:
+) -> Databases:
     if request.param == "postgres":
         require_postgres()
-    yield Databases(request.param, sqlite_template, pg_databases, tmp_path)
+    return Databases(request.param, sqlite_template, pg_databases, tmp_path)
 
 
 def test_the_lifecycle_model(databases: Databases) -> None:
-    machine = type("LifecycleOn" + databases.backend.title(), (Lifecycle,), {"databases": databases})
+    machine = type(
+        "LifecycleOn" + databases.backend.title(), (Lifecycle,), {"databases": databases}
+    )
     run_state_machine_as_test(
         machine,
         settings=settings(

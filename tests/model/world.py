@@ -14,7 +14,7 @@ from actas.domain.clock import FrozenClock
 from actas.keys import keyring
 from actas.security.passwords import FastTestPasswords
 from actas.settings import load_settings
-from tests.conftest import PgDatabases, People
+from tests.conftest import People, PgDatabases
 
 
 @dataclass

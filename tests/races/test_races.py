@@ -16,16 +16,17 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from actas.domain.audit import AuditQuery
+from actas.domain.audit import Actor, AuditQuery
 from actas.domain.errors import ActasError
 from actas.domain.links import LinkPurpose
 from actas.domain.roles import Role
+from actas.domain.staff import Staff
 from actas.domain.subjects import AccountFlag
 from actas.services import access_codes, audit, handoff, links, requests
 from tests import hygiene
 from tests.desk import Desk
-from tests.services.test_lifecycle_services import HANDOFF, _ask, _case, _start
 from tests.services.test_access_codes import JANE
+from tests.services.test_lifecycle_services import HANDOFF, _ask, _case, _start
 
 N = int(os.environ.get("RACE_N", "5"))
 CONTENDERS = 64
@@ -105,12 +106,16 @@ def test_each_access_code_makes_one_grant(desk: Desk, pool: ThreadPoolExecutor) 
         member = desk.people.add(f"racer{i}", Role.AGENT)
         staff = desk.staff(member)
         case_id = _case_of(desk, member)
+        by = desk.actor(member)
         code = access_codes.issue_code(desk.ctx, app=desk.app, subject_id="u-1", by=JANE).code
 
-        def enter(code: str = code, case_id: str = case_id) -> object:
-            return access_codes.enter_code(
-                desk.ctx, staff=staff, case_id=case_id, code=code, by=desk.actor(member)
-            )
+        def enter(
+            code: str = code,
+            case_id: str = case_id,
+            staff: Staff = staff,
+            by: Actor = by,
+        ) -> object:
+            return access_codes.enter_code(desk.ctx, staff=staff, case_id=case_id, code=code, by=by)
 
         assert _race(pool, [enter] * CONTENDERS) == 1
     assert _count(desk, "access_code.used") == N
