@@ -6,7 +6,7 @@ DATA   := .actas
 export ACTAS_DATABASE_URL ?= sqlite:///$(CURDIR)/$(DATA)/actas.db
 export ACTAS_KEY_FILE     ?= $(CURDIR)/$(DATA)/keys.json
 
-.PHONY: run test lint types pytest bench bench-smoke fuzz clean install install-dev
+.PHONY: run test lint types pytest bench bench-smoke fuzz soak clean install install-dev
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -71,6 +71,12 @@ bench: $(VENV)/.installed-dev
 ## bench-smoke: every bench script with tiny counts (CI: they run; no figure is asserted)
 bench-smoke: $(VENV)/.installed-dev
 	$(BIN)/python bench/report.py --smoke
+
+## soak: the races at full size (64 contenders on each of 1000 secrets and requests) and the
+## lifecycle model with many more examples, on SQLite and PostgreSQL. Not in CI (long).
+soak: $(VENV)/.installed-dev
+	RACE_N=1000 MODEL_EXAMPLES=300 MODEL_STEPS=60 MODEL_RANDOM=1 \
+	  $(BIN)/pytest -q -p no:cacheprovider tests/races tests/model
 
 clean:
 	rm -rf $(VENV) $(DATA) .pytest_cache .mypy_cache .ruff_cache

@@ -35,8 +35,25 @@ from actas.services import staff as staff_service
 from actas.settings import Settings, load_settings
 from actas.store.engine import make_engine
 from actas.store.migrate import upgrade
+from tests import hygiene
 
 pytest_plugins = ["tests.scenario", "tests.desk", "tests.customer_world"]
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Secret hygiene (issue 16): record every secret issued and what could leak it."""
+    hygiene.install()
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    leaks = hygiene.RECORDER.leaks()
+    if leaks:
+        reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+        lines = [f"secret hygiene: {len(leaks)} issued secret(s) leaked", *leaks[:20]]
+        if reporter is not None:
+            reporter.write_line("\n".join(lines), red=True)
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
 
 PG_ENV = "ACTAS_TEST_DATABASE_URL"
 BACKENDS = ["sqlite", "postgres"]
@@ -208,6 +225,7 @@ class People:
 
     def add(self, name: str, *roles: Role) -> Persona:
         password = f"{name}-correct-horse-battery"
+        hygiene.RECORDER.add_literal(password)
         enrollment = staff_service.add_staff(
             self.broker.services,
             email=f"{name}@staff.test",

@@ -61,6 +61,11 @@ class Desk:
 
 @pytest.fixture
 def desk(broker: Broker, clock: FrozenClock, people: People) -> Desk:
+    return open_desk(broker, clock, people)
+
+
+def open_desk(broker: Broker, clock: FrozenClock, people: People) -> Desk:
+    """The desk's set-up, for tests that build their own broker (the stateful model)."""
     ctx = broker.services
     app = app_service.add_application(
         ctx,

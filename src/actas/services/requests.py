@@ -233,7 +233,11 @@ def _record_answer(
         move = approval_event(len(approved), required=request.approvals_required)
     if move is not None:
         target = REQUEST_TRANSITIONS[(RequestState.PENDING_APPROVAL, move)]
-        uow.requests.transition(request.id, from_states=sources(move), to=target, at=now)
+        # Another approver's answer may have moved the request since it was read (issue 16's
+        # race: two answers, two events, one state change). Only the answer that moves it
+        # wins; the loser's approval row rolls back with this error.
+        if not uow.requests.transition(request.id, from_states=sources(move), to=target, at=now):
+            raise Conflict("the request was answered by someone else just now")
     event = "access.approved" if approve else "access.denied"
     uow.audit.record(
         trail.event(
