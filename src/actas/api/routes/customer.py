@@ -11,6 +11,7 @@ from fastapi import APIRouter
 from pydantic import Field
 
 from actas.api.deps import AppDep, ServicesDep, StaffDep
+from actas.api.openapi import answers
 from actas.api.responses.access import session_out
 from actas.api.responses.customer import (
     CodeOut,
@@ -229,6 +230,7 @@ def put_contract(
     summary="Enter the code the customer read out",
     response_model=GrantOut,
 )
+@answers(429)  # too many wrong codes: the code locks
 def enter_code(
     case_id: str, body: EnterCodeIn, caller: StaffDep, ctx: ServicesDep
 ) -> dict[str, Any]:
