@@ -65,3 +65,38 @@ def test_what_the_fuzzer_found_undocumented_is_declared(client: TestClient) -> N
     assert client.post("/v1/slack/interactions").status_code in {int(s) for s in slack}
     for path in ("/v1/accounts/{account_id}", "/v1/subjects/{subject_id}"):
         assert "201" in doc["paths"][path]["put"]["responses"], path
+
+
+#: Success bodies that are not JSON objects: a download, an event stream, an empty answer.
+NOT_JSON_BODIES = {
+    ("get", "/v1/audit/export"),
+    ("get", "/v1/revocations"),
+    ("get", "/readyz"),
+}
+
+
+def _typed(schema: dict[str, Any]) -> bool:
+    """A schema names a model (a ``$ref``), or is a list of them."""
+    if "$ref" in schema:
+        return True
+    if schema.get("type") == "array":
+        return _typed(schema.get("items", {}))
+    return False
+
+
+def test_every_success_body_has_a_model(client: TestClient) -> None:
+    """Issue 9.13: cases, sessions, requests, decisions, tokens and the rest were
+    ``dict[str, Any]`` (an empty schema), so the fuzzer could not check what the broker answers.
+    Every JSON success body now names a model."""
+    doc = client.get("/openapi.json").json()
+    untyped = []
+    for path, method, op in _operations(doc):
+        for status, response in op["responses"].items():
+            if not status.startswith("2") or status == "204":
+                continue
+            if (method, path) in NOT_JSON_BODIES:
+                continue
+            schema = response.get("content", {}).get("application/json", {}).get("schema", {})
+            if not _typed(schema):
+                untyped.append(f"{method.upper()} {path} {status}")
+    assert untyped == [], "\n".join(untyped)

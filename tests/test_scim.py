@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -13,6 +14,7 @@ from actas.app import create_app
 from actas.bootstrap import Broker
 from actas.domain.audit import Actor
 from actas.services import scim as scim_service
+from actas.services import staff as staff_service
 
 
 @pytest.fixture
@@ -26,22 +28,14 @@ def idp(broker: Broker) -> Iterator[TestClient]:
         yield client
 
 
-#: What scim2-tester still reports, named so that any new failure (or a fix) fails this test:
-#: name.givenName/familyName and an email's extra fields are not kept (they need columns: a
-#: migration); PATCH "remove" of displayName, name or active is not applied (the broker needs
-#: them). POST /.search is served since phase 2.
-KNOWN_GAPS = {
-    "check_add_attribute",
-    "check_remove_attribute",
-    "check_replace_attribute",
-}
-
-
-def test_scim2_tester_passes_but_for_the_known_gaps(idp: TestClient) -> None:
+def test_scim2_tester_passes_with_no_known_gap(idp: TestClient) -> None:
+    """Before migration 0013 scim2-tester reported check_add_attribute, check_replace_attribute
+    (name.givenName/familyName not kept) and check_remove_attribute (PATCH remove of
+    displayName, name, active not applied)."""
     client = SyncSCIMClient(idp)
     results = check_server(client, resource_types=["User"])
-    failed = {r.title for r in results if r.status is Status.ERROR}
-    assert failed == KNOWN_GAPS
+    failed = {r.title: r.reason for r in results if r.status is Status.ERROR}
+    assert failed == {}
     passed = {r.title for r in results if r.status is Status.SUCCESS}
     assert {"object_creation", "object_query", "object_replacement", "object_deletion"} <= passed
 
@@ -86,3 +80,44 @@ def test_post_search_finds_by_user_name(idp: TestClient) -> None:
         assert body["totalResults"] == 1
         assert body["Resources"][0]["userName"] == "nina@example.com"
         assert "emails" not in body["Resources"][0]
+
+
+def _remove(idp: TestClient, user_id: str, path: str) -> dict[str, Any]:
+    body = {
+        "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+        "Operations": [{"op": "remove", "path": path}],
+    }
+    response = idp.patch(f"/Users/{user_id}", json=body)
+    assert response.status_code == 200, response.text
+    return dict(response.json())
+
+
+def test_names_are_kept_and_a_removed_active_never_re_enables(
+    idp: TestClient, broker: Broker
+) -> None:
+    """givenName/familyName come back as sent; removing ``active`` from a deactivated member
+    leaves them disabled (fail closed), and removing displayName or name is applied."""
+    created = idp.post(
+        "/Users",
+        json={
+            "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+            "userName": "ada@example.com",
+            "name": {"givenName": "Ada", "familyName": "Lovelace"},
+            "displayName": "Ada L.",
+            "active": False,
+        },
+    )
+    assert created.status_code == 201, created.text
+    user = created.json()
+    assert user["name"] == {"givenName": "Ada", "familyName": "Lovelace"}
+    member = staff_service.get_staff(broker.services, user["id"])
+    assert member.disabled_at is not None
+    after = _remove(idp, user["id"], "active")
+    assert "active" not in after
+    assert staff_service.get_staff(broker.services, user["id"]).disabled_at is not None
+    after = _remove(idp, user["id"], "displayName")
+    assert "displayName" not in after
+    # The broker still needs a display name: the name's parts stand in.
+    assert staff_service.get_staff(broker.services, user["id"]).display_name == "Ada Lovelace"
+    after = _remove(idp, user["id"], "name")
+    assert "name" not in after

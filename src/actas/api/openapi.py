@@ -4,7 +4,7 @@ error with the RFC 9457 problem schema, so that clients and the fuzzer can hold 
 Which statuses apply is derived from the routes themselves, not restated by hand: any operation
 can meet the body limit (400, 413), validation (422) and an unreachable database (503); one that
 authenticates its caller can answer 401, 403 (role or ownership), 404 and 409 (the domain
-errors its services raise); sign-in adds 423 (a locked account)."""
+errors its services raise); sign-in adds 423 (a locked account) and 429 (the throttle)."""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ from actas.http.problems import PROBLEM, TITLES
 
 ALWAYS = frozenset({400, 413, 422, 503})
 AUTHENTICATED = frozenset({401, 403, 404, 409})
-SIGN_IN = frozenset({401, 423})
+SIGN_IN = frozenset({401, 423, 429})
 
 
 class Problem(BaseModel):

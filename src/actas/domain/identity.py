@@ -147,3 +147,14 @@ class SsoRefused(AuthenticationFailed):
     def __init__(self, reason: str, message: str = "the sign-in at your identity provider failed"):
         super().__init__(message)
         self.reason = reason
+
+
+@dataclass(frozen=True)
+class ScimProfile:
+    """What an IdP last said of a member it provisioned, kept to be returned as sent (RFC 7644
+    round trip). ``None`` is an attribute the IdP never set or removed."""
+
+    given_name: str | None = None
+    family_name: str | None = None
+    display_name: str | None = None
+    active: bool | None = None

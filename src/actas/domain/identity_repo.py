@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Protocol
 
-from actas.domain.identity import Enrollment, Passkey, ScimToken, SsoLogin
+from actas.domain.identity import Enrollment, Passkey, ScimProfile, ScimToken, SsoLogin
 
 
 class IdentityRepo(Protocol):
@@ -54,6 +54,16 @@ class IdentityRepo(Protocol):
         """(userName, externalId) of a member SCIM provisioned; None for anyone else."""
 
     def set_scim_managed(
-        self, staff_id: str, user_name: str, external_id: str | None, *, managed: bool = True
+        self,
+        staff_id: str,
+        user_name: str,
+        external_id: str | None,
+        *,
+        managed: bool = True,
+        profile: ScimProfile | None = None,
     ) -> None:
-        """Mark a member as provisioned by SCIM (with the IdP's externalId), or release them."""
+        """Mark a member as provisioned by SCIM (with the IdP's externalId and what it said of
+        them), or release them."""
+
+    def scim_profile(self, staff_id: str) -> ScimProfile:
+        """What the IdP last said of a member (all ``None`` for anyone else)."""

@@ -16,7 +16,7 @@ from datetime import datetime
 
 from actas.domain.audit import Actor, AuditEvent
 from actas.domain.errors import AuthenticationFailed, Conflict, InvalidInput, NotFound
-from actas.domain.identity import NO_PASSWORD, SCIM_TOKEN_PREFIX, ScimToken
+from actas.domain.identity import NO_PASSWORD, SCIM_TOKEN_PREFIX, ScimProfile, ScimToken
 from actas.domain.ports import UnitOfWork
 from actas.domain.staff import Staff, normalise_email
 from actas.domain.tokens import looks_like, new_token, token_hash
@@ -29,10 +29,14 @@ class ScimUser:
     id: str
     user_name: str
     email: str
-    display_name: str
+    #: The IdP's own displayName (None: never set, or removed).
+    display_name: str | None
     external_id: str | None
-    active: bool
+    #: The member's state; None when the IdP removed ``active`` (the state is then kept).
+    active: bool | None
     created_at: datetime
+    given_name: str | None = None
+    family_name: str | None = None
 
 
 @dataclass(frozen=True)
@@ -42,9 +46,26 @@ class UserFields:
     user_name: str
     display_name: str | None
     external_id: str | None
-    active: bool
+    #: None: the IdP removed (or never sent) ``active``; the member keeps their state.
+    active: bool | None
     #: The primary work email, when the IdP sends one.
     email: str | None = None
+    given_name: str | None = None
+    family_name: str | None = None
+
+    def profile(self) -> ScimProfile:
+        return ScimProfile(
+            given_name=_bounded(self.given_name),
+            family_name=_bounded(self.family_name),
+            display_name=_bounded(self.display_name),
+            active=self.active,
+        )
+
+    def broker_name(self, email: str) -> str:
+        """The display name the broker shows: the IdP's, else the name's parts, else the
+        email (the broker always needs one)."""
+        parts = " ".join(p for p in (self.given_name, self.family_name) if p)
+        return (self.display_name or parts or email).strip()[:200] or email
 
     def staff_email(self, staff_id: str) -> str:
         """The member's email: the userName when it is an address, else the primary email,
@@ -105,16 +126,24 @@ def authenticate(ctx: ServiceContext, token: str) -> Actor:
     return Actor(id=f"scim:{record.name}")
 
 
+def _bounded(text: str | None) -> str | None:
+    return None if text is None else text.strip()[:200]
+
+
 def _user(uow: UnitOfWork, member: Staff) -> ScimUser:
     user_name, external_id = uow.identity.scim_names(member.id) or (member.email, None)
+    said = uow.identity.scim_profile(member.id)
     return ScimUser(
         id=member.id,
         user_name=user_name,
         email=member.email,
-        display_name=member.display_name,
+        display_name=said.display_name,
         external_id=external_id,
-        active=member.active,
+        # The truth (an admin may have disabled them since), unless the IdP removed it.
+        active=None if said.active is None else member.active,
         created_at=member.created_at,
+        given_name=said.given_name,
+        family_name=said.family_name,
     )
 
 
@@ -148,16 +177,19 @@ def create_user(ctx: ServiceContext, fields: UserFields, *, by: Actor) -> ScimUs
         member = Staff(
             id=staff_id,
             email=email,
-            display_name=(fields.display_name or email).strip()[:200] or email,
+            display_name=fields.broker_name(email),
             roles=frozenset({ctx.identity.scim_role}),
             password_hash=NO_PASSWORD,
             totp_secret=ctx.totp.new_secret(),
             totp_last_step=None,
-            disabled_at=None if fields.active else ctx.clock(),
+            # RFC 7643: a user is active unless the IdP says otherwise.
+            disabled_at=None if fields.active is not False else ctx.clock(),
             created_at=ctx.clock(),
         )
         uow.staff.add(member)
-        uow.identity.set_scim_managed(member.id, fields.user_name[:320], fields.external_id)
+        uow.identity.set_scim_managed(
+            member.id, fields.user_name[:320], fields.external_id, profile=fields.profile()
+        )
         uow.audit.record(
             AuditEvent(
                 type="staff.added",
@@ -176,7 +208,7 @@ def replace_user(ctx: ServiceContext, user_id: str, fields: UserFields, *, by: A
         other = uow.staff.by_email(email)
         if other is not None and other.id != member.id:
             raise Conflict(f"a staff member with userName {email} exists")
-        name = (fields.display_name or member.display_name).strip()[:200] or email
+        name = fields.broker_name(email)
         if email != member.email or name != member.display_name:
             uow.staff.set_profile(member.id, email=email, display_name=name)
             uow.audit.record(
@@ -186,10 +218,13 @@ def replace_user(ctx: ServiceContext, user_id: str, fields: UserFields, *, by: A
                     data={"staff": member.id, "via": "scim"},
                 )
             )
-        uow.identity.set_scim_managed(member.id, fields.user_name[:320], fields.external_id)
-    if member.active and not fields.active:
+        uow.identity.set_scim_managed(
+            member.id, fields.user_name[:320], fields.external_id, profile=fields.profile()
+        )
+    # ``active`` removed (None) changes nothing: a removal never re-enables a member.
+    if member.active and fields.active is False:
         staff_service.disable_staff(ctx, email=email, by=by)
-    elif not member.active and fields.active:
+    elif not member.active and fields.active is True:
         staff_service.enable_staff(ctx, email=email, by=by)
     return get_user(ctx, member.id)
 

@@ -9,7 +9,7 @@ from datetime import datetime
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.engine import Connection
 
-from actas.domain.identity import Enrollment, Passkey, ScimToken, SsoLogin
+from actas.domain.identity import Enrollment, Passkey, ScimProfile, ScimToken, SsoLogin
 from actas.store.identity_tables import (
     enrollments,
     passkeys,
@@ -170,13 +170,39 @@ class SqlIdentityRepo:
         return (str(row[0]), row[1]) if row else None
 
     def set_scim_managed(
-        self, staff_id: str, user_name: str, external_id: str | None, *, managed: bool = True
+        self,
+        staff_id: str,
+        user_name: str,
+        external_id: str | None,
+        *,
+        managed: bool = True,
+        profile: ScimProfile | None = None,
     ) -> None:
         t = staff_external_ids
         self.conn.execute(delete(t).where(t.c.staff_id == staff_id))
         if managed:
+            kept = profile or ScimProfile()
             self.conn.execute(
                 insert(t).values(
-                    staff_id=staff_id, user_name=user_name, external_id=external_id, version=1
+                    staff_id=staff_id,
+                    user_name=user_name,
+                    external_id=external_id,
+                    version=1,
+                    given_name=kept.given_name,
+                    family_name=kept.family_name,
+                    display_name=kept.display_name,
+                    active=kept.active,
                 )
             )
+
+    def scim_profile(self, staff_id: str) -> ScimProfile:
+        t = staff_external_ids
+        row = self.conn.execute(
+            select(t.c.given_name, t.c.family_name, t.c.display_name, t.c.active).where(
+                t.c.staff_id == staff_id
+            )
+        ).first()
+        if row is None:
+            return ScimProfile()
+        active = None if row.active is None else bool(row.active)
+        return ScimProfile(row.given_name, row.family_name, row.display_name, active)

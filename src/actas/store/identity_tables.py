@@ -3,7 +3,16 @@ enrollment links, SCIM tokens. Secrets are stored only as SHA-256 hashes."""
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Column, ForeignKey, Integer, LargeBinary, String, Table
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    ForeignKey,
+    Integer,
+    LargeBinary,
+    String,
+    Table,
+)
 
 from actas.store.tables import metadata
 from actas.store.types import UtcDateTime
@@ -85,4 +94,12 @@ staff_external_ids = Table(
     #: The IdP's ``userName`` (often the email, but any unique string is allowed).
     Column("user_name", String(320), nullable=False),
     Column("version", Integer, nullable=False, default=1),
+    #: What the IdP last said (migration 0013), returned as it was sent: ``name.givenName``,
+    #: ``name.familyName``, ``displayName`` (the broker's own display name falls back to the
+    #: email when it is removed) and ``active`` (NULL once removed: the member keeps the
+    #: state they had, so a removal never re-enables anyone).
+    Column("given_name", String(200), nullable=True),
+    Column("family_name", String(200), nullable=True),
+    Column("display_name", String(200), nullable=True),
+    Column("active", Boolean, nullable=True),
 )

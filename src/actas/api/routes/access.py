@@ -8,17 +8,27 @@ from fastapi import APIRouter, Query
 from pydantic import Field
 
 from actas.api.deps import ServicesDep, StaffDep
+from actas.api.responses.access import (
+    CaseDetailOut,
+    CaseOut,
+    DecisionOut,
+    NoteOut,
+    RequestDetailOut,
+    RequestOut,
+    SessionOut,
+    StartedOut,
+    case_out,
+    decision_out,
+    request_out,
+    session_out,
+)
 from actas.api.routes.links import verification_out
 from actas.api.schemas import Strict
 from actas.domain.access import (
     MAX_REASON,
-    AccessRequest,
-    AccessSession,
-    Case,
     NoteKind,
     RequestState,
 )
-from actas.domain.policy import Decision
 from actas.domain.policy_rules import AccessKind
 from actas.services import cases as cases_service
 from actas.services import decisions as decisions_service
@@ -92,93 +102,10 @@ class RevokeIn(Strict):
     )
 
 
-def case_out(case: Case) -> dict[str, Any]:
-    return {
-        "id": case.id,
-        "application": case.application_id,
-        "subject": case.subject_id,
-        "account": case.account_id,
-        "staff": case.staff_id,
-        "ticket": case.ticket,
-        "reason_code": case.reason_code,
-        "reason": case.reason_text,
-        "status": case.status.value,
-        "opened_at": case.opened_at,
-        "closed_at": case.closed_at,
-        "summary": (
-            {"changes": case.summary_changes, "verify": case.summary_verify}
-            if case.closed_at
-            else None
-        ),
-    }
-
-
-def request_out(request: AccessRequest) -> dict[str, Any]:
-    return {
-        "id": request.id,
-        "case": request.case_id,
-        "staff": request.staff_id,
-        "application": request.application_id,
-        "subject": request.subject_id,
-        "account": request.account_id,
-        "kind": request.kind,
-        "scopes": list(request.scopes),
-        "minutes": request.minutes,
-        "break_glass": request.break_glass,
-        "state": request.state.value,
-        "decision": {
-            "outcome": request.outcome,
-            "reasons": list(request.reasons),
-            "approvals_required": request.approvals_required,
-            "approver_roles": list(request.approver_roles),
-            "high_risk": request.high_risk,
-            "review_required": request.review_required,
-        },
-        "created_at": request.created_at,
-        "expires_at": request.expires_at,
-        "extends_session": request.extends_session_id,
-    }
-
-
-def decision_out(decision: Decision) -> dict[str, Any]:
-    return {
-        "outcome": decision.outcome.value,
-        "reasons": list(decision.reasons),
-        "approvals_required": decision.approvals_required,
-        "approver_roles": sorted(r.value for r in decision.approver_roles),
-        "high_risk": decision.high_risk,
-        "consent_required": decision.consent_required,
-        "approval_required": decision.approval_required,
-        "max_minutes": decision.max_minutes,
-    }
-
-
-def session_out(session: AccessSession) -> dict[str, Any]:
-    return {
-        "id": session.id,
-        "case": session.case_id,
-        "request": session.request_id,
-        "staff": session.staff_id,
-        "application": session.application_id,
-        "subject": session.subject_id,
-        "account": session.account_id,
-        "kind": session.kind,
-        "scopes": list(session.scopes),
-        "started_at": session.started_at,
-        "expires_at": session.expires_at,
-        "idle_timeout_seconds": session.idle_seconds,
-        "last_active_at": session.last_active_at,
-        "ended_at": session.ended_at,
-        "end_reason": session.end_reason.value if session.end_reason else None,
-        "end_note": session.end_note,
-        "review_required": session.review_required,
-    }
-
-
 # --- cases -----------------------------------------------------------------------------------
 
 
-@router.post("/cases", status_code=201, summary="Open a case for a subject")
+@router.post("/cases", status_code=201, summary="Open a case for a subject", response_model=CaseOut)
 def open_case(body: CaseIn, caller: StaffDep, ctx: ServicesDep) -> dict[str, Any]:
     case = cases_service.open_case(
         ctx,
@@ -193,7 +120,12 @@ def open_case(body: CaseIn, caller: StaffDep, ctx: ServicesDep) -> dict[str, Any
     return case_out(case)
 
 
-@router.get("/cases/{case_id}", summary="A case with its notes, requests and sessions")
+@router.get(
+    "/cases/{case_id}",
+    summary="A case with its notes, requests and sessions",
+    response_model=CaseDetailOut,
+    response_model_exclude_unset=True,
+)
 def get_case(case_id: str, caller: StaffDep, ctx: ServicesDep) -> dict[str, Any]:
     detail = cases_service.case_detail(ctx, case_id, staff=caller.staff)
     return {
@@ -210,7 +142,13 @@ def get_case(case_id: str, caller: StaffDep, ctx: ServicesDep) -> dict[str, Any]
     }
 
 
-@router.post("/cases/{case_id}/notes", status_code=201, summary="Record a note or observation")
+@router.post(
+    "/cases/{case_id}/notes",
+    status_code=201,
+    summary="Record a note or observation",
+    response_model=NoteOut,
+    response_model_exclude_unset=True,
+)
 def add_note(case_id: str, body: NoteIn, caller: StaffDep, ctx: ServicesDep) -> dict[str, Any]:
     fields = body.model_dump(exclude={"kind"}, exclude_none=True)
     note = cases_service.add_note(
@@ -224,7 +162,11 @@ def add_note(case_id: str, body: NoteIn, caller: StaffDep, ctx: ServicesDep) -> 
     return {"id": note.id, "at": note.at, "kind": note.kind.value, **note.body}
 
 
-@router.post("/cases/{case_id}/close", summary="Close with the summary for the customer")
+@router.post(
+    "/cases/{case_id}/close",
+    summary="Close with the summary for the customer",
+    response_model=CaseOut,
+)
 def close_case(case_id: str, body: CloseIn, caller: StaffDep, ctx: ServicesDep) -> dict[str, Any]:
     case = cases_service.close_case(
         ctx,
@@ -240,7 +182,11 @@ def close_case(case_id: str, body: CloseIn, caller: StaffDep, ctx: ServicesDep) 
 # --- requests and approvals ------------------------------------------------------------------
 
 
-@router.post("/access-requests/preview", summary="The decision a request would get, unrecorded")
+@router.post(
+    "/access-requests/preview",
+    summary="The decision a request would get, unrecorded",
+    response_model=DecisionOut,
+)
 def preview(body: RequestIn, caller: StaffDep, ctx: ServicesDep) -> dict[str, Any]:
     decision = decisions_service.preview(
         ctx,
@@ -254,7 +200,12 @@ def preview(body: RequestIn, caller: StaffDep, ctx: ServicesDep) -> dict[str, An
     return decision_out(decision)
 
 
-@router.post("/access-requests", status_code=201, summary="Ask for access; returns the decision")
+@router.post(
+    "/access-requests",
+    status_code=201,
+    summary="Ask for access; returns the decision",
+    response_model=RequestOut,
+)
 def create_request(body: RequestIn, caller: StaffDep, ctx: ServicesDep) -> dict[str, Any]:
     request = requests_service.request_access(
         ctx,
@@ -271,7 +222,11 @@ def create_request(body: RequestIn, caller: StaffDep, ctx: ServicesDep) -> dict[
     return request_out(request)
 
 
-@router.get("/access-requests", summary="Requests in a state (default: pending approval)")
+@router.get(
+    "/access-requests",
+    summary="Requests in a state (default: pending approval)",
+    response_model=list[RequestOut],
+)
 def list_requests(
     _: StaffDep,
     ctx: ServicesDep,
@@ -281,7 +236,11 @@ def list_requests(
     return [request_out(r) for r in requests_service.requests_in(ctx, states)]
 
 
-@router.get("/access-requests/{request_id}", summary="A request and its answers")
+@router.get(
+    "/access-requests/{request_id}",
+    summary="A request and its answers",
+    response_model=RequestDetailOut,
+)
 def get_request(request_id: str, _: StaffDep, ctx: ServicesDep) -> dict[str, Any]:
     request, answers = requests_service.get_request(ctx, request_id)
     return {
@@ -299,7 +258,11 @@ def get_request(request_id: str, _: StaffDep, ctx: ServicesDep) -> dict[str, Any
     }
 
 
-@router.post("/access-requests/{request_id}/approve", summary="Approve (never your own)")
+@router.post(
+    "/access-requests/{request_id}/approve",
+    summary="Approve (never your own)",
+    response_model=RequestOut,
+)
 def approve(request_id: str, body: AnswerIn, caller: StaffDep, ctx: ServicesDep) -> dict[str, Any]:
     request = requests_service.approve_request(
         ctx,
@@ -314,7 +277,9 @@ def approve(request_id: str, body: AnswerIn, caller: StaffDep, ctx: ServicesDep)
     return request_out(request)
 
 
-@router.post("/access-requests/{request_id}/deny", summary="Deny, with a comment")
+@router.post(
+    "/access-requests/{request_id}/deny", summary="Deny, with a comment", response_model=RequestOut
+)
 def deny(request_id: str, body: AnswerIn, caller: StaffDep, ctx: ServicesDep) -> dict[str, Any]:
     request = requests_service.deny_request(
         ctx,
@@ -330,6 +295,7 @@ def deny(request_id: str, body: AnswerIn, caller: StaffDep, ctx: ServicesDep) ->
 @router.post(
     "/access-requests/{request_id}/start",
     summary="Step up with a TOTP code and start; returns the one-time handoff",
+    response_model=StartedOut,
 )
 def start(request_id: str, body: StartIn, caller: StaffDep, ctx: ServicesDep) -> dict[str, Any]:
     started = sessions_service.start_session(
@@ -350,17 +316,19 @@ def start(request_id: str, body: StartIn, caller: StaffDep, ctx: ServicesDep) ->
 # --- sessions --------------------------------------------------------------------------------
 
 
-@router.get("/sessions", summary="Live sessions")
+@router.get("/sessions", summary="Live sessions", response_model=list[SessionOut])
 def list_sessions(_: StaffDep, ctx: ServicesDep) -> list[dict[str, Any]]:
     return [session_out(s) for s in sessions_service.live_sessions(ctx)]
 
 
-@router.get("/sessions/{session_id}", summary="One session")
+@router.get("/sessions/{session_id}", summary="One session", response_model=SessionOut)
 def get_session(session_id: str, _: StaffDep, ctx: ServicesDep) -> dict[str, Any]:
     return session_out(sessions_service.get_session(ctx, session_id))
 
 
-@router.post("/sessions/{session_id}/end", summary="End your own session")
+@router.post(
+    "/sessions/{session_id}/end", summary="End your own session", response_model=SessionOut
+)
 def end(session_id: str, caller: StaffDep, ctx: ServicesDep) -> dict[str, Any]:
     session = sessions_service.end_session(
         ctx, staff=caller.staff, session_id=session_id, by=caller.actor
@@ -371,6 +339,7 @@ def end(session_id: str, caller: StaffDep, ctx: ServicesDep) -> dict[str, Any]:
 @router.post(
     "/sessions/{session_id}/reopen",
     summary="Step up with a TOTP code and get a new one-time handoff for your live session",
+    response_model=StartedOut,
 )
 def reopen(session_id: str, body: StartIn, caller: StaffDep, ctx: ServicesDep) -> dict[str, Any]:
     started = sessions_service.reopen(
@@ -383,7 +352,11 @@ def reopen(session_id: str, body: StartIn, caller: StaffDep, ctx: ServicesDep) -
     }
 
 
-@router.post("/sessions/{session_id}/revoke", summary="Revoke (owner, lead, security, admin)")
+@router.post(
+    "/sessions/{session_id}/revoke",
+    summary="Revoke (owner, lead, security, admin)",
+    response_model=SessionOut,
+)
 def revoke(session_id: str, body: RevokeIn, caller: StaffDep, ctx: ServicesDep) -> dict[str, Any]:
     session = sessions_service.revoke_session(
         ctx,

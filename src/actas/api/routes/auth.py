@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request, Response
 
 from actas.api.deps import ServicesDep, StaffDep
+from actas.api.responses.system import PasskeyRequestOptions
 from actas.api.schemas import LoginIn, LoginOut
 from actas.http.callers import request_actor
 from actas.services import passkeys
@@ -46,6 +47,7 @@ def logout(caller: StaffDep, ctx: ServicesDep) -> Response:
     description="Answer with `navigator.credentials.get`, then send the response as JSON in "
     "`assertion` to `.../start` or `.../approve` instead of a `code` (the challenge works once, "
     "for five minutes, for you only; user verification is required).",
+    response_model=PasskeyRequestOptions,
 )
 def step_up_options(caller: StaffDep, ctx: ServicesDep) -> Response:
     options = passkeys.step_up_options(ctx, caller.staff)

@@ -11,7 +11,16 @@ from fastapi import APIRouter
 from pydantic import Field
 
 from actas.api.deps import AppDep, ServicesDep, StaffDep
-from actas.api.routes.access import session_out
+from actas.api.openapi import answers
+from actas.api.responses.access import session_out
+from actas.api.responses.customer import (
+    CodeOut,
+    FlagsOut,
+    GrantOut,
+    GrantsOut,
+    HistoryOut,
+    PolicyOut,
+)
 from actas.api.schemas import Strict
 from actas.domain.consent import GRANT_MINUTES, AccessCode, CustomerPolicy, Grant
 from actas.domain.subjects import AccountFlag
@@ -89,13 +98,20 @@ def policy_out(policy: CustomerPolicy) -> dict[str, Any]:
     }
 
 
-@router.get(_SUBJECT + "/grants", summary="The account's consent grants (app)")
+@router.get(
+    _SUBJECT + "/grants", summary="The account's consent grants (app)", response_model=GrantsOut
+)
 def list_grants(subject_id: str, caller: AppDep, ctx: ServicesDep) -> dict[str, Any]:
     grants = consent.grants_of(ctx, app=caller.application, subject_id=subject_id)
     return {"grants": [grant_out(g) for g in grants]}
 
 
-@router.post(_SUBJECT + "/grants", status_code=201, summary="The customer grants access (app)")
+@router.post(
+    _SUBJECT + "/grants",
+    status_code=201,
+    summary="The customer grants access (app)",
+    response_model=GrantOut,
+)
 def create_grant(
     subject_id: str, body: GrantIn, caller: AppDep, ctx: ServicesDep
 ) -> dict[str, Any]:
@@ -111,7 +127,11 @@ def create_grant(
     return grant_out(grant)
 
 
-@router.post(_SUBJECT + "/grants/{grant_id}/revoke", summary="The customer revokes (app)")
+@router.post(
+    _SUBJECT + "/grants/{grant_id}/revoke",
+    summary="The customer revokes (app)",
+    response_model=GrantOut,
+)
 def revoke_grant(
     subject_id: str, grant_id: str, caller: AppDep, ctx: ServicesDep
 ) -> dict[str, Any]:
@@ -121,7 +141,12 @@ def revoke_grant(
     return grant_out(grant)
 
 
-@router.post(_SUBJECT + "/access-codes", status_code=201, summary="A code to read out (app)")
+@router.post(
+    _SUBJECT + "/access-codes",
+    status_code=201,
+    summary="A code to read out (app)",
+    response_model=CodeOut,
+)
 def create_code(subject_id: str, body: CodeIn, caller: AppDep, ctx: ServicesDep) -> dict[str, Any]:
     issued = access_codes.issue_code(
         ctx,
@@ -135,14 +160,20 @@ def create_code(subject_id: str, body: CodeIn, caller: AppDep, ctx: ServicesDep)
     return {"code": issued.code, **code_out(issued.record)}
 
 
-@router.get(_SUBJECT + "/policy", summary="The account's own policy (app)")
+@router.get(
+    _SUBJECT + "/policy", summary="The account's own policy (app)", response_model=PolicyOut
+)
 def get_policy(subject_id: str, caller: AppDep, ctx: ServicesDep) -> dict[str, Any]:
     return policy_out(
         customer_policy.get_policy(ctx, app=caller.application, subject_id=subject_id)
     )
 
 
-@router.put(_SUBJECT + "/policy", summary="The customer sets the account's policy (app)")
+@router.put(
+    _SUBJECT + "/policy",
+    summary="The customer sets the account's policy (app)",
+    response_model=PolicyOut,
+)
 def put_policy(subject_id: str, body: PolicyIn, caller: AppDep, ctx: ServicesDep) -> dict[str, Any]:
     policy = customer_policy.set_policy(
         ctx,
@@ -155,7 +186,9 @@ def put_policy(subject_id: str, body: PolicyIn, caller: AppDep, ctx: ServicesDep
     return policy_out(policy)
 
 
-@router.get(_SUBJECT + "/history", summary="Every session on the account (app)")
+@router.get(
+    _SUBJECT + "/history", summary="Every session on the account (app)", response_model=HistoryOut
+)
 def get_history(subject_id: str, caller: AppDep, ctx: ServicesDep) -> dict[str, Any]:
     entries = customer_policy.history(ctx, app=caller.application, subject_id=subject_id)
     return {
@@ -174,7 +207,11 @@ def get_history(subject_id: str, caller: AppDep, ctx: ServicesDep) -> dict[str, 
     }
 
 
-@router.put("/accounts/{account_id}/contract", summary="The contract requires access (app)")
+@router.put(
+    "/accounts/{account_id}/contract",
+    summary="The contract requires access (app)",
+    response_model=PolicyOut,
+)
 def put_contract(
     account_id: str, body: ContractIn, caller: AppDep, ctx: ServicesDep
 ) -> dict[str, Any]:
@@ -188,7 +225,12 @@ def put_contract(
     return policy_out(policy)
 
 
-@router.post("/cases/{case_id}/access-code", summary="Enter the code the customer read out")
+@router.post(
+    "/cases/{case_id}/access-code",
+    summary="Enter the code the customer read out",
+    response_model=GrantOut,
+)
+@answers(429)  # too many wrong codes: the code locks
 def enter_code(
     case_id: str, body: EnterCodeIn, caller: StaffDep, ctx: ServicesDep
 ) -> dict[str, Any]:
@@ -201,6 +243,7 @@ def enter_code(
 @router.put(
     "/applications/{application_id}/accounts/{account_id}/flags",
     summary="Set an account's flags (admin); acts at once",
+    response_model=FlagsOut,
 )
 def put_flags(
     application_id: str, account_id: str, body: FlagsIn, caller: StaffDep, ctx: ServicesDep

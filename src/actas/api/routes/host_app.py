@@ -10,7 +10,9 @@ from fastapi import APIRouter
 from pydantic import Field
 
 from actas.api.deps import AppDep, ServicesDep
-from actas.api.routes.access import one_of, session_out
+from actas.api.responses.access import SessionOut, session_out
+from actas.api.responses.customer import AppEventsOut, TokenOut
+from actas.api.routes.access import one_of
 from actas.api.schemas import URL_PATTERN, Strict
 from actas.domain.access import APP_EVENT_KINDS, AppEvent
 from actas.services import app_events as app_events_service
@@ -43,7 +45,12 @@ def _token_out(redeemed: handoff_service.Redeemed, now: datetime) -> dict[str, A
     }
 
 
-@router.post("/handoff/redeem", summary="Exchange a handoff code for an actor token (app)")
+@router.post(
+    "/handoff/redeem",
+    summary="Exchange a handoff code for an actor token (app)",
+    response_model=TokenOut,
+    response_model_exclude_unset=True,
+)
 def redeem(body: RedeemIn, caller: AppDep, ctx: ServicesDep) -> dict[str, Any]:
     redeemed = handoff_service.redeem_handoff(
         ctx,
@@ -55,7 +62,12 @@ def redeem(body: RedeemIn, caller: AppDep, ctx: ServicesDep) -> dict[str, Any]:
     return _token_out(redeemed, ctx.clock())
 
 
-@router.post("/sessions/{session_id}/refresh", summary="A fresh actor token (app)")
+@router.post(
+    "/sessions/{session_id}/refresh",
+    summary="A fresh actor token (app)",
+    response_model=TokenOut,
+    response_model_exclude_unset=True,
+)
 def refresh(session_id: str, body: RefreshIn, caller: AppDep, ctx: ServicesDep) -> dict[str, Any]:
     redeemed = handoff_service.refresh_session(
         ctx,
@@ -86,7 +98,11 @@ class AppEventsIn(Strict):
     events: list[AppEventIn] = Field(min_length=1, max_length=app_events_service.MAX_APP_EVENTS)
 
 
-@router.post("/audit/app-events", summary="Events the host app's SDK saw (app credential)")
+@router.post(
+    "/audit/app-events",
+    summary="Events the host app's SDK saw (app credential)",
+    response_model=AppEventsOut,
+)
 def app_events(body: AppEventsIn, caller: AppDep, ctx: ServicesDep) -> dict[str, int]:
     events = [
         AppEvent(
@@ -109,7 +125,11 @@ def app_events(body: AppEventsIn, caller: AppDep, ctx: ServicesDep) -> dict[str,
     return {"received": len(events), "appended": appended}
 
 
-@router.post("/sessions/{session_id}/app-end", summary="The banner's End button (app)")
+@router.post(
+    "/sessions/{session_id}/app-end",
+    summary="The banner's End button (app)",
+    response_model=SessionOut,
+)
 def app_end(session_id: str, body: RefreshIn, caller: AppDep, ctx: ServicesDep) -> dict[str, Any]:
     session = handoff_service.end_by_app(
         ctx,

@@ -10,6 +10,7 @@ from fastapi import APIRouter
 from pydantic import Field
 
 from actas.api.deps import AppDep, ServicesDep, StaffDep
+from actas.api.responses.access import FlowOut, IssuedLinkOut, RedeemedLinkOut, VerificationOut
 from actas.api.schemas import Strict
 from actas.domain.links import Verification
 from actas.services import links as link_service
@@ -64,7 +65,12 @@ def verification_out(v: Verification) -> dict[str, Any]:
     }
 
 
-@router.post("/links", status_code=202, summary="Email a one-time link to a subject (app)")
+@router.post(
+    "/links",
+    status_code=202,
+    summary="Email a one-time link to a subject (app)",
+    response_model=IssuedLinkOut,
+)
 def issue_link(body: LinkIn, caller: AppDep, ctx: ServicesDep) -> dict[str, Any]:
     issued = link_service.issue_link(
         ctx,
@@ -76,7 +82,11 @@ def issue_link(body: LinkIn, caller: AppDep, ctx: ServicesDep) -> dict[str, Any]
     return issued_out(issued)
 
 
-@router.post("/links/redeem", summary="Use up a one-time link: its subject (app)")
+@router.post(
+    "/links/redeem",
+    summary="Use up a one-time link: its subject (app)",
+    response_model=RedeemedLinkOut,
+)
 def redeem_link(body: RedeemLinkIn, caller: AppDep, ctx: ServicesDep) -> dict[str, Any]:
     redeemed = link_service.redeem_link(
         ctx,
@@ -96,7 +106,10 @@ def redeem_link(body: RedeemLinkIn, caller: AppDep, ctx: ServicesDep) -> dict[st
 
 
 @router.post(
-    "/cases/{case_id}/links", status_code=202, summary="Email the case subject a link (staff)"
+    "/cases/{case_id}/links",
+    status_code=202,
+    summary="Email the case subject a link (staff)",
+    response_model=IssuedLinkOut,
 )
 def case_link(case_id: str, body: CaseLinkIn, caller: StaffDep, ctx: ServicesDep) -> Any:
     issued = support_flow.send_case_link(
@@ -114,13 +127,18 @@ def case_link(case_id: str, body: CaseLinkIn, caller: StaffDep, ctx: ServicesDep
     "/cases/{case_id}/verifications",
     status_code=202,
     summary="Email the case subject a verification code (staff)",
+    response_model=VerificationOut,
 )
 def send_code(case_id: str, caller: StaffDep, ctx: ServicesDep) -> dict[str, Any]:
     sent = verification_service.send_code(ctx, staff=caller.staff, case_id=case_id, by=caller.actor)
     return verification_out(sent)
 
 
-@router.post("/verifications/{verification_id}/check", summary="Check the code read back")
+@router.post(
+    "/verifications/{verification_id}/check",
+    summary="Check the code read back",
+    response_model=VerificationOut,
+)
 def check_code(
     verification_id: str, body: CodeIn, caller: StaffDep, ctx: ServicesDep
 ) -> dict[str, Any]:
@@ -134,7 +152,11 @@ def check_code(
     return verification_out(checked)
 
 
-@router.get("/cases/{case_id}/flow", summary="The five steps of the safe support flow")
+@router.get(
+    "/cases/{case_id}/flow",
+    summary="The five steps of the safe support flow",
+    response_model=FlowOut,
+)
 def flow(case_id: str, _: StaffDep, ctx: ServicesDep) -> dict[str, Any]:
     found = support_flow.support_flow(ctx, case_id)
     return {

@@ -68,6 +68,9 @@ class ScimRoute(APIRoute):
 router = APIRouter(prefix="/scim/v2", include_in_schema=False, route_class=ScimRoute)
 #: The User attributes the broker keeps; the published schema names only these.
 SUPPORTED = ("userName", "name", "displayName", "active", "emails")
+#: Of the complex ones, the parts it keeps: a name's given and family names (stored as sent),
+#: and one address per member (the broker has one email; it is the member's work address).
+SUB_ATTRIBUTES = {"name": ("givenName", "familyName"), "emails": ("value",)}
 
 
 def _json(body: dict[str, Any], status: int = 200, location: str | None = None) -> Response:
@@ -112,12 +115,12 @@ def _model(user: ScimUser, base: str) -> User[Any]:
         external_id=user.external_id,
         user_name=user.user_name,
         display_name=user.display_name,
-        name=Name(formatted=user.display_name),
+        name=Name(given_name=user.given_name, family_name=user.family_name)
+        if user.given_name is not None or user.family_name is not None
+        else None,
         active=user.active,
         # No placeholder address (``@scim.invalid``) is shown as an email.
-        emails=None
-        if user.email.endswith(".invalid")
-        else [Email(value=user.email, primary=True, type=Email.Type.work)],
+        emails=None if user.email.endswith(".invalid") else [Email(value=user.email)],
         meta=Meta(
             resource_type="User",
             created=when,
@@ -139,7 +142,9 @@ def _fields(user: User[Any]) -> UserFields:
         user_name=str(user.user_name),
         display_name=display,
         external_id=user.external_id,
-        active=user.active is not False,
+        active=user.active,
+        given_name=user.name.given_name if user.name else None,
+        family_name=user.name.family_name if user.name else None,
     )
 
 
@@ -178,6 +183,10 @@ def service_provider_config(request: Request) -> Response:
 def _user_schema() -> Schema:
     schema = User.to_schema()
     schema.attributes = [a for a in schema.attributes or [] if a.name in SUPPORTED]
+    for attribute in schema.attributes:
+        kept = SUB_ATTRIBUTES.get(attribute.name or "")
+        if kept is not None:
+            attribute.sub_attributes = [a for a in attribute.sub_attributes or [] if a.name in kept]
     return schema
 
 

@@ -16,6 +16,7 @@ from starlette.responses import JSONResponse
 
 from actas.api.deps import ServicesDep, SettingsDep
 from actas.api.openapi import answers
+from actas.api.responses.system import SlackReplyOut
 from actas.domain.audit import Actor
 from actas.domain.errors import ActasError, AuthenticationFailed, InvalidInput, NotFound
 from actas.http.callers import request_actor
@@ -67,7 +68,9 @@ def _act(services: ServiceContext, interaction: Interaction, actor: Actor) -> st
     return "Nothing to do for this button."
 
 
-@router.post("/interactions", summary="Slack button clicks (signed by Slack)")
+@router.post(
+    "/interactions", summary="Slack button clicks (signed by Slack)", response_model=SlackReplyOut
+)
 @answers(401, 403, 404, 409)  # unsigned, a refused approver, Slack not configured, a race
 async def interactions(request: Request, ctx: ServicesDep, settings: SettingsDep) -> Any:
     secret = settings.slack.signing_secret

@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends
 
 from actas.api.deps import ServicesDep, StaffCaller, StaffDep, require_roles
+from actas.api.responses.system import DisabledOut
 from actas.api.schemas import EnrollmentOut, RolesIn, StaffIn, StaffOut
 from actas.domain.roles import Role
 from actas.domain.staff import Staff
@@ -49,7 +50,11 @@ def add(body: StaffIn, caller: Admin, ctx: ServicesDep) -> EnrollmentOut:
     return EnrollmentOut(staff=_out(enrollment.staff), otpauth_uri=enrollment.otpauth_uri)
 
 
-@router.post("/{staff_id}/disable", summary="Disable and end every session at once")
+@router.post(
+    "/{staff_id}/disable",
+    summary="Disable and end every session at once",
+    response_model=DisabledOut,
+)
 def disable(staff_id: str, caller: Admin, ctx: ServicesDep) -> dict[str, int]:
     member = staff_service.get_staff(ctx, staff_id)
     ended = staff_service.disable_staff(ctx, email=member.email, by=caller.actor)

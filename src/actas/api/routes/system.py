@@ -6,6 +6,7 @@ from fastapi import APIRouter
 from starlette.responses import JSONResponse
 
 from actas.api.deps import ServicesDep
+from actas.api.responses.system import JwksOut, StatusOut
 from actas.domain.errors import Unavailable
 from actas.http.problems import problem
 from actas.services import keys as key_service
@@ -14,7 +15,7 @@ from actas.services import system as system_service
 router = APIRouter(tags=["system"])
 
 
-@router.get("/healthz", summary="The process is up")
+@router.get("/healthz", summary="The process is up", response_model=StatusOut)
 def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
@@ -28,7 +29,9 @@ def readyz(ctx: ServicesDep) -> dict[str, str] | JSONResponse:
     return {"status": "ready"}
 
 
-@router.get("/.well-known/jwks.json", summary="Public keys that verify actor tokens")
+@router.get(
+    "/.well-known/jwks.json", summary="Public keys that verify actor tokens", response_model=JwksOut
+)
 def jwks(ctx: ServicesDep) -> JSONResponse:
     body = key_service.jwks(ctx)
     # Short cache: SDKs refetch on an unknown kid anyway, and rotation publishes keys early.
