@@ -15,6 +15,7 @@ from starlette.staticfiles import StaticFiles
 from actas.console import (
     access_pages,
     account_pages,
+    app_pages,
     audit_pages,
     auth_pages,
     case_flow_pages,
@@ -95,6 +96,8 @@ PAGES: tuple[tuple[str, str, View, bool, tuple[Role, ...]], ...] = (
     ("/staff/{staff}/enrollment-link", "POST", enroll_pages.issue, False, ADMIN),
     ("/staff/{staff}/unthrottle", "POST", staff_pages.unthrottle, False, ADMIN),
     ("/accounts/{app}/{account}/flags", "POST", account_pages.set_flags, False, ADMIN),
+    ("/applications", "GET", app_pages.applications, False, ADMIN),
+    ("/applications/{app}/hosts", "POST", app_pages.change_hosts, False, ADMIN),
 )
 
 

@@ -69,6 +69,7 @@ NOTICES = {
     "revoked": "The session is revoked: the application ends it within seconds.",
     "roles_changed": "The roles are changed.",
     "disabled": "The staff member is disabled and their sessions have ended.",
+    "hosts_changed": "The handoff hosts are changed.",
     "enabled": "The staff member is enabled again.",
     "unthrottled": "The sign-in wait is cleared: they can sign in again at once.",
     "acknowledged": "The alert is acknowledged; your comment is in the audit log.",
@@ -233,6 +234,7 @@ class Page:
             entries.append((f"{PREFIX}/alerts", "Alerts"))
         if Role.ADMIN in roles:
             entries.append((f"{PREFIX}/staff", "Staff"))
+            entries.append((f"{PREFIX}/applications", "Applications"))
         entries.append((f"{PREFIX}/me", "Your sign-in"))
         return [(href, label, path.startswith(href)) for href, label in entries]
 
