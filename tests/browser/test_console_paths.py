@@ -107,7 +107,7 @@ def test_sign_in_find_case_approval_start_handoff_and_revoke(
     run_axe(lucy, "approvals")
     shoot(lucy, "approvals")
     card.get_by_label("Comment").fill("Checked ZD-4711")
-    card.get_by_role("button", name="Approve").click()
+    card.get_by_role("button", name="Approve", exact=True).click()
     expect(lucy.get_by_role("status")).to_have_text("You approved the request.")
 
     # The request page updates by itself; step up with a fresh code and start.

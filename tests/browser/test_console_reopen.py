@@ -67,7 +67,7 @@ def test_the_owner_opens_a_live_session_again(open_page: PageFactory, console: C
     sign_in(alice, console, "alice")
     alice.goto(f"/console/requests/{request_id}")
     alice.get_by_label("Authenticator code").fill(console.code("alice"))
-    alice.get_by_role("button", name="Start").click()
+    alice.get_by_role("button", name="Start", exact=True).click()
     first = _landed_code(alice, console)
 
     # The link was missed (its tab closed): back in the console, the session page offers more.

@@ -82,7 +82,7 @@ def test_a_refused_approval_keeps_the_comment_and_the_page_address(
         via="console",
         by=BY,
     )
-    card.get_by_role("button", name="Approve").click()
+    card.get_by_role("button", name="Approve", exact=True).click()
     expect(lucy.get_by_role("alert")).to_contain_text("denied")
     # The page is the approvals page at its own address: a reload reads, it does not post.
     expect(lucy).to_have_url(f"{console.url}/console/approvals")
@@ -100,7 +100,7 @@ def test_a_refused_approval_keeps_the_comment_and_the_page_address(
         via="console",
         by=BY,
     )
-    lucy.get_by_role("button", name="Approve").click()
+    lucy.get_by_role("button", name="Approve", exact=True).click()
     expect(lucy.locator("#main .alert").first).to_contain_text("denied")
     expect(lucy).to_have_url(f"{console.url}/console/requests/{second.id}")
     lucy.reload()  # a GET: nothing is posted again, no "confirm resubmission"
@@ -118,7 +118,7 @@ def test_a_wrong_code_keeps_the_approvers_comment(open_page: PageFactory, consol
     card = lucy.get_by_role("article").filter(has_text="ZD-8003")
     card.get_by_label("Comment").fill("Fine by me: write is needed to fix the export")
     card.get_by_label("Your authenticator code (high risk)").fill("000000")
-    card.get_by_role("button", name="Approve").click()
+    card.get_by_role("button", name="Approve", exact=True).click()
     expect(lucy.get_by_role("alert").first).to_be_visible()
     expect(lucy).to_have_url(f"{console.url}/console/approvals")
     card = lucy.get_by_role("article").filter(has_text="ZD-8003")
@@ -130,12 +130,12 @@ def test_a_wrong_code_keeps_the_approvers_comment(open_page: PageFactory, consol
     lucy.goto(f"/console/requests/{request.id}")
     lucy.get_by_label("Comment").fill("Second try")
     lucy.get_by_label("Your authenticator code (high risk)").fill("000000")
-    lucy.get_by_role("button", name="Approve").click()
+    lucy.get_by_role("button", name="Approve", exact=True).click()
     expect(lucy).to_have_url(f"{console.url}/console/requests/{request.id}")
     expect(lucy.get_by_label("Comment")).to_have_value("Second try")
     # With a good code it goes through, and the words recorded are hers.
     lucy.get_by_label("Your authenticator code (high risk)").fill(console.code("lucy"))
-    lucy.get_by_role("button", name="Approve").click()
+    lucy.get_by_role("button", name="Approve", exact=True).click()
     expect(lucy.get_by_role("status")).to_have_text("You approved the request.")
     expect(lucy.locator("#request-status")).to_contain_text("Second try")
 

@@ -52,7 +52,7 @@ def test_console_and_app_stay_signed_in_side_by_side(
         console.wait_for_url(re.compile(r".*/console/requests/[0-9a-f-]+$"))
         request_url = console.url
         console.get_by_label("Authenticator code").fill(sam.authenticator.code())
-        console.get_by_role("button", name="Start").click()
+        console.get_by_role("button", name="Start", exact=True).click()
         console.wait_for_url(f"{stack.notes.url}/notes")
         console.locator("actas-banner").wait_for(state="visible")
 
