@@ -9,6 +9,7 @@ from actas.cli._common import fail, friendly, settings
 from actas.cli.accounts import account
 from actas.cli.audit_export import audit_export, audit_verify_export
 from actas.cli.records import app, audit, keys, policy
+from actas.cli.reports import report
 from actas.cli.scim import scim
 from actas.cli.staff import staff
 
@@ -89,7 +90,7 @@ def serve(host: str | None, port: int | None, workers: int) -> None:
     )
 
 
-for group in (staff, policy, app, account, keys, audit, scim):
+for group in (staff, policy, app, account, keys, audit, scim, report):
     main.add_command(group)
 audit.add_command(audit_export)
 audit.add_command(audit_verify_export)

@@ -34,6 +34,7 @@ from actas.domain.repos import (
     IngestRepo,
     LinkRepo,
     OutboxRepo,
+    ReviewRepo,
     RevocationRepo,
     SlackLinkRepo,
     StaffRepo,
@@ -202,6 +203,8 @@ class UnitOfWork(Protocol):
     def alerts(self) -> AlertRepo: ...
     @property
     def break_glass(self) -> BreakGlassRepo: ...
+    @property
+    def reviews(self) -> ReviewRepo: ...
 
 
 class EventObserver(Protocol):

@@ -38,6 +38,7 @@ from actas.store.repos import (
     SqlStaffSessionRepo,
     SqlSubjectRepo,
 )
+from actas.store.review_repos import SqlReviewRepo
 from actas.store.session_repos import (
     SqlAccessSessionRepo,
     SqlHandoffRepo,
@@ -110,6 +111,7 @@ class SqlUnitOfWork:
         self.identity = SqlIdentityRepo(conn)
         self.alerts = SqlAlertRepo(conn)
         self.break_glass = SqlBreakGlassRepo(conn)
+        self.reviews = SqlReviewRepo(conn)
         self.grants = SqlGrantRepo(conn)
         self.access_codes = SqlAccessCodeRepo(conn)
         self.customer_policies = SqlCustomerPolicyRepo(conn)
