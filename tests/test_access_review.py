@@ -70,7 +70,8 @@ def test_the_files_carry_the_same_figures(broker: Broker, quarter: Expected) -> 
     assert per_account == dict(quarter.by_account)
     html = review_report.document(review)
     assert html.count("<svg") == 4
-    assert "<script" not in html and "style=" not in html
+    assert "<script" not in html
+    assert "style=" not in html
     assert "https://" not in html.replace('xmlns="http://www.w3.org/2000/svg"', "")
 
 

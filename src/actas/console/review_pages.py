@@ -75,4 +75,4 @@ def sign(page: Page) -> Response:
         )
     except ActasError as exc:
         return review(page, status=page.failed(exc), quarter=label)
-    return page.redirect(path("access-review") + f"?quarter={label}", done="signed_off")
+    return page.redirect(path("access-review"), quarter=label, done="signed_off")

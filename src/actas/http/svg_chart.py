@@ -18,13 +18,14 @@ COLOURS = ("#2f5d8a", "#4f8a5b", "#9a5b2f", "#6b4f8a")
 
 
 def bar_chart(title: str, rows: list[tuple[str, int]], *, limit: int = 15, colour: int = 0) -> str:
-    """``rows`` largest first; beyond ``limit`` they are summed into one "others" bar."""
+    """``rows`` largest first; beyond ``limit`` they are summed into one line of text."""
     shown = rows[:limit]
     rest = rows[limit:]
-    if rest:
-        shown = [*shown, (f"{len(rest)} others", sum(n for _, n in rest))]
+    # Scaled to the largest single row: the remainder is a line of text, not a bar that would
+    # dwarf the rows a reviewer reads.
     top = max((n for _, n in shown), default=0) or 1
-    height = 28 + len(shown) * (BAR + GAP) + 4
+    lines = len(shown) + (1 if rest else 0)
+    height = 28 + lines * (BAR + GAP) + 4
     width = LABEL_WIDTH + CHART_WIDTH + COUNT_WIDTH
     fill = COLOURS[colour % len(COLOURS)]
     parts = [
@@ -47,5 +48,11 @@ def bar_chart(title: str, rows: list[tuple[str, int]], *, limit: int = 15, colou
             f'<text x="{LABEL_WIDTH + length + 4}" y="{y + 13}" font-size="12" '
             f'fill="#222">{count}</text>',
         ]
+    if rest:
+        y = 28 + len(shown) * (BAR + GAP)
+        parts.append(
+            f'<text x="{LABEL_WIDTH}" y="{y + 13}" font-size="12" fill="#555">'
+            f"and {len(rest)} more with {sum(n for _, n in rest)} in all (see the CSV)</text>"
+        )
     parts.append("</svg>")
     return "".join(parts)
