@@ -29,6 +29,7 @@ from actas.domain.repos import (
     CaseRepo,
     CustomerActionRepo,
     CustomerPolicyRepo,
+    GaugeRepo,
     GrantRepo,
     HandoffRepo,
     IngestRepo,
@@ -205,6 +206,8 @@ class UnitOfWork(Protocol):
     def break_glass(self) -> BreakGlassRepo: ...
     @property
     def reviews(self) -> ReviewRepo: ...
+    @property
+    def gauges(self) -> GaugeRepo: ...
 
 
 class EventObserver(Protocol):

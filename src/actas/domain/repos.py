@@ -395,6 +395,13 @@ class BreakGlassRepo(Protocol):
         ...
 
 
+class GaugeRepo(Protocol):
+    def counts(self, now: datetime) -> dict[str, int]:
+        """Broker-wide figures for the metrics gauges: sessions active, approvals pending,
+        outbox pending and dead-lettered, the newest revocation's seq."""
+        ...
+
+
 class ReviewRepo(Protocol):
     """The quarter's facts for the access review, and its sign-offs."""
 
