@@ -16,6 +16,7 @@ from actas.domain.access import (
 )
 from actas.domain.audit import AuditEvent, VerifyReport
 from actas.domain.identity_repo import IdentityRepo
+from actas.domain.report_repos import GaugeRepo, ReviewRepo
 from actas.domain.repos import (
     AccessCodeRepo,
     AccessRequestRepo,
@@ -29,13 +30,11 @@ from actas.domain.repos import (
     CaseRepo,
     CustomerActionRepo,
     CustomerPolicyRepo,
-    GaugeRepo,
     GrantRepo,
     HandoffRepo,
     IngestRepo,
     LinkRepo,
     OutboxRepo,
-    ReviewRepo,
     RevocationRepo,
     SlackLinkRepo,
     StaffRepo,

@@ -17,7 +17,6 @@ from actas.domain.access import (
     RequestState,
     Revocation,
 )
-from actas.domain.access_review import ApprovalFact, SessionFact, SignOff
 from actas.domain.alerts import Alert, BreakGlassReview, RaisedAlert
 from actas.domain.audit import AuditEvent, AuditQuery
 from actas.domain.consent import AccessCode, CustomerPolicy, Grant
@@ -393,31 +392,6 @@ class BreakGlassRepo(Protocol):
     ) -> list[tuple[AccessRequest, BreakGlassReview | None]]:
         """Break-glass requests allowed in [start, end) and their reviews."""
         ...
-
-
-class GaugeRepo(Protocol):
-    def counts(self, now: datetime) -> dict[str, int]:
-        """Broker-wide figures for the metrics gauges: sessions active, approvals pending,
-        outbox pending and dead-lettered, the newest revocation's seq."""
-        ...
-
-
-class ReviewRepo(Protocol):
-    """The quarter's facts for the access review, and its sign-offs."""
-
-    def sessions_between(self, start: datetime, end: datetime) -> list[SessionFact]:
-        """Access sessions started in [start, end), with their case's reason code."""
-        ...
-
-    def approvals_between(self, start: datetime, end: datetime) -> list[ApprovalFact]:
-        """Approvers' decisions given in [start, end)."""
-        ...
-
-    def sign(self, signoff: SignOff) -> bool:
-        """Store a sign-off unless this reviewer signed this quarter already; True if stored."""
-        ...
-
-    def signoffs(self, quarter: str) -> list[SignOff]: ...
 
 
 class GrantRepo(Protocol):
