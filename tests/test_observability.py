@@ -212,3 +212,26 @@ def test_scrub_removes_secrets_whoever_logged_them(captured: io.StringIO) -> Non
     for secret in ("actas_st_xxxx", jwt, "abcdefghijk", "hunter2", "123456"):
         assert secret not in text
     assert '"ok": 1' in text
+
+
+def test_alerts_and_outbox_outcomes_are_counted() -> None:
+    from actas import metrics
+    from actas.domain.audit import AuditEvent
+
+    def value(name: str, **labels: str) -> float:
+        return _sample(metrics.render({}).decode(), name, **labels)
+
+    raised = value("actas_alerts_raised_total", rule="break_glass")
+    ended = value("actas_sessions_ended_total", reason="revoked")
+    metrics.committed(
+        [
+            AuditEvent(type="alert.raised", actor="system", data={"rule": "break_glass"}),
+            AuditEvent(type="session.revoked", actor="x", data={"end_reason": "revoked"}),
+        ],
+        0.001,
+    )
+    assert value("actas_alerts_raised_total", rule="break_glass") == raised + 1
+    assert value("actas_sessions_ended_total", reason="revoked") == ended + 1
+    dead = value("actas_outbox_deliveries_total", channel="slack", outcome="dead")
+    metrics.delivered("slack", "dead")
+    assert value("actas_outbox_deliveries_total", channel="slack", outcome="dead") == dead + 1
