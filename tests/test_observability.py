@@ -235,3 +235,9 @@ def test_alerts_and_outbox_outcomes_are_counted() -> None:
     dead = value("actas_outbox_deliveries_total", channel="slack", outcome="dead")
     metrics.delivered("slack", "dead")
     assert value("actas_outbox_deliveries_total", channel="slack", outcome="dead") == dead + 1
+
+
+def test_uvicorns_access_line_with_the_path_is_not_written(captured: io.StringIO) -> None:
+    logging.getLogger("uvicorn.access").info('%s - "%s %s HTTP/1.1" %d', "127.0.0.1", "GET",
+                                             "/customer/end/plain-path-secret", 200)  # fmt: skip
+    assert "plain-path-secret" not in captured.getvalue()

@@ -85,6 +85,9 @@ def configure(*, level: int = logging.INFO, stream: TextIO | None = None) -> Non
     for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
         logging.getLogger(name).handlers = []
         logging.getLogger(name).propagate = True
+    # uvicorn's access line writes the path (a customer's token can be in it): the broker's
+    # own line (``actas.http.observe``) names the route template instead.
+    logging.getLogger("uvicorn.access").setLevel(logging.WARNING)
     for name in _QUIET:
         logging.getLogger(name).setLevel(logging.WARNING)
 
