@@ -189,6 +189,7 @@ def test_a_whole_session_leaves_no_secret_in_the_logs(world: World, captured: io
     assert pages, "no customer page link in the outbox"
     for page in pages:
         assert world.client.get(page).status_code < 500
+    assert '"route": "/customer/end/{token}"' in captured.getvalue()
     codes = re.findall(r"(?<![\d-])\d{6}(?![\d-])", mailed)
     assert any(t.startswith("actas_l") for t in links), "no link token in the outbox"
     assert any(t.startswith("actas_c") for t in links), "no customer page token in the outbox"

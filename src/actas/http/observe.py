@@ -28,8 +28,29 @@ def _request_id(scope: Scope) -> str:
     return uuid.uuid4().hex
 
 
+def _find(routes: Any, endpoint: Any, depth: int = 0) -> Any:
+    """The route holding ``endpoint``, looking into included routers and mounts."""
+    for candidate in routes or ():
+        if getattr(candidate, "endpoint", None) is endpoint:
+            return candidate
+        # FastAPI keeps an included router whole (``original_router``); a Mount has ``routes``.
+        # The broker includes its routers without a prefix, so a route's path is the template.
+        nested = getattr(candidate, "original_router", candidate)
+        inner = getattr(nested, "routes", None)
+        if inner and depth < 4:
+            found = _find(inner, endpoint, depth + 1)
+            if found is not None:
+                return found
+    return None
+
+
 def _route(scope: Scope) -> str:
     route: Any = scope.get("route")
+    endpoint = scope.get("endpoint")
+    if route is None and endpoint is not None:
+        # Plain Starlette routes (the console's, the customer pages') leave only the endpoint
+        # in the scope: find the route that holds it.
+        route = _find(getattr(scope.get("app"), "routes", ()), endpoint)
     template = getattr(route, "path_format", None) or getattr(route, "path", None)
     return str(template) if template else "unmatched"
 
