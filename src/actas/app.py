@@ -25,6 +25,7 @@ from actas.api.routes import (
     directory,
     host_app,
     links,
+    metrics,
     revocations,
     scim,
     slack,
@@ -35,7 +36,8 @@ from actas.bootstrap import Broker, build
 from actas.console import router as console_router
 from actas.console.customer_actions import router as customer_router
 from actas.domain.errors import Unavailable
-from actas.http import problems
+from actas.http import logs, problems
+from actas.http.observe import Observe
 from actas.notify.outbox import OutboxRunner, start_delivery
 from actas.services import audit as audit_service
 from actas.services import revocations as revocation_service
@@ -121,6 +123,8 @@ def create_app(
     )
     app.state.services = broker.services
     app.state.settings = broker.settings
+    #: This process's revocation fan-out, read by /metrics (clients, lag).
+    app.state.bus = broker.bus
     problems.install(app)
     routers = (
         system.router,
@@ -136,12 +140,15 @@ def create_app(
         audit.router,
         scim.router,
         docs.router,
+        metrics.router,
         console_router,
         customer_router,
     )
     for router in routers:
         app.include_router(router)
     app.add_middleware(problems.BodyLimit, limit=broker.settings.max_body_bytes)
+    # Outermost: the request id is bound before anything else logs, and every answer counts.
+    app.add_middleware(Observe)
     openapi.install(app, routers)
     return app
 
@@ -149,5 +156,6 @@ def create_app(
 def from_environment() -> FastAPI:
     """The app ``actas serve`` runs, in each worker process: settings from ``ACTAS_*`` (or
     actas.toml), the system clock, and all the background work of a production broker."""
+    logs.configure()
     broker = build(load_settings())
     return create_app(broker, checkpoint_interval=60.0, sweep_interval=5.0, deliver_outbox=True)

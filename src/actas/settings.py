@@ -87,6 +87,8 @@ class Settings:
     #: Keep-alive interval of the revocation stream. SDKs treat a silent stream as stale after
     #: their own limit (30 s by default), which must be longer than this.
     revocation_ping_seconds: float = 15.0
+    #: A bearer token that may read ``GET /metrics``; unset: only this host (loopback) may.
+    metrics_token: Secret | None = None
     #: SSO, passkey and sign-in rules (``actas.settings_identity``).
     identity: IdentitySettings = field(default_factory=IdentitySettings)
 
@@ -111,6 +113,7 @@ _SECRET_KEYS = {
     "slack_bot_token",
     "slack_signing_secret",
     "webhook_secret",
+    "metrics_token",
 }
 
 _KEYS = (
@@ -142,6 +145,7 @@ _KEYS = (
     "audit_witness_file",
     "max_body_bytes",
     "revocation_ping_seconds",
+    "metrics_token",
 )
 
 
@@ -365,7 +369,11 @@ def load_settings(environ: dict[str, str] | None = None, *, cwd: Path | None = N
         raise SettingsError(
             f"ACTAS_AUDIT_WITNESS_FILE={str(witness)!r} is in a directory that does not exist"
         )
+    metrics_token = secret("metrics_token")
+    if metrics_token is not None and len(metrics_token.value) < 32:
+        raise SettingsError("ACTAS_METRICS_TOKEN='**********' must be at least 32 characters")
     return Settings(
+        metrics_token=metrics_token,
         identity=identity,
         database_url=database_url,
         audit_witness_file=witness,

@@ -9,6 +9,7 @@ from actas.cli._common import fail, friendly, settings
 from actas.cli.accounts import account
 from actas.cli.audit_export import audit_export, audit_verify_export
 from actas.cli.records import app, audit, keys, policy
+from actas.cli.reports import report
 from actas.cli.scim import scim
 from actas.cli.staff import staff
 
@@ -62,7 +63,7 @@ def serve(host: str | None, port: int | None, workers: int) -> None:
     """Start the broker."""
     import uvicorn
 
-    from actas.http import redact
+    from actas.http import logs
 
     config = settings()
     if workers > 1 and config.is_sqlite:
@@ -75,8 +76,9 @@ def serve(host: str | None, port: int | None, workers: int) -> None:
         f"{workers} worker{'s' if workers != 1 else ''})"
     )
     # Each worker process builds its own broker from the same ACTAS_* settings: the factory
-    # is imported by name so that uvicorn can start it in every process. The access log is
-    # filtered: it would otherwise write customer tokens from the URLs of their pages.
+    # is imported by name so that uvicorn can start it in every process. Logs are JSON lines
+    # (actas.http.logs); uvicorn's own access line is off, since it would write the path (a
+    # customer's token can be in it): the broker logs the route template instead.
     uvicorn.run(
         "actas.app:from_environment",
         factory=True,
@@ -85,11 +87,12 @@ def serve(host: str | None, port: int | None, workers: int) -> None:
         workers=workers,
         log_level="info",
         proxy_headers=False,
-        log_config=redact.logging_config(uvicorn.config.LOGGING_CONFIG),
+        log_config=logs.uvicorn_config(),
+        access_log=False,
     )
 
 
-for group in (staff, policy, app, account, keys, audit, scim):
+for group in (staff, policy, app, account, keys, audit, scim, report):
     main.add_command(group)
 audit.add_command(audit_export)
 audit.add_command(audit_verify_export)

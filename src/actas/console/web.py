@@ -74,6 +74,7 @@ NOTICES = {
     "unthrottled": "The sign-in wait is cleared: they can sign in again at once.",
     "acknowledged": "The alert is acknowledged; your comment is in the audit log.",
     "reviewed": "The break-glass review is recorded.",
+    "signed_off": "Your sign-off of the access review is recorded in the audit log.",
     "passkey_added": "Your passkey is registered: use it to sign in and to step up.",
     "passkey_removed": "The passkey is removed.",
 }
@@ -232,6 +233,7 @@ class Page:
         if Role.SECURITY in roles:
             entries.append((f"{PREFIX}/audit", "Audit"))
             entries.append((f"{PREFIX}/alerts", "Alerts"))
+            entries.append((f"{PREFIX}/access-review", "Access review"))
         if Role.ADMIN in roles:
             entries.append((f"{PREFIX}/staff", "Staff"))
             entries.append((f"{PREFIX}/applications", "Applications"))

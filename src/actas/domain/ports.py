@@ -16,6 +16,7 @@ from actas.domain.access import (
 )
 from actas.domain.audit import AuditEvent, VerifyReport
 from actas.domain.identity_repo import IdentityRepo
+from actas.domain.report_repos import GaugeRepo, ReviewRepo
 from actas.domain.repos import (
     AccessCodeRepo,
     AccessRequestRepo,
@@ -202,6 +203,10 @@ class UnitOfWork(Protocol):
     def alerts(self) -> AlertRepo: ...
     @property
     def break_glass(self) -> BreakGlassRepo: ...
+    @property
+    def reviews(self) -> ReviewRepo: ...
+    @property
+    def gauges(self) -> GaugeRepo: ...
 
 
 class EventObserver(Protocol):

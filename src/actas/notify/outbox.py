@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import select, update
 from sqlalchemy.engine import Connection, Row
 
+from actas import metrics
 from actas.domain.audit import AuditEvent
 from actas.domain.clock import Clock
 from actas.notify import DeliveryResult, OutboxMessage, Sender, failed, short_error
@@ -127,6 +128,7 @@ class OutboxWorker:
                 break
             result = self._send(row)
             outcome = self._record(row, result)
+            metrics.delivered(row.channel, outcome)
             if outcome == "delivered":
                 delivered += 1
             elif outcome == "retry":

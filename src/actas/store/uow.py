@@ -11,6 +11,7 @@ from sqlalchemy import select, text
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import InterfaceError, OperationalError
 
+from actas import metrics
 from actas.domain.audit import AuditEvent, AuditQuery
 from actas.domain.clock import Clock
 from actas.domain.errors import Unavailable
@@ -28,6 +29,7 @@ from actas.store.audit_query import query_events
 from actas.store.consent_repos import SqlAccessCodeRepo, SqlCustomerPolicyRepo, SqlGrantRepo
 from actas.store.customer_repos import SqlCustomerActionRepo
 from actas.store.engine import READ_ONLY
+from actas.store.gauge_repo import SqlGaugeRepo
 from actas.store.identity_repo import SqlIdentityRepo
 from actas.store.link_repos import SqlLinkRepo, SqlVerificationRepo
 from actas.store.oversight_repos import SqlAlertRepo, SqlBreakGlassRepo
@@ -38,6 +40,7 @@ from actas.store.repos import (
     SqlStaffSessionRepo,
     SqlSubjectRepo,
 )
+from actas.store.review_repos import SqlReviewRepo
 from actas.store.session_repos import (
     SqlAccessSessionRepo,
     SqlHandoffRepo,
@@ -110,6 +113,8 @@ class SqlUnitOfWork:
         self.identity = SqlIdentityRepo(conn)
         self.alerts = SqlAlertRepo(conn)
         self.break_glass = SqlBreakGlassRepo(conn)
+        self.reviews = SqlReviewRepo(conn)
+        self.gauges = SqlGaugeRepo(conn)
         self.grants = SqlGrantRepo(conn)
         self.access_codes = SqlAccessCodeRepo(conn)
         self.customer_policies = SqlCustomerPolicyRepo(conn)
@@ -175,11 +180,18 @@ class Store:
             uow = SqlUnitOfWork(conn, self.publisher)
             yield uow
             events = uow.audit.queued
+            began = metrics.clock()
             self._append(conn, events, published)
+            appended = metrics.clock() - began
             if self.observer is not None and events:
                 uow.audit.queued = []
                 self.observer(uow, tuple(events))
+                began = metrics.clock()
                 self._append(conn, uow.audit.queued, published)
+                appended += metrics.clock() - began
+                events = [*events, *uow.audit.queued]
+        if events:  # committed: count them (a rolled-back transaction never gets here)
+            metrics.committed(events, appended)
         self._publish(published)
         for callback in uow.after_commit:
             callback()
