@@ -22,6 +22,7 @@ from actas.api.routes import (
     audit,
     auth,
     customer,
+    customer_page,
     directory,
     host_app,
     links,
@@ -34,6 +35,7 @@ from actas.api.routes import (
 from actas.bootstrap import Broker, build
 from actas.console import router as console_router
 from actas.console.customer_actions import router as customer_router
+from actas.console.customer_page import router as customer_page_router
 from actas.domain.errors import Unavailable
 from actas.http import problems
 from actas.notify.outbox import OutboxRunner, start_delivery
@@ -131,6 +133,7 @@ def create_app(
         host_app.router,
         links.router,
         customer.router,
+        customer_page.router,
         slack.router,
         revocations.router,
         audit.router,
@@ -138,6 +141,7 @@ def create_app(
         docs.router,
         console_router,
         customer_router,
+        customer_page_router,
     )
     for router in routers:
         app.include_router(router)

@@ -28,6 +28,7 @@ from actas.domain.repos import (
     BreakGlassRepo,
     CaseRepo,
     CustomerActionRepo,
+    CustomerPageRepo,
     CustomerPolicyRepo,
     GrantRepo,
     HandoffRepo,
@@ -192,6 +193,8 @@ class UnitOfWork(Protocol):
     def access_codes(self) -> AccessCodeRepo: ...
     @property
     def customer_policies(self) -> CustomerPolicyRepo: ...
+    @property
+    def customer_pages(self) -> CustomerPageRepo: ...
     @property
     def throttle(self) -> ThrottleRepo: ...
     @property
