@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Protocol
 
 from actas.domain.errors import InvalidGrant
 
@@ -57,3 +58,17 @@ class CustomerPageSession:
             and self.expires_at is not None
             and now < self.expires_at
         )
+
+
+class CustomerPageRepo(Protocol):
+    """The customer page's sign-ins: a one-time code's hash, then its cookie's hash."""
+
+    def add(self, visit: CustomerPageSession, *, code_hash: str) -> None: ...
+    def redeem(
+        self, *, code_hash: str, cookie_hash: str, at: datetime, expires_at: datetime
+    ) -> CustomerPageSession | None:
+        """Mark an unused, unexpired code redeemed and set the cookie's hash, atomically."""
+        ...
+
+    def by_cookie_hash(self, cookie_hash: str) -> CustomerPageSession | None: ...
+    def end(self, visit_id: str, *, at: datetime) -> bool: ...

@@ -15,6 +15,7 @@ from actas.domain.access import (
     Revocation,
 )
 from actas.domain.audit import AuditEvent, VerifyReport
+from actas.domain.customer_page import CustomerPageRepo
 from actas.domain.identity_repo import IdentityRepo
 from actas.domain.repos import (
     AccessCodeRepo,
@@ -28,7 +29,6 @@ from actas.domain.repos import (
     BreakGlassRepo,
     CaseRepo,
     CustomerActionRepo,
-    CustomerPageRepo,
     CustomerPolicyRepo,
     GrantRepo,
     HandoffRepo,

@@ -21,7 +21,6 @@ from actas.domain.alerts import Alert, BreakGlassReview, RaisedAlert
 from actas.domain.audit import AuditEvent, AuditQuery
 from actas.domain.consent import AccessCode, CustomerPolicy, Grant
 from actas.domain.customer import ActionKind, CustomerAction
-from actas.domain.customer_page import CustomerPageSession
 from actas.domain.links import Link, LinkPurpose, Verification, VerificationStatus
 from actas.domain.merkle import RangeHasher
 from actas.domain.roles import Role
@@ -444,17 +443,3 @@ class AccessCodeRepo(Protocol):
 class CustomerPolicyRepo(Protocol):
     def get(self, application_id: str, account_id: str) -> CustomerPolicy | None: ...
     def put(self, policy: CustomerPolicy) -> None: ...
-
-
-class CustomerPageRepo(Protocol):
-    """The customer page's sign-ins: a one-time code's hash, then its cookie's hash."""
-
-    def add(self, visit: CustomerPageSession, *, code_hash: str) -> None: ...
-    def redeem(
-        self, *, code_hash: str, cookie_hash: str, at: datetime, expires_at: datetime
-    ) -> CustomerPageSession | None:
-        """Mark an unused, unexpired code redeemed and set the cookie's hash, atomically."""
-        ...
-
-    def by_cookie_hash(self, cookie_hash: str) -> CustomerPageSession | None: ...
-    def end(self, visit_id: str, *, at: datetime) -> bool: ...

@@ -1,0 +1,158 @@
+"""The customer page: signed in through the application with a one-time code, its own cookie,
+CSRF on every form, account admins alone set the policy, and the history downloads."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+from urllib.parse import urlsplit
+
+from sqlalchemy import select
+
+from actas.console.customer_page import COOKIE
+from actas.store.customer_page_tables import customer_page_sessions
+from tests.scenario import World
+
+CUSTOMER = "/v1/customers/u-1"
+TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+
+def _code_url(world: World, *, admin: bool = False) -> str:
+    response = world.client.post(
+        CUSTOMER + "/page", headers=world.app_headers, json={"account_admin": admin}
+    )
+    assert response.status_code == 201, response.text
+    parts = urlsplit(response.json()["url"])
+    return f"{parts.path}?{parts.query}"
+
+
+def _enter(world: World, *, admin: bool = False) -> str:
+    """Sign the customer in; the page's CSRF token."""
+    entered = world.client.get(_code_url(world, admin=admin), follow_redirects=False)
+    assert entered.status_code == 303, entered.text
+    assert entered.headers["location"] == "/customer/page"
+    cookie = entered.headers["set-cookie"]
+    assert cookie.startswith(COOKIE + "=")
+    assert "Secure" in cookie
+    assert "HttpOnly" in cookie
+    page = world.client.get("/customer/page")
+    assert page.status_code == 200, page.text
+    assert "script-src 'self'" in page.headers["content-security-policy"]
+    found = TOKEN.search(page.text)
+    assert found
+    return found.group(1)
+
+
+def _grants(world: World) -> list[dict[str, object]]:
+    response = world.client.get(CUSTOMER + "/grants", headers=world.app_headers)
+    return list(response.json()["grants"])
+
+
+def test_the_code_works_once_and_only_for_a_minute(world: World) -> None:
+    url = _code_url(world)
+    assert world.client.get(url, follow_redirects=False).status_code == 303
+    world.client.cookies.clear()
+    again = world.client.get(url, follow_redirects=False)
+    assert again.status_code == 401
+    assert COOKIE not in again.headers.get("set-cookie", "")
+    late = _code_url(world)
+    world.clock.advance(61)
+    assert world.client.get(late, follow_redirects=False).status_code == 401
+    # Only hashes are stored: neither the code nor the cookie is in the table.
+    code = url.split("code=", 1)[1]
+    with world.broker.engine.connect() as conn:
+        rows = [dict(r._mapping) for r in conn.execute(select(customer_page_sessions))]
+    assert rows
+    assert all(code not in json.dumps(r, default=str) for r in rows)
+
+
+def test_no_page_without_the_customer_cookie_and_a_forged_code_fails(world: World) -> None:
+    staff = world.as_(world.alice)
+    assert world.client.get("/customer/page", headers=staff).status_code == 401
+    assert world.client.get("/customer/page/enter?code=actas_cpc_forged").status_code == 401
+    world.client.cookies.set(COOKIE, "actas_cps_" + "A" * 43, domain="broker.test")
+    assert world.client.get("/customer/page").status_code == 401
+
+
+def test_the_customer_grants_and_revokes_and_every_form_needs_its_token(world: World) -> None:
+    token = _enter(world)
+    forged = world.client.post("/customer/page/grants", data={"minutes": "60"})
+    assert forged.status_code == 403
+    cross = world.client.post(
+        "/customer/page/grants",
+        data={"minutes": "60", "csrf_token": token},
+        headers={"sec-fetch-site": "cross-site"},
+    )
+    assert cross.status_code == 403
+    assert _grants(world) == []
+    granted = world.client.post(
+        "/customer/page/grants",
+        data={"minutes": "60", "read_only": "on", "csrf_token": token},
+        follow_redirects=False,
+    )
+    assert granted.status_code == 303, granted.text
+    (grant,) = _grants(world)
+    assert grant["read_only"] is True
+    assert grant["granted_by"] == "u-1"
+    bad = world.client.post("/customer/page/grants", data={"minutes": "61", "csrf_token": token})
+    assert bad.status_code == 422
+    assert "minutes" in bad.text
+    assert len(_grants(world)) == 1
+    revoked = world.client.post(
+        f"/customer/page/grants/{grant['id']}/revoke",
+        data={"csrf_token": token},
+        follow_redirects=False,
+    )
+    assert revoked.status_code == 303
+    assert _grants(world)[0]["revoked_at"] is not None
+    types = [e["type"] for e in world.events(account="acme")]
+    assert "customer_page.signed_in" in types
+    assert "consent.revoked" in types
+
+
+def test_only_an_account_admin_sees_and_sets_the_policy(world: World) -> None:
+    token = _enter(world)
+    page = world.client.get("/customer/page")
+    assert "Your account's policy" not in page.text
+    refused = world.client.post(
+        "/customer/page/policy", data={"rule": "never", "csrf_token": token}
+    )
+    assert refused.status_code == 403
+    policy = world.client.get(CUSTOMER + "/policy", headers=world.app_headers).json()
+    assert policy["rule"] == "default"
+    token = _enter(world, admin=True)
+    saved = world.client.post(
+        "/customer/page/policy",
+        data={"rule": "consent", "notify": "on", "csrf_token": token},
+        follow_redirects=False,
+    )
+    assert saved.status_code == 303, saved.text
+    policy = world.client.get(CUSTOMER + "/policy", headers=world.app_headers).json()
+    assert (policy["rule"], policy["notify_every_session"]) == ("consent", True)
+
+
+def test_a_code_is_shown_once_and_the_history_downloads(world: World) -> None:
+    token = _enter(world)
+    made = world.client.post(
+        "/customer/page/codes", data={"grant_minutes": "60", "csrf_token": token}
+    )
+    assert made.status_code == 201, made.text
+    assert re.search(r'class="code">[0-9A-Z]{4}-[0-9A-Z]{4}<', made.text)
+    assert made.headers["cache-control"] == "no-store"
+    as_csv = world.client.get("/customer/page/history.csv")
+    assert as_csv.status_code == 200
+    assert "attachment" in as_csv.headers["content-disposition"]
+    header = next(csv.reader(io.StringIO(as_csv.text)))
+    assert header[:3] == ["session", "staff_name", "staff_roles"]
+    as_jsonl = world.client.get("/customer/page/history.jsonl")
+    assert as_jsonl.headers["content-type"].startswith("application/x-ndjson")
+
+
+def test_signing_out_ends_the_visit(world: World) -> None:
+    token = _enter(world)
+    out = world.client.post("/customer/page/sign-out", data={"csrf_token": token})
+    assert out.status_code == 200
+    world.client.cookies.clear()
+    assert world.client.get("/customer/page").status_code == 401
