@@ -9,10 +9,16 @@ import json
 import re
 from urllib.parse import urlsplit
 
+import httpx
+import pytest
 from sqlalchemy import select
 
 from actas.console.customer_page import COOKIE
 from actas.store.customer_page_tables import customer_page_sessions
+from actas_sdk import customer
+from actas_sdk._config import Config
+from actas_sdk.client import BrokerClient
+from actas_sdk.errors import GrantRejected
 from tests.scenario import World
 
 CUSTOMER = "/v1/customers/u-1"
@@ -156,3 +162,40 @@ def test_signing_out_ends_the_visit(world: World) -> None:
     assert out.status_code == 200
     world.client.cookies.clear()
     assert world.client.get("/customer/page").status_code == 401
+
+
+class _ThroughTestClient(httpx.BaseTransport):
+    """The SDK's calls, sent to the real broker app through the test's client."""
+
+    def __init__(self, world: World) -> None:
+        self.world = world
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        answer = self.world.client.request(
+            request.method, request.url.path, headers=request.headers, content=request.read()
+        )
+        return httpx.Response(answer.status_code, headers=answer.headers, content=answer.content)
+
+
+def _sdk_client(world: World) -> BrokerClient:
+    credential = world.app_headers["Authorization"].removeprefix("Bearer ")
+    config = Config(
+        broker_url="https://broker.test",
+        application_id="notes",
+        credential=credential,
+        handoff_url="https://notes.test/actas/handoff",
+    )
+    return BrokerClient(config, transport=_ThroughTestClient(world))
+
+
+def test_the_sdk_gets_a_one_time_url_that_signs_the_customer_in(world: World) -> None:
+    client = _sdk_client(world)
+    page = customer.page_url(client, "u-1", account_admin=True)
+    assert "<redacted>" in repr(page)
+    assert "code=" not in repr(page)
+    parts = urlsplit(page.url)
+    entered = world.client.get(f"{parts.path}?{parts.query}", follow_redirects=False)
+    assert entered.status_code == 303
+    assert "Your account's policy" in world.client.get("/customer/page").text
+    with pytest.raises(GrantRejected):
+        customer.page_url(client, "nobody", account_admin=False)
