@@ -25,7 +25,7 @@ from starlette.routing import Route, request_response
 
 from actas.console import csrf, customer_history, timefmt
 from actas.console.web import PREFIX, TEMPLATES, sentence, status_for
-from actas.domain.consent import GRANT_MINUTES, CustomerRule
+from actas.domain.consent import CustomerRule
 from actas.domain.errors import ActasError, Forbidden, InvalidInput
 from actas.http.callers import request_actor, services_of
 from actas.http.downloads import attachment
@@ -171,7 +171,7 @@ def show(
         notice=DONE.get(request.query_params.get("done", "")),
         errors=errors,
         live=[g for g in grants if g.revoked_at is None and g.expires_at > now],
-        durations=[(m, _words(m)) for m in GRANT_MINUTES],
+        durations=[(m, _words(m)) for m in ctx.policy.grant_minutes],
         code=code,
         policy=customer_policy.get_policy(ctx, app=app, subject_id=subject)
         if who.visit.account_admin

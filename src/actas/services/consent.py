@@ -15,7 +15,6 @@ from typing import Any
 from actas.domain.access import EndReason, RequestState
 from actas.domain.audit import Actor, AuditEvent, format_time
 from actas.domain.consent import (
-    GRANT_MINUTES,
     Grant,
     GrantClosed,
     GrantSource,
@@ -77,8 +76,8 @@ def grant_access(
     by: Actor,
 ) -> Grant:
     """The customer grants support access to their account for ``minutes`` (one of
-    :data:`GRANT_MINUTES`), optionally read-only, optionally for one case."""
-    check_grant_minutes(minutes, GRANT_MINUTES)
+    the policy's ``grant_minutes``), optionally read-only, optionally for one case."""
+    check_grant_minutes(minutes, ctx.policy.grant_minutes)
     with ctx.uow() as uow:
         subject = load_subject(uow, app, subject_id)
         if case_id is not None:
