@@ -44,3 +44,30 @@ def test_a_code_entered_on_the_case_page_grants_that_case(
     assert grant["source"] == "access_code"
     assert grant["read_only"] is True
     assert len(world.events(type="access_code.failed")) == 1
+
+
+def test_the_case_page_asks_the_customer_to_grant_access(
+    world: World, staffers: dict[str, Staffer]
+) -> None:
+    alice = staffers["alice"]
+    case = open_case(alice)
+    unverified = alice.post(f"/console/cases/{case}/ask-consent")
+    assert unverified.status_code == 409
+    assert "verified email" in unverified.text
+    verified = {
+        "account": "acme",
+        "display_name": "Jane",
+        "email": "jane@customer.test",
+        "email_verified": True,
+    }
+    put = world.client.put("/v1/subjects/u-1", headers=world.app_headers, json=verified)
+    assert put.status_code == 200, put.text
+    assert f'action="/console/cases/{case}/ask-consent"' in alice.get(f"/console/cases/{case}").text
+    asked = alice.post(f"/console/cases/{case}/ask-consent")
+    assert asked.status_code == 303, asked.text
+    assert asked.headers["location"] == f"/console/cases/{case}?done=consent_asked"
+    (event,) = world.events(type="consent.asked")
+    assert event["case"] == case
+    forged = alice.client.post(f"/console/cases/{case}/ask-consent", follow_redirects=False)
+    assert forged.status_code == 403
+    assert len(world.events(type="consent.asked")) == 1

@@ -26,7 +26,7 @@ from actas.domain.lifecycle import REQUEST_TRANSITIONS, consent_event, sources
 from actas.domain.policy_rules import AccessKind, Outcome
 from actas.domain.ports import UnitOfWork
 from actas.domain.subjects import Application, Subject
-from actas.services import decisions, sessions, trail
+from actas.services import consent_notices, decisions, sessions, trail
 from actas.services.context import ServiceContext
 
 
@@ -62,6 +62,7 @@ def record_grant(ctx: ServiceContext, uow: UnitOfWork, grant: Grant, by: Actor) 
     """Store a new grant, audit it, and move the account's waiting requests on."""
     uow.grants.add(grant)
     uow.audit.record(grant_event("consent.granted", grant, by))
+    consent_notices.grant_changed(ctx, uow, grant, given=True, by=by)
     return advance_waiting(ctx, uow, grant.application_id, grant.account_id, by)
 
 
@@ -123,6 +124,7 @@ def revoke_grant(
             ctx, uow, app.id, subject.account_id, by, note="the customer revoked consent"
         )
         uow.audit.record(grant_event("consent.revoked", grant, by, sessions_ended=ended))
+        consent_notices.grant_changed(ctx, uow, grant, given=False, by=by)
         revoked = uow.grants.get(grant.id)
     assert revoked is not None
     return revoked

@@ -7,9 +7,9 @@ from typing import Any
 from fastapi import APIRouter
 from pydantic import Field
 
-from actas.api.deps import AppDep, ServicesDep
+from actas.api.deps import AppDep, ServicesDep, StaffDep
 from actas.api.schemas import Strict
-from actas.services import customer_page
+from actas.services import consent_notices, customer_page
 
 router = APIRouter(prefix="/v1", tags=["customer"])
 
@@ -33,3 +33,15 @@ def page_code(subject_id: str, body: PageIn, caller: AppDep, ctx: ServicesDep) -
         by=caller.actor,
     )
     return {"url": issued.url, "code": issued.code, "expires_at": issued.expires_at}
+
+
+@router.post(
+    "/cases/{case_id}/ask-consent",
+    status_code=202,
+    summary="Ask the customer by email to grant access (staff)",
+)
+def ask_consent(case_id: str, caller: StaffDep, ctx: ServicesDep) -> dict[str, Any]:
+    outbox_id = consent_notices.ask_for_consent(
+        ctx, staff=caller.staff, case_id=case_id, by=caller.actor
+    )
+    return {"email": outbox_id}
