@@ -284,7 +284,9 @@ def export(fmt: str) -> Handler:
 
 
 def _wrap(fn: Handler) -> Any:
-    return SecurityHeaders(request_response(page(fn)), overrides={"referrer-policy": "no-referrer"})
+    # The console's same-origin referrer policy: the page's own forms must carry its Origin
+    # (no-referrer would make it "null"). Only ``enter`` has a secret in its URL.
+    return SecurityHeaders(request_response(page(fn)))
 
 
 router = APIRouter(include_in_schema=False)
