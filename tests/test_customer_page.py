@@ -18,8 +18,8 @@ from actas.store.customer_page_tables import customer_page_sessions
 from actas_sdk import customer
 from actas_sdk._config import Config
 from actas_sdk.client import BrokerClient
-from actas_sdk.errors import GrantRejected
-from tests.scenario import World
+from actas_sdk.errors import BrokerError, GrantRejected
+from tests.scenario import World, open_case
 
 CUSTOMER = "/v1/customers/u-1"
 TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')
@@ -199,3 +199,38 @@ def test_the_sdk_gets_a_one_time_url_that_signs_the_customer_in(world: World) ->
     assert "Your account's policy" in world.client.get("/customer/page").text
     with pytest.raises(GrantRejected):
         customer.page_url(client, "nobody", account_admin=False)
+
+
+def test_the_sdk_refuses_a_refused_credential_and_a_url_off_the_page(world: World) -> None:
+    config = Config(
+        broker_url="https://broker.test",
+        application_id="notes",
+        credential="actas_ak_wrong",
+        handoff_url="https://notes.test/actas/handoff",
+    )
+    with pytest.raises(BrokerError, match="credential"):
+        customer.page_url(
+            BrokerClient(config, transport=_ThroughTestClient(world)), "u-1", account_admin=False
+        )
+
+    # A broker (or something posing as one) that answers with another address: never followed.
+    def elsewhere(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(
+            201, json={"url": "https://evil.test/phish", "expires_at": "2026-01-01T00:00:00Z"}
+        )
+
+    client = BrokerClient(config, transport=httpx.MockTransport(elsewhere))
+    with pytest.raises(BrokerError, match="no usable URL"):
+        customer.page_url(client, "u-1", account_admin=False)
+
+
+def test_support_cannot_ask_on_a_closed_case(world: World) -> None:
+    headers = world.as_(world.alice)
+    case = open_case(world, headers)
+    closed = world.client.post(
+        f"/v1/cases/{case}/close", headers=headers, json={"changes": "none", "verify": "n/a"}
+    )
+    assert closed.status_code == 200, closed.text
+    asked = world.client.post(f"/v1/cases/{case}/ask-consent", headers=headers)
+    assert asked.status_code == 409
+    assert world.events(type="consent.asked") == []

@@ -92,3 +92,13 @@ def test_an_account_admin_changes_the_accounts_policy(stack: Stack, chromium: An
         shoot(page, "customer-page-policy")
     finally:
         page.context.close()
+
+
+def test_support_cannot_reach_the_customer_page_from_a_support_session(stack: Stack) -> None:
+    security = stack.broker.add_staff("sid", Role.SECURITY)
+    session = stack.start_session(security, subject="u-peter", scopes=("read", "write"))
+    browser = stack.browser()
+    stack.handoff(browser, session)
+    refused = browser.get("/settings/support-access")
+    assert refused.status_code == 403
+    assert "/customer/page" not in refused.headers.get("location", "")
