@@ -15,6 +15,7 @@ from sqlalchemy import select
 
 from actas.console.customer_page import COOKIE
 from actas.store.customer_page_tables import customer_page_sessions
+from actas.store.tables import applications
 from actas_sdk import customer
 from actas_sdk._config import Config
 from actas_sdk.client import BrokerClient
@@ -234,3 +235,22 @@ def test_support_cannot_ask_on_a_closed_case(world: World) -> None:
     asked = world.client.post(f"/v1/cases/{case}/ask-consent", headers=headers)
     assert asked.status_code == 409
     assert world.events(type="consent.asked") == []
+
+
+def test_the_visit_ends_when_the_customer_moves_account_or_the_app_is_disabled(
+    world: World,
+) -> None:
+    _enter(world)
+    assert world.client.put("/v1/accounts/other", headers=world.app_headers, json={"name": "O"})
+    moved = {"account": "other", "display_name": "Jane", "email": "jane@customer.test"}
+    assert (
+        world.client.put(
+            CUSTOMER.replace("customers", "subjects"), headers=world.app_headers, json=moved
+        ).status_code
+        == 200
+    )
+    assert world.client.get("/customer/page").status_code == 401
+    _enter(world)
+    with world.broker.engine.begin() as conn:
+        conn.execute(applications.update().values(disabled_at=world.clock()))
+    assert world.client.get("/customer/page").status_code == 401

@@ -121,8 +121,14 @@ def visitor(ctx: ServiceContext, cookie: str, *, by: Actor) -> Visitor:
         app = uow.applications.by_id(visit.application_id)
         subject = uow.subjects.get(visit.application_id, visit.subject_id)
         # The subject may have moved account since the code was issued: the visit is for the
-        # account it was issued for, and only while the subject still belongs to it.
-        if app is None or subject is None or subject.account_id != visit.account_id:
+        # account it was issued for, and only while the subject still belongs to it (and the
+        # application is still enabled).
+        if (
+            app is None
+            or app.disabled_at is not None
+            or subject is None
+            or subject.account_id != visit.account_id
+        ):
             raise failed
     actor = Actor(id=f"subject:{visit.subject_id}", ip=by.ip, user_agent=by.user_agent)
     return Visitor(visit=visit, application=app, name=subject.display_name or "", actor=actor)
