@@ -324,6 +324,16 @@ def create_app(settings: Settings, *, mailer: Mailer | None = None) -> FastAPI:
         pending = recovery.pending_email(services.grants, user)
         return render(request, "settings.html", user, pending=pending)
 
+    @app.get("/settings/support-access")
+    def support_access(request: Request, user: UserDep) -> Response:
+        """The broker's customer page, signed in for this user through the SDK. Never during a
+        support session: support must not reach the page where the customer grants access."""
+        actas: ActAs | None = getattr(request.app.state, "actas", None)
+        if actas is None or _acting(request):
+            raise HTTPException(403, "support access settings are not available here")
+        page = actas.customer_page_url(user.id, account_admin=user.is_admin)
+        return RedirectResponse(page.url, status_code=303, headers={"Cache-Control": "no-store"})
+
     @app.post("/settings/profile", dependencies=[SameOrigin])
     def save_profile(
         user: UserDep, display_name: Annotated[str, Form(min_length=1, max_length=200)]

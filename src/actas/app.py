@@ -22,6 +22,7 @@ from actas.api.routes import (
     audit,
     auth,
     customer,
+    customer_page,
     directory,
     host_app,
     links,
@@ -35,6 +36,7 @@ from actas.api.routes import (
 from actas.bootstrap import Broker, build
 from actas.console import router as console_router
 from actas.console.customer_actions import router as customer_router
+from actas.console.customer_page import router as customer_page_router
 from actas.domain.errors import Unavailable
 from actas.http import logs, problems
 from actas.http.observe import Observe
@@ -135,6 +137,7 @@ def create_app(
         host_app.router,
         links.router,
         customer.router,
+        customer_page.router,
         slack.router,
         revocations.router,
         audit.router,
@@ -143,6 +146,7 @@ def create_app(
         metrics.router,
         console_router,
         customer_router,
+        customer_page_router,
     )
     for router in routers:
         app.include_router(router)

@@ -17,7 +17,9 @@ from typing import Any
 from actas.domain.customer import ALWAYS_SENT, DEFAULT_NOTICES, Notice
 from actas.domain.errors import InvalidInput
 from actas.domain.policy_rules import (
+    DEFAULT_GRANT_MINUTES,
     MAX_APPROVALS,
+    MAX_GRANT_MINUTES,
     REASON_CODE_RE,
     AccessKind,
     BreakGlass,
@@ -46,7 +48,7 @@ _TOP_REQUIRED = (
     "roles",
     "flags",
 )
-_TOP_OPTIONAL = ("high_risk_kinds", "break_glass", "alerts", "customer_notices")
+_TOP_OPTIONAL = ("high_risk_kinds", "break_glass", "alerts", "customer_notices", "grant_minutes")
 _ROLE_REQUIRED = ("kinds", "scopes", "max_minutes", "assigned_only")
 _ROLE_OPTIONAL = ("requires_approval", "may_reach_privileged")
 _CONFIGURABLE_FLAGS = tuple(f for f in AccountFlag if f is not AccountFlag.NO_ACCESS)
@@ -155,6 +157,23 @@ def _read_notices(reader: Reader, top: dict[str, Any]) -> frozenset[Notice]:
     return notices
 
 
+def _read_grant_minutes(reader: Reader, top: dict[str, Any]) -> tuple[int, ...]:
+    """The durations a customer may grant access for: 1 to 5 distinct values, each at most
+    thirty days, shortest first (the default when the key is absent)."""
+    if "grant_minutes" not in top:
+        return DEFAULT_GRANT_MINUTES
+    path = ("grant_minutes",)
+    value = top["grant_minutes"]
+    if not isinstance(value, list) or not 1 <= len(value) <= 5:
+        reader.fail(path, f"grant_minutes must list 1 to 5 durations, got {show(value)}")
+        return DEFAULT_GRANT_MINUTES
+    read = [reader.integer(path, v, high=MAX_GRANT_MINUTES, unit=" (30 days)") for v in value]
+    chosen = [m for m in read if m is not None]
+    if len(set(chosen)) != len(chosen):
+        reader.fail(path, "grant_minutes lists a duration twice")
+    return tuple(sorted(set(chosen))) or DEFAULT_GRANT_MINUTES
+
+
 def _read(reader: Reader, data: dict[str, Any]) -> Policy | None:
     top = reader.table((), data, _TOP_REQUIRED, _TOP_OPTIONAL)
     roles = _read_roles(reader, top["roles"]) if "roles" in top else {}
@@ -197,6 +216,7 @@ def _read(reader: Reader, data: dict[str, Any]) -> Policy | None:
     break_glass = _read_break_glass(reader, top.get("break_glass", {"enabled": False}), declared)
     alerts = read_alerts(reader, top.get("alerts", {}))
     notices = _read_notices(reader, top)
+    grant_minutes = _read_grant_minutes(reader, top)
     if reader.problems or approvals is None or idle is None or ttl is None:
         return None
     return Policy(
@@ -212,6 +232,7 @@ def _read(reader: Reader, data: dict[str, Any]) -> Policy | None:
         break_glass=break_glass,
         alerts=alerts,
         customer_notices=notices,
+        grant_minutes=grant_minutes,
     )
 
 

@@ -4,6 +4,8 @@ action's own email through while every other side effect stays suppressed."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from actas_sdk import ActAs, errors
@@ -66,3 +68,31 @@ def test_admin_action_lets_its_own_effect_through_only_in_assist(
     ).context
     with activated(impersonate), pytest.raises(errors.Refused), admin_action("admin:verify_email"):
         pass
+
+
+def test_the_banner_says_assisting_as_yourself_in_assist_and_acting_as_otherwise(
+    actas: ActAs, fake: FakeBroker
+) -> None:
+    from actas_sdk import banner
+
+    def markup(kind: str) -> str:
+        context = actas.verifier.verify(fake.mint(kind=kind), actas.clock()).context
+        rendered = banner.render(
+            replace(context, actor_name="Alice", subject_name="Jane"),
+            now=actas.clock(),
+            end_path="/actas/end",
+            csrf="x",
+            script_path="/actas/banner.js",
+            status_path="/actas/status",
+            console_url="https://broker.test/console",
+            poll_seconds=3,
+        )
+        return rendered.decode()
+
+    assist = markup("assist")
+    assert "You (<b>Alice</b>) are assisting <b title=" in assist
+    assert "as yourself" in assist
+    assert "is acting as" not in assist
+    impersonate = markup("impersonate")
+    assert "Staff <b>Alice</b> is acting as <b title=" in impersonate
+    assert "assisting" not in impersonate

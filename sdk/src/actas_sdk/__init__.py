@@ -22,6 +22,7 @@ from actas_sdk.context import count_suppressed as count_suppressed
 from actas_sdk.context import current_impersonation as current_impersonation
 from actas_sdk.context import name_resource as name_resource
 from actas_sdk.context import suppressed as suppressed
+from actas_sdk.customer import CustomerPage as CustomerPage
 from actas_sdk.errors import ActAsError as ActAsError
 from actas_sdk.errors import LinkError as LinkError
 from actas_sdk.errors import LinkExpired as LinkExpired

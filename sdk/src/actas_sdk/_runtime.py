@@ -18,13 +18,14 @@ from dataclasses import dataclass
 
 import httpx
 
-from actas_sdk import _endpoints, _enforce, _jobs, _pages, _replies, banner, errors
+from actas_sdk import _endpoints, _enforce, _jobs, _pages, _replies, banner, customer, errors
 from actas_sdk._config import Config
 from actas_sdk._cookie import CookieJar
 from actas_sdk._refresh import Entry, Refresher, entry_of
 from actas_sdk._replies import Reply
 from actas_sdk.client import BrokerClient, IssuedLink
 from actas_sdk.context import Frame, ImpersonationContext, count_suppressed
+from actas_sdk.customer import CustomerPage
 from actas_sdk.links import PROMPTS, LinkHandler
 from actas_sdk.markers import Marks
 from actas_sdk.revocation import RevocationFeed
@@ -330,6 +331,11 @@ class ActAs:
         :raises LinkRefused: unknown purpose, unknown subject, or no verified email.
         """
         return self.client.issue_link(subject_id, purpose)
+
+    def customer_page_url(self, subject_id: str, *, account_admin: bool = False) -> CustomerPage:
+        """A one-time URL (one minute) signing ``subject_id`` in to the broker's customer page;
+        redirect their browser to it at once. See :mod:`actas_sdk.customer`."""
+        return customer.page_url(self.client, subject_id, account_admin=account_admin)
 
     def on_link(self, purpose: str) -> Callable[[LinkHandler], LinkHandler]:
         """Register the handler of links of ``purpose`` landing on ``.../actas/link`` (see

@@ -122,6 +122,20 @@ def _e(text: str) -> str:
     return html.escape(text, quote=True).encode("ascii", "xmlcharrefreplace").decode()
 
 
+def _who(context: ImpersonationContext, subject: str) -> str:
+    """Who is who. In ``assist`` the staff member is not signed in as the customer, and the
+    banner must not say so: it says they are assisting the customer as themselves."""
+    staff = _e(context.actor_name or context.actor)
+    customer = f'<b title="{_e(context.subject)}">{_e(subject)}</b>'
+    account = f"(account {_e(context.account)})"
+    if context.is_assist:
+        return (
+            f'<span class="who">You (<b>{staff}</b>) are assisting {customer} {account} '
+            "as yourself</span>"
+        )
+    return f'<span class="who">Staff <b>{staff}</b> is acting as {customer} {account}</span>'
+
+
 def render(
     context: ImpersonationContext,
     *,
@@ -155,9 +169,7 @@ def render(
         f"<style{style_attr}>{_STYLE}</style>"
         '<div class="bar">'
         "<strong>Support session</strong>"
-        f'<span class="who">Staff <b>{_e(context.actor_name or context.actor)}</b> is acting as '
-        f'<b title="{_e(context.subject)}">{_e(subject)}</b> (account {_e(context.account)})'
-        "</span>"
+        f"{_who(context, subject)}"
         '<span class="live">'
         f'<span class="left" title="ends at {until}">Time left '
         f"<time>{_clock(left)}</time></span>"

@@ -63,6 +63,8 @@ PAGES: tuple[tuple[str, str, View, bool, tuple[Role, ...]], ...] = (
     ("/cases/{case}/codes", "POST", case_flow_pages.send_code, False, ()),
     ("/cases/{case}/codes/check", "POST", case_flow_pages.check_code, False, ()),
     ("/cases/{case}/links", "POST", case_flow_pages.send_link, False, ()),
+    ("/cases/{case}/access-code", "POST", case_flow_pages.enter_access_code, False, ()),
+    ("/cases/{case}/ask-consent", "POST", case_flow_pages.ask_consent, False, ()),
     ("/cases/{case}/access", "GET", access_pages.access_form, False, ()),
     ("/cases/{case}/access", "POST", access_pages.ask, False, ()),
     ("/cases/{case}/preview", "POST", access_pages.preview, False, ()),

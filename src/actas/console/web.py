@@ -63,6 +63,9 @@ NOTICES = {
     "code_queued": "A code is queued for the customer's verified email. Ask them to read it back.",
     "code_verified": "The code matches: the customer's identity is confirmed.",
     "link_queued": "The link is queued for the customer's verified email. You never see it.",
+    "consent_asked": "The customer is asked by email to grant access; a request waiting for "
+    "their consent moves on by itself when they do.",
+    "access_code_used": "The code is accepted: the customer granted you access on this case.",
     "approved": "You approved the request.",
     "denied": "You denied the request.",
     "ended": "The session has ended.",

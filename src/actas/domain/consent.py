@@ -31,10 +31,11 @@ from enum import StrEnum
 
 from actas.domain.errors import Conflict, InvalidGrant, InvalidInput
 from actas.domain.policy import AccessRequestSpec, Consent, Decision, consent_gap
-from actas.domain.policy_rules import ANY_ADMIN, AccessKind, Outcome
+from actas.domain.policy_rules import ANY_ADMIN, DEFAULT_GRANT_MINUTES, AccessKind, Outcome
 
 #: The windows a customer may pick, in minutes: an hour, a day, a week.
-GRANT_MINUTES = (60, 24 * 60, 7 * 24 * 60)
+#: The default durations (the policy file's ``grant_minutes`` may replace them).
+GRANT_MINUTES = DEFAULT_GRANT_MINUTES
 #: A support access code lives this long unless the customer picks less.
 CODE_TTL = timedelta(minutes=10)
 CODE_LENGTH = 8

@@ -16,6 +16,12 @@ from actas.domain.errors import InvalidInput
 from actas.domain.roles import Role
 from actas.domain.subjects import AccountFlag
 
+#: How long a customer may grant support access for, unless the policy file says otherwise
+#: (``grant_minutes``): an hour, a day, a week.
+DEFAULT_GRANT_MINUTES = (60, 24 * 60, 7 * 24 * 60)
+#: No grant lasts longer than thirty days, whatever the policy file says.
+MAX_GRANT_MINUTES = 30 * 24 * 60
+
 #: A requested scope: ``read``, ``write`` or one named admin action of the application.
 SCOPE_RE = re.compile(r"^(read|write|admin:[a-z][a-z0-9_]{0,62})$")
 #: In a role's scopes (or a consent), any admin action.
@@ -121,6 +127,8 @@ class Policy:
     customer_notices: frozenset[Notice] = DEFAULT_NOTICES
     #: The anomaly alerts' thresholds and windows (``actas.domain.alerts``).
     alerts: AlertRules = field(default_factory=AlertRules)
+    #: The durations a customer picks a grant's from, shortest first.
+    grant_minutes: tuple[int, ...] = DEFAULT_GRANT_MINUTES
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "roles", MappingProxyType(dict(self.roles)))

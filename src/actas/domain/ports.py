@@ -15,6 +15,7 @@ from actas.domain.access import (
     Revocation,
 )
 from actas.domain.audit import AuditEvent, VerifyReport
+from actas.domain.customer_page import CustomerPageRepo
 from actas.domain.identity_repo import IdentityRepo
 from actas.domain.report_repos import GaugeRepo, ReviewRepo
 from actas.domain.repos import (
@@ -193,6 +194,8 @@ class UnitOfWork(Protocol):
     def access_codes(self) -> AccessCodeRepo: ...
     @property
     def customer_policies(self) -> CustomerPolicyRepo: ...
+    @property
+    def customer_pages(self) -> CustomerPageRepo: ...
     @property
     def throttle(self) -> ThrottleRepo: ...
     @property

@@ -22,7 +22,6 @@ from actas.domain.consent import (
     CODE_ISSUES_PER_HOUR,
     CODE_STAFF_FAILURES,
     CODE_TTL,
-    GRANT_MINUTES,
     AccessCode,
     AccessCodeInvalid,
     Grant,
@@ -60,13 +59,17 @@ def issue_code(
     *,
     app: Application,
     subject_id: str,
-    grant_minutes: int = GRANT_MINUTES[0],
+    grant_minutes: int | None = None,
     read_only: bool = False,
     ttl_minutes: int = int(CODE_TTL.total_seconds() // 60),
     by: Actor,
 ) -> IssuedCode:
     """Make a code for the subject to read out. At most :data:`CODE_ISSUES_PER_HOUR` an hour."""
-    check_grant_minutes(grant_minutes, GRANT_MINUTES)
+    # The policy file's durations; the shortest when the customer did not pick one.
+    allowed = ctx.policy.grant_minutes
+    grant_minutes = check_grant_minutes(
+        allowed[0] if grant_minutes is None else grant_minutes, allowed
+    )
     if not 1 <= ttl_minutes <= MAX_CODE_MINUTES:
         raise InvalidInput(f"a code lives 1 to {MAX_CODE_MINUTES} minutes, got {ttl_minutes}")
     code = new_access_code()

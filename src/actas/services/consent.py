@@ -15,7 +15,6 @@ from typing import Any
 from actas.domain.access import EndReason, RequestState
 from actas.domain.audit import Actor, AuditEvent, format_time
 from actas.domain.consent import (
-    GRANT_MINUTES,
     Grant,
     GrantClosed,
     GrantSource,
@@ -27,7 +26,7 @@ from actas.domain.lifecycle import REQUEST_TRANSITIONS, consent_event, sources
 from actas.domain.policy_rules import AccessKind, Outcome
 from actas.domain.ports import UnitOfWork
 from actas.domain.subjects import Application, Subject
-from actas.services import decisions, sessions, trail
+from actas.services import consent_notices, decisions, sessions, trail
 from actas.services.context import ServiceContext
 
 
@@ -63,6 +62,7 @@ def record_grant(ctx: ServiceContext, uow: UnitOfWork, grant: Grant, by: Actor) 
     """Store a new grant, audit it, and move the account's waiting requests on."""
     uow.grants.add(grant)
     uow.audit.record(grant_event("consent.granted", grant, by))
+    consent_notices.grant_changed(ctx, uow, grant, given=True, by=by)
     return advance_waiting(ctx, uow, grant.application_id, grant.account_id, by)
 
 
@@ -77,8 +77,8 @@ def grant_access(
     by: Actor,
 ) -> Grant:
     """The customer grants support access to their account for ``minutes`` (one of
-    :data:`GRANT_MINUTES`), optionally read-only, optionally for one case."""
-    check_grant_minutes(minutes, GRANT_MINUTES)
+    the policy's ``grant_minutes``), optionally read-only, optionally for one case."""
+    check_grant_minutes(minutes, ctx.policy.grant_minutes)
     with ctx.uow() as uow:
         subject = load_subject(uow, app, subject_id)
         if case_id is not None:
@@ -124,6 +124,7 @@ def revoke_grant(
             ctx, uow, app.id, subject.account_id, by, note="the customer revoked consent"
         )
         uow.audit.record(grant_event("consent.revoked", grant, by, sessions_ended=ended))
+        consent_notices.grant_changed(ctx, uow, grant, given=False, by=by)
         revoked = uow.grants.get(grant.id)
     assert revoked is not None
     return revoked

@@ -47,6 +47,13 @@ def required(ctx: ServiceContext, notice: Notice) -> bool:
     return notice in mandatory(ctx.policy.customer_notices)
 
 
+def asked_for(uow: UnitOfWork, session: AccessSession) -> bool:
+    """The account's admins asked to be told of every session (the customer page's "notify me
+    of every session"): a session's notices go out even where the policy file leaves them out."""
+    own = uow.customer_policies.get(session.application_id, session.account_id)
+    return own is not None and own.notify_every_session
+
+
 def _notice_event(
     uow: UnitOfWork,
     type_: str,
@@ -134,7 +141,9 @@ def session_started(
     """Queue the session-started notice (with its kill switch) and, for break-glass, the
     emergency wording: sent whatever the policy says. Returns the outbox id, if any."""
     notice = Notice.BREAK_GLASS if request.break_glass else Notice.SESSION_STARTED
-    if ctx.mail is None or not (required(ctx, notice) or request.break_glass):
+    if ctx.mail is None or not (
+        required(ctx, notice) or request.break_glass or asked_for(uow, session)
+    ):
         return None
     recipient = _recipient(uow, session, notice, by)
     if recipient is None:
@@ -209,7 +218,7 @@ def session_ended(
     ctx: ServiceContext, uow: UnitOfWork, *, session: AccessSession, reason: EndReason, by: Actor
 ) -> str | None:
     """Queue the session-ended digest: how long, what was seen and changed, who approved."""
-    if ctx.mail is None or not required(ctx, Notice.SESSION_ENDED):
+    if ctx.mail is None or not (required(ctx, Notice.SESSION_ENDED) or asked_for(uow, session)):
         return None
     recipient = _recipient(uow, session, Notice.SESSION_ENDED, by)
     if recipient is None:

@@ -435,7 +435,9 @@ customer_actions = Table(
 # Staff identity (migration 0008) lives in its own module; importing it registers its tables.
 # The customer tables live in their own module on the same metadata; importing it here makes
 # ``metadata`` whole for Alembic and the drift test.
+# The customer page's sign-ins (migration 0013) likewise.
 from actas.store import consent_tables as consent_tables  # noqa: E402
+from actas.store import customer_page_tables as customer_page_tables  # noqa: E402
 from actas.store import identity_tables as identity_tables  # noqa: E402
 
 # Oversight (migration 0010) likewise.

@@ -27,6 +27,7 @@ from actas.store.access_repos import (
 )
 from actas.store.audit_query import query_events
 from actas.store.consent_repos import SqlAccessCodeRepo, SqlCustomerPolicyRepo, SqlGrantRepo
+from actas.store.customer_page_repos import SqlCustomerPageRepo
 from actas.store.customer_repos import SqlCustomerActionRepo
 from actas.store.engine import READ_ONLY
 from actas.store.gauge_repo import SqlGaugeRepo
@@ -118,6 +119,7 @@ class SqlUnitOfWork:
         self.grants = SqlGrantRepo(conn)
         self.access_codes = SqlAccessCodeRepo(conn)
         self.customer_policies = SqlCustomerPolicyRepo(conn)
+        self.customer_pages = SqlCustomerPageRepo(conn)
 
     def ping(self) -> None:
         self.conn.execute(text("SELECT 1"))

@@ -32,13 +32,17 @@ _SUBJECT = "/customers/{subject_id}"
 
 
 class GrantIn(Strict):
-    minutes: int = Field(description=f"one of {', '.join(map(str, GRANT_MINUTES))}")
+    minutes: int = Field(
+        description="one of the policy's grant_minutes (by default "
+        f"{', '.join(map(str, GRANT_MINUTES))})"
+    )
     read_only: bool = False
     case: str | None = Field(default=None, min_length=1, max_length=36)
 
 
 class CodeIn(Strict):
-    grant_minutes: int = GRANT_MINUTES[0]
+    #: None: the shortest of the policy's grant_minutes.
+    grant_minutes: int | None = None
     read_only: bool = False
     ttl_minutes: int = Field(default=10, ge=1, le=access_codes.MAX_CODE_MINUTES)
 
