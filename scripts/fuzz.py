@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import socket
 import subprocess
@@ -48,6 +49,7 @@ from actas.app import create_app  # noqa: E402
 from actas.bootstrap import Broker, build  # noqa: E402
 from actas.domain.audit import Actor  # noqa: E402
 from actas.domain.roles import Role  # noqa: E402
+from actas.http import logs  # noqa: E402
 from actas.keys import keyring  # noqa: E402
 from actas.services import applications as app_service  # noqa: E402
 from actas.services import staff as staff_service  # noqa: E402
@@ -155,6 +157,9 @@ def seed(broker: Broker) -> tuple[str, list[Member]]:
 @contextmanager
 def serving(broker: Broker) -> Iterator[str]:
     port = free_port()
+    # One access line per fuzzed request would bury what matters (failures) in CI's output.
+    logs.configure(level=logging.WARNING)
+    logging.getLogger("actas.access").setLevel(logging.WARNING)
     config = uvicorn.Config(create_app(broker), host="127.0.0.1", port=port, log_level="warning")
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)

@@ -85,3 +85,17 @@ class FlagsOut(Out):
     application: str
     account: str
     flags: list[str]
+
+
+class PageCodeOut(Out):
+    """A one-time sign-in to the customer page: the URL to send the customer's browser to."""
+
+    url: str
+    code: str
+    expires_at: datetime
+
+
+class AskedOut(Out):
+    """The consent request is queued: ``email`` is its outbox row (sent only once delivered)."""
+
+    email: str

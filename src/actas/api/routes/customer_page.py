@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter
 from pydantic import Field
 
 from actas.api.deps import AppDep, ServicesDep, StaffDep
+from actas.api.responses.customer import AskedOut, PageCodeOut
 from actas.api.schemas import Strict
 from actas.services import consent_notices, customer_page
 
@@ -24,7 +23,7 @@ class PageIn(Strict):
     status_code=201,
     summary="A one-time sign-in to the customer page (app)",
 )
-def page_code(subject_id: str, body: PageIn, caller: AppDep, ctx: ServicesDep) -> dict[str, Any]:
+def page_code(subject_id: str, body: PageIn, caller: AppDep, ctx: ServicesDep) -> PageCodeOut:
     issued = customer_page.issue_code(
         ctx,
         app=caller.application,
@@ -32,7 +31,7 @@ def page_code(subject_id: str, body: PageIn, caller: AppDep, ctx: ServicesDep) -
         account_admin=body.account_admin,
         by=caller.actor,
     )
-    return {"url": issued.url, "code": issued.code, "expires_at": issued.expires_at}
+    return PageCodeOut(url=issued.url, code=issued.code, expires_at=issued.expires_at)
 
 
 @router.post(
@@ -40,8 +39,8 @@ def page_code(subject_id: str, body: PageIn, caller: AppDep, ctx: ServicesDep) -
     status_code=202,
     summary="Ask the customer by email to grant access (staff)",
 )
-def ask_consent(case_id: str, caller: StaffDep, ctx: ServicesDep) -> dict[str, Any]:
+def ask_consent(case_id: str, caller: StaffDep, ctx: ServicesDep) -> AskedOut:
     outbox_id = consent_notices.ask_for_consent(
         ctx, staff=caller.staff, case_id=case_id, by=caller.actor
     )
-    return {"email": outbox_id}
+    return AskedOut(email=outbox_id)
