@@ -17,8 +17,10 @@ from typing import Any, TextIO
 import structlog
 from structlog.types import EventDict, Processor, WrappedLogger
 
-from actas.http.redact import REDACTED, SECRET
-
+#: Anything shaped like an actas secret (``actas_`` + a kind + ``_`` + the random part): customer
+#: links carry their token in the URL (``/customer/end/<token>``, ``.../actas/link?t=<token>``).
+SECRET = re.compile(r"actas_[a-z]{2,3}_[A-Za-z0-9_-]{8,}")
+REDACTED = "[redacted]"
 _JWT = re.compile(r"eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*")
 _BEARER = re.compile(r"(?i)(bearer|basic)\s+[A-Za-z0-9._~+/=-]{6,}")
 #: Keys whose values are never logged, whatever they hold.
