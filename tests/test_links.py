@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import logging
 import re
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
@@ -44,6 +43,7 @@ from actas.services import applications as app_service
 from actas.services import audit as audit_service
 from actas.services import links as link_service
 from actas.store.tables import links, metadata, outbox
+from tests.concurrency import race
 from tests.mail import SmtpServer, Tls, smtp_server, throwaway_tls
 
 APP = Actor(id="app:notes", ip="10.0.0.7")
@@ -279,26 +279,7 @@ def test_concurrent_redemptions_succeed_exactly_once(setup: Setup) -> None:
     """50 threads race one link on the real database; exactly one gets the subject."""
     setup.issue()
     token = setup.deliver()
-    barrier = threading.Barrier(50)
-    results: list[str] = []
-    lock = threading.Lock()
-
-    def attempt() -> None:
-        barrier.wait()
-        try:
-            setup.redeem(token)
-            outcome = "ok"
-        except ActasError as exc:
-            outcome = type(exc).__name__
-        with lock:
-            results.append(outcome)
-
-    threads = [threading.Thread(target=attempt) for _ in range(50)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
-    assert len(results) == 50
+    results = race(lambda: setup.redeem(token))
     assert results.count("ok") == 1, results
     assert set(results) == {"ok", "LinkUsed"}
     redeemed = audit_service.read_events(setup.broker.services, AuditQuery(type="link.redeemed"))

@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import logging
 import re
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, fields
 from datetime import timedelta
@@ -46,6 +45,7 @@ from actas.services import audit as audit_service
 from actas.services import cases as cases_service
 from actas.services import verification as verification_service
 from actas.store.tables import metadata, outbox, verifications
+from tests.concurrency import race
 from tests.conftest import People
 from tests.mail import SmtpServer, Tls, smtp_server, throwaway_tls
 
@@ -301,30 +301,6 @@ def test_concurrent_wrong_codes_count_exactly_the_limit(desk: Desk) -> None:
     assert outcomes.count("VerificationLocked") == 50 - (CODE_ATTEMPTS - 1)
     assert len(events(desk, "verification.failed")) == CODE_ATTEMPTS
     assert len(events(desk, "verification.locked")) == 1
-
-
-def race(attempt: Any) -> list[str]:
-    barrier = threading.Barrier(50)
-    results: list[str] = []
-    lock = threading.Lock()
-
-    def run() -> None:
-        barrier.wait()
-        try:
-            attempt()
-            outcome = "ok"
-        except ActasError as exc:
-            outcome = type(exc).__name__
-        with lock:
-            results.append(outcome)
-
-    threads = [threading.Thread(target=run) for _ in range(50)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
-    assert len(results) == 50
-    return results
 
 
 # --- bad input writes nothing -----------------------------------------------------------------
