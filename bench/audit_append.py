@@ -94,6 +94,7 @@ def sample_event(n: int) -> AuditEvent:
         actor=f"staff-{n % 40}",
         subject=f"user-{n % 9973}",
         account=f"acct-{n % 997}",
+        application="bench",
         case=f"case-{n % 5000}",
         session=str(uuid.UUID(int=n)),
         reason="Customer asked for help: invoice export fails with an error",

@@ -50,6 +50,7 @@ def event(n: int, every: int) -> AuditEvent:
         actor=f"staff-{n % 40}",
         subject=f"user-{n % 9973}",
         account=TARGET if n % every == 0 else f"acct-{n % 997}",
+        application="bench",
         case=f"case-{n % 5000}",
         reason="Customer asked for help: invoice export fails with an error",
         ticket=f"SUP-{10000 + n % 90000}",

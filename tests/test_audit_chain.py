@@ -60,7 +60,14 @@ def make_event(n: int) -> AuditEvent:
         ticket=f"T-{1000 + n}",
         ip="203.0.113.7",
         user_agent="Mozilla/5.0 (X11)",
-        data={"n": n, "id": "decoy", "type": "decoy", "seq": n + 100, "nested": {"at": "x"}},
+        data={
+            "n": n,
+            "id": "decoy",
+            "type": "decoy",
+            "seq": n + 100,
+            "nested": {"at": "x"},
+            "application": f"app-{n % 2}",
+        },
     )
 
 
@@ -206,7 +213,9 @@ def test_index_fast_path_agrees_with_parsing(clock: FrozenClock) -> None:
         later = at + timedelta(microseconds=1)
         sqlite_at = at.replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
         sqlite_later = later.replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
-        columns = (n, event_id, event.type, event.actor, event.subject, event.account)
+        columns = (
+            n, event_id, event.type, event.actor, event.subject, event.account, event.application
+        )  # fmt: skip
         # As psycopg gives it, as SQLite stores it, as PostgreSQL's to_char spells it.
         for stamp, wrong_stamp in (
             (at, later),
@@ -215,14 +224,15 @@ def test_index_fast_path_agrees_with_parsing(clock: FrozenClock) -> None:
         ):
             assert index_agrees(text_, *columns, stamp)
             check_index((n, text_, b"", b"", *columns[1:], stamp))
-            seq, event_id, type_, actor, subject, account = columns
+            seq, event_id, type_, actor, subject, account, app = columns
             for wrong in (
-                (seq + 1, event_id, type_, actor, subject, account),
-                (seq, "x", type_, actor, subject, account),
-                (seq, event_id, "x", actor, subject, account),
-                (seq, event_id, type_, "x", subject, account),
-                (seq, event_id, type_, actor, "x", account),
-                (seq, event_id, type_, actor, subject, "x"),
+                (seq + 1, event_id, type_, actor, subject, account, app),
+                (seq, "x", type_, actor, subject, account, app),
+                (seq, event_id, "x", actor, subject, account, app),
+                (seq, event_id, type_, "x", subject, account, app),
+                (seq, event_id, type_, actor, "x", account, app),
+                (seq, event_id, type_, actor, subject, "x", app),
+                (seq, event_id, type_, actor, subject, account, "x"),
             ):
                 assert not index_agrees(text_, *wrong, stamp)
             assert not index_agrees(text_, *columns, wrong_stamp)
@@ -231,7 +241,7 @@ def test_index_fast_path_agrees_with_parsing(clock: FrozenClock) -> None:
     # An equal instant in another spelling falls back to parsing, which accepts it.
     event = make_event(1)
     body = canonical_bytes(event.body(seq=1, event_id="e", at=at)).decode()
-    columns = (1, "e", event.type, event.actor, event.subject, event.account)
+    columns = (1, "e", event.type, event.actor, event.subject, event.account, event.application)
     assert not index_agrees(body, *columns, "2026-11-23 12:00:00")
     check_index((1, body, b"", b"", *columns[1:], "2026-11-23 12:00:00"))
     with pytest.raises(Exception, match="disagree with its hashed content: at"):
@@ -402,7 +412,9 @@ def test_inserted_event_with_renumbering(
             .where(audit_events.c.seq >= 1000)
             .values(seq=audit_events.c.seq - 999)
         )
-        event = AuditEvent(type="case.note", actor="mallory", subject="user-1", account="acct-1")
+        event = AuditEvent(
+            type="case.note", actor="mallory", subject="user-1", account="acct-1", application="a"
+        )
         body = event.body(seq=18, event_id=str(uuid.uuid4()), at=at)
         forged = canonical_bytes(body)
         conn.execute(
@@ -414,6 +426,7 @@ def test_inserted_event_with_renumbering(
                 actor=event.actor,
                 subject=event.subject,
                 account=event.account,
+                application=event.application,
                 canonical=forged.decode(),
                 prev_hash=prev,
                 hash=leaf_hash(prev, forged),
@@ -804,3 +817,20 @@ def test_verify_while_appends_go_on(log: Store, signer: KeySource, engine: Engin
     assert reports
     assert all(r.ok for r in reports), [r for r in reports if not r.ok]
     assert verify(engine, signer).events == EVENTS + 60
+
+
+def test_events_before_0015_are_indexed_by_the_application_their_data_named(
+    clock: FrozenClock,
+) -> None:
+    """An event appended before migration 0015 has no top-level ``application``: the fast check
+    cannot vouch for its column, and parsing compares the column with ``data.application``."""
+    body = make_event(1).body(seq=1, event_id="e", at=clock())
+    del body["application"]
+    text_ = canonical_bytes(body).decode()
+    stamp = format_time(clock())
+    columns = (1, "e", body["type"], body["actor"], body["subject"], body["account"])
+    assert not index_agrees(text_, *columns, "app-1", stamp)
+    check_index((1, text_, b"", b"", *columns[1:], "app-1", stamp))
+    for wrong in (None, "app-0"):
+        with pytest.raises(Exception, match="disagree with its hashed content: application"):
+            check_index((1, text_, b"", b"", *columns[1:], wrong, stamp))

@@ -43,7 +43,11 @@ def fill(store: Store, count: int, *, per_transaction: int = 25, start: int = 0)
                 account = ACCOUNTS[n % 3] if n % 7 else None
                 uow.audit.record(
                     AuditEvent(
-                        type="test.event", actor=f"staff-{n % 4}", account=account, data={"n": n}
+                        type="test.event",
+                        actor=f"staff-{n % 4}",
+                        account=account,
+                        application="notes" if account else None,
+                        data={"n": n},
                     )
                 )
         if first % 200 == 0:

@@ -20,10 +20,11 @@ from actas.domain.errors import Conflict, Forbidden, InvalidInput, StepUpRequire
 from actas.domain.ports import Channel
 from actas.domain.roles import Role
 from actas.services import alerts, app_events, break_glass, cases, requests, sessions, sweep
+from actas.services import applications as app_service
 from actas.services import audit as audit_service
 from actas.store.tables import outbox
 from tests.conftest import Persona
-from tests.desk import Desk
+from tests.desk import SETUP, Desk
 
 CHANNELS = (Channel("slack", "incoming-webhook"), Channel("webhook", "https://hooks.test/a"))
 
@@ -84,18 +85,48 @@ def test_a_sixth_session_in_a_day_alerts_once(desk: Desk, broker: Broker) -> Non
         session(desk)
     assert raised(desk) == []  # five is the limit, not over it
     session(desk)
-    assert raised(desk) == [("sessions_per_account", "acme")]
+    assert raised(desk) == [("sessions_per_account", "notes/acme")]
     session(desk)
-    assert raised(desk) == [("sessions_per_account", "acme")]  # once per window
+    assert raised(desk) == [("sessions_per_account", "notes/acme")]  # once per window
     types = desk.types()
     assert types.count("alert.raised") == 1
     [event] = audit_service.read_events(desk.ctx, AuditQuery(type="alert.raised"))
-    assert event["account"] == "acme"
+    assert (event["account"], event["application"]) == ("acme", "notes")
     assert event["data"]["rule"] == "sessions_per_account"
     assert event["data"]["detail"] == {"sessions": 6, "limit": 5}
     with broker.engine.connect() as conn:
         rows = conn.execute(select(outbox).where(outbox.c.event_type == "alert.raised")).all()
     assert sorted(r.channel for r in rows) == ["slack", "webhook"]
+
+
+def test_the_same_account_id_in_another_application_is_another_account(
+    desk: Desk, broker: Broker
+) -> None:
+    """Account ids are each application's own: billing's ``acme`` is not notes' ``acme``."""
+    watch(broker, sessions_per_account=1, enabled=frozenset({AlertRule.SESSIONS_PER_ACCOUNT}))
+    billing = app_service.add_application(
+        desk.ctx, app_id="billing", name="Billing", handoff_url="https://billing.test/h", by=SETUP
+    ).application
+    app_service.upsert_account(
+        desk.ctx, app=billing, account_id="acme", name="Acme", flags=frozenset(),
+        handoff_url=None, by=SETUP,
+    )  # fmt: skip
+    app_service.upsert_subject(
+        desk.ctx, app=billing, subject_id="u-9", account_id="acme", email="w@billing.test",
+        email_verified=True, display_name="Wile", privileged=False, by=SETUP,
+    )  # fmt: skip
+    session(desk)
+    alice = desk.staff(desk.alice)
+    in_billing = cases.open_case(
+        desk.ctx, staff=alice, application_id="billing", subject_id="u-9", ticket="ZD-2",
+        reason_code="bug_reproduction", reason_text="invoice", by=desk.actor(desk.alice),
+    ).id  # fmt: skip
+    start(desk, ask(desk, in_billing))
+    assert raised(desk) == []  # one session on each account: within the limit of one
+    session(desk)
+    assert raised(desk) == [("sessions_per_account", "notes/acme")]
+    [alert] = alerts.recent(desk.ctx)
+    assert (alert.account, alert.application) == ("acme", "notes")
 
 
 def test_the_next_window_alerts_again(desk: Desk, broker: Broker) -> None:
@@ -135,9 +166,9 @@ def test_one_staff_member_holding_an_account(desk: Desk, broker: Broker) -> None
     session(desk)
     assert raised(desk) == []  # 4 of 5 is 80 %: not above it
     session(desk)
-    assert raised(desk) == [("staff_share", f"acme/{desk.alice.id}")]  # 5 of 6
+    assert raised(desk) == [("staff_share", f"notes/acme/{desk.alice.id}")]  # 5 of 6
     session(desk)
-    assert raised(desk) == [("staff_share", f"acme/{desk.alice.id}")]  # once per window
+    assert raised(desk) == [("staff_share", f"notes/acme/{desk.alice.id}")]  # once per window
 
 
 def test_break_glass_is_always_an_alert(desk: Desk, broker: Broker) -> None:

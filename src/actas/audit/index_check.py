@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from actas.domain.audit import Problem
+from actas.domain.audit import Problem, application_of
 
 _json_string = json.encoder.encode_basestring
 
@@ -37,19 +37,24 @@ def index_agrees(
     actor: str | None,
     subject: str | None,
     account: str | None,
+    application: str | None,
     at: str | datetime,
 ) -> bool:
     """The fast check that the index columns agree with the hashed JSON, without parsing it.
 
     True only if they agree; False means "parse it and see" (:func:`check_index`). It relies
     on the shape RFC 8785 gives every event body: keys sorted, so ``account``, (since 0009)
-    ``account_prev``, ``actor`` and ``at`` come first, and every key after ``data`` holds a
+    ``account_prev``, ``actor``, (since 0015) ``application`` and ``at`` come first, and every
+    key after ``data`` holds a
     string, null or an integer. A string cannot hold an unescaped quote, so after the last
     ``,"id":`` (the top-level one: nested keys can only be inside ``data``, before it) each
-    ``,"key":`` fragment can only be that top-level key.
+    ``,"key":`` fragment can only be that top-level key. An event from before 0015 keeps its
+    application inside ``data``: it is always parsed.
     """
     account_json = "null" if account is None else _json_string(account)
     actor_json = "null" if actor is None else _json_string(actor)
+    application_json = "null" if application is None else _json_string(application)
+    who = f'"actor":{actor_json},"application":{application_json},'
     first = f'{{"account":{account_json},'
     if not canonical.startswith(first):
         return False
@@ -62,16 +67,16 @@ def index_agrees(
         pos = comma + 1
     if isinstance(at, str):
         if len(at) == 27:  # PostgreSQL's to_char: "2026-11-23T12:00:00.000000Z"
-            head = f'"actor":{actor_json},"at":"{at}",'
+            head = f'{who}"at":"{at}",'
         elif len(at) == 26:  # SQLite's text: "2026-11-23 12:00:00.000000"
-            head = f'"actor":{actor_json},"at":"{at[:10]}T{at[11:]}Z",'
+            head = f'{who}"at":"{at[:10]}T{at[11:]}Z",'
         else:
             return False
         if not canonical.startswith(head, pos):
             return False
         end = pos + len(head)
     else:
-        head = f'"actor":{actor_json},"at":"'
+        head = f'{who}"at":"'
         if not canonical.startswith(head, pos):
             return False
         start = pos + len(head)
@@ -114,8 +119,10 @@ def check_index(row: Sequence[Any]) -> None:
         for name, value in zip(columns, (seq, *row[4:9]), strict=True)
         if body.get(name) != value
     ]
+    if application_of(body) != row[9]:
+        differing.append("application")
     stamp = _time(body.get("at"))
-    if stamp is None or stamp != _time(row[9]):
+    if stamp is None or stamp != _time(row[10]):
         differing.append("at")
     if differing:
         raise Found(

@@ -77,6 +77,7 @@ _EVENT_COLUMNS = (
     audit_events.c.actor,
     audit_events.c.subject,
     audit_events.c.account,
+    audit_events.c.application,
     type_coerce(audit_events.c.at, String).label("at"),
 )
 
@@ -181,6 +182,7 @@ class _Walk:
                         actor,
                         subject,
                         account,
+                        application,
                         at,
                     ) = row
                     if seq != expected:
@@ -199,7 +201,9 @@ class _Walk:
                         )
                     if prev_hash != prev:
                         _broken_link(seq, canonical)
-                    if not agrees(canonical, seq, event_id, type_, actor, subject, account, at):
+                    if not agrees(
+                        canonical, seq, event_id, type_, actor, subject, account, application, at
+                    ):
                         check_index(row)
                     grow(digest)
                     while pending is not None and pending.seq <= seq:

@@ -32,18 +32,27 @@ def parse_since(text: str, now: datetime) -> datetime:
 
 @click.command("export")
 @click.option("--account", required=True, help="The customer's account id.")
+@click.option(
+    "--application", default=None,
+    help="The application the account belongs to (account ids are each application's own).",
+)  # fmt: skip
 @click.option("--since", "since_text", default="90d", show_default=True, help="90d, 36h or a date.")
 @click.option(
     "-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
     help="Write here instead of standard output.",
 )  # fmt: skip
 @friendly
-def audit_export(account: str, since_text: str, output: Path | None) -> None:
-    """Every event about ACCOUNT as JSON Lines, with the signed checkpoint and a proof each."""
+def audit_export(
+    account: str, application: str | None, since_text: str, output: Path | None
+) -> None:
+    """Every event about the account as JSON Lines, with the signed checkpoint and a proof each.
+    Without --application, the account id in every application that has one."""
     from actas.services import audit as audit_service
 
     ctx = services()
-    query = AuditQuery(account=account, since=parse_since(since_text, ctx.clock()))
+    query = AuditQuery(
+        account=account, application=application, since=parse_since(since_text, ctx.clock())
+    )
     made = audit_service.export(ctx, query, "jsonl")
     if output is None:
         for chunk in made.body:

@@ -12,6 +12,7 @@ account's policy.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from datetime import timedelta
 from typing import Any
 from urllib.parse import urlencode
 
@@ -20,17 +21,19 @@ from fastapi import APIRouter
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, RedirectResponse, Response
+from starlette.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
 from starlette.routing import Route, request_response
 
 from actas.console import csrf, customer_history, timefmt
 from actas.console.web import PREFIX, TEMPLATES, sentence, status_for
+from actas.domain.audit import AuditQuery
 from actas.domain.consent import CustomerRule
 from actas.domain.errors import ActasError, Forbidden, InvalidInput
 from actas.http.callers import request_actor, services_of
 from actas.http.downloads import attachment
 from actas.http.security_headers import SecurityHeaders
 from actas.services import access_codes, consent, customer_page, customer_policy
+from actas.services import audit as audit_service
 from actas.services.customer_page import Visitor
 
 #: The customer page's cookie: ``__Host-`` (Secure, Path=/, no Domain), apart from staff's.
@@ -51,6 +54,8 @@ DONE = {
     "policy": "Your account's policy is saved.",
 }
 DURATIONS = {60: "1 hour", 24 * 60: "1 day", 7 * 24 * 60: "1 week"}
+#: The audit log downloads an account admin may take: days back ("all": everything).
+AUDIT_RANGES = {"90": "the last 90 days", "365": "the last year", "all": "everything"}
 
 
 def _words(minutes: int) -> str:
@@ -182,6 +187,8 @@ def show(
             (CustomerRule.NEVER.value, "Never"),
         ],
         history=customer_policy.history(ctx, app=app, subject_id=subject),
+        audit_ranges=list(AUDIT_RANGES.items()),
+        jwks_url=f"{ctx.public_url.rstrip('/')}/.well-known/jwks.json",
         when=lambda at: timefmt.when(at, tz),
         tz_name=timefmt.zone_name(tz),
     )
@@ -283,6 +290,25 @@ def export(fmt: str) -> Handler:
     return handler
 
 
+def audit_log(request: Request, who: Visitor, form: FormData | None) -> Response:
+    """Every audit event about the visitor's account (of this application) with its inclusion
+    proof: for the account's admins, who answer to their own auditors for who reached it."""
+    if not who.visit.account_admin:
+        raise Forbidden("only your account's admins may download its audit log")
+    days = request.query_params.get("days", "90")
+    if days not in AUDIT_RANGES:
+        raise InvalidInput(f"choose one of: {', '.join(AUDIT_RANGES)}")
+    ctx = services_of(request)
+    since = None if days == "all" else ctx.clock() - timedelta(days=int(days))
+    query = AuditQuery(application=who.application.id, account=who.visit.account_id, since=since)
+    made = audit_service.export(ctx, query, "jsonl")
+    return StreamingResponse(
+        made.body,
+        media_type=made.media_type,
+        headers={"content-disposition": attachment(made.filename)},
+    )
+
+
 def _wrap(fn: Handler) -> Any:
     # The console's same-origin referrer policy: the page's own forms must carry its Origin
     # (no-referrer would make it "null"). Only ``enter`` has a secret in its URL.
@@ -306,5 +332,6 @@ for _path, _fn, _method in (
     ("/sign-out", sign_out, "POST"),
     ("/history.csv", export("csv"), "GET"),
     ("/history.jsonl", export("jsonl"), "GET"),
+    ("/audit.jsonl", _acting(audit_log), "GET"),
 ):
     router.routes.append(Route(HOME + _path, _wrap(_fn), methods=[_method]))

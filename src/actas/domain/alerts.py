@@ -94,6 +94,14 @@ class Alert:
     staff: str | None = None
     #: What the reviewer needs to judge it: counts and ids, never free text from users.
     detail: dict[str, Any] = field(default_factory=dict)
+    #: The application of ``account`` (account ids are each application's own); kept in
+    #: ``detail`` once stored.
+    application: str | None = None
+
+    def stored_detail(self) -> dict[str, Any]:
+        if self.application is None:
+            return dict(self.detail)
+        return {**self.detail, "application": self.application}
 
 
 def window_start(*, at: datetime, window: timedelta) -> datetime:
@@ -189,6 +197,11 @@ class RaisedAlert:
     acknowledged_at: datetime | None = None
     acknowledged_by: str | None = None
     comment: str | None = None
+
+    @property
+    def application(self) -> str | None:
+        value = self.detail.get("application")
+        return value if isinstance(value, str) else None
 
 
 @dataclass(frozen=True)

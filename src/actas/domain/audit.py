@@ -41,6 +41,7 @@ EVENT_FIELDS = (
     "actor",
     "subject",
     "account",
+    "application",
     "case",
     "session",
     "reason",
@@ -81,6 +82,10 @@ class AuditEvent:
     actor: str | None = None
     subject: str | None = None
     account: str | None = None
+    #: The application whose account this is: account ids are an application's own, so the
+    #: same id in two applications is two accounts. Taken from ``data["application"]`` when
+    #: not given (where the services have always put it).
+    application: str | None = None
     case: str | None = None
     session: str | None = None
     reason: str | None = None
@@ -93,6 +98,14 @@ class AuditEvent:
         if not self.type or len(self.type) > 64:
             raise InvalidInput("audit event type must be 1 to 64 characters")
         _check_value("data", dict(self.data))
+        if self.application is None and isinstance(self.data.get("application"), str):
+            object.__setattr__(self, "application", self.data["application"])
+        if self.account is not None and self.application is None:
+            # Fail closed: an event about an account that named no application would be linked
+            # and exported apart from that account's other events.
+            raise ValueError(
+                f"audit event {self.type} is about an account but names no application"
+            )
         for name in ("reason", "ticket", "user_agent"):
             _check_value(name, getattr(self, name))
 
@@ -101,10 +114,11 @@ class AuditEvent:
     ) -> dict[str, Any]:
         """The event as it is canonicalised and hashed.
 
-        ``account_prev`` is the ``seq`` of the previous event about the same account (None for
-        the first, or without an account): it links an account's events so that an export of
-        them shows any event left out between its first and its last. Events appended before
-        this field existed do not carry it."""
+        ``account_prev`` is the ``seq`` of the previous event about the same account of the
+        same application (None for the first, or without an account): it links an account's
+        events so that an export of them shows any event left out between its first and its
+        last. Events appended before migration 0009 carry no ``account_prev``; those appended
+        before migration 0015 carry no ``application`` and were linked by account alone."""
         return {
             "seq": seq,
             "id": event_id,
@@ -113,6 +127,7 @@ class AuditEvent:
             "actor": self.actor,
             "subject": self.subject,
             "account": self.account,
+            "application": self.application,
             "case": self.case,
             "session": self.session,
             "reason": self.reason,
@@ -122,6 +137,17 @@ class AuditEvent:
             "data": dict(self.data),
             "account_prev": account_prev,
         }
+
+
+def application_of(body: Mapping[str, Any]) -> str | None:
+    """The application an event body is about: its own field since migration 0015, the one
+    its data named before. This is what the ``application`` index column holds."""
+    if "application" in body:
+        value = body["application"]
+    else:
+        data = body.get("data")
+        value = data.get("application") if isinstance(data, Mapping) else None
+    return value if isinstance(value, str) else None
 
 
 def format_time(at: datetime) -> str:
@@ -145,6 +171,8 @@ class AuditQuery:
     """Filters for reading the log. ``after_seq`` pages forward; ``limit`` is capped."""
 
     account: str | None = None
+    #: Only events about accounts of this application (see :attr:`AuditEvent.application`).
+    application: str | None = None
     subject: str | None = None
     actor: str | None = None
     type: str | None = None

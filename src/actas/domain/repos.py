@@ -367,9 +367,11 @@ class AlertRepo(Protocol):
         *,
         since: datetime,
         account: str | None = None,
+        application: str | None = None,
         actor: str | None = None,
     ) -> int:
-        """Audit events of these types since ``since`` (this transaction's included)."""
+        """Audit events of these types since ``since`` (this transaction's included); with
+        ``account``, about that account of ``application``."""
         ...
 
     def denied_requests(self, staff_id: str, *, since: datetime) -> int:

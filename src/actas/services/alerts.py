@@ -71,6 +71,7 @@ def observe(ctx: ServiceContext, uow: UnitOfWork, events: Sequence[AuditEvent]) 
                     session_id,
                     rules.EPOCH,
                     account=event.account,
+                    application=event.application,
                     staff=event.actor,
                     detail={"session": session_id, "writes": total, "limit": policy.session_writes},
                 )
@@ -85,23 +86,31 @@ def _session_started(
     policy = ctx.policy.alerts
     found: list[Alert] = []
     account, staff, session = event.account or "", event.actor or "", event.session or ""
-    common: dict[str, Any] = {"account": account, "staff": staff}
+    app = event.application
+    # Account ids are each application's own: counted, and alerted on, per application.
+    where = f"{app}/{account}"
+    common: dict[str, Any] = {"account": account, "application": app, "staff": staff}
     detail: dict[str, Any]
     if policy.on(AlertRule.SESSIONS_PER_ACCOUNT):
         count = uow.alerts.count_events(
-            ("session.started",), since=now - policy.sessions_window, account=account
+            ("session.started",),
+            since=now - policy.sessions_window,
+            account=account,
+            application=app,
         )
         if rules.too_many_sessions(count=count, limit=policy.sessions_per_account):
             window = rules.window_start(at=now, window=policy.sessions_window)
             detail = {"sessions": count, "limit": policy.sessions_per_account}
             found.append(
-                Alert(AlertRule.SESSIONS_PER_ACCOUNT, account, window, **common, detail=detail)
+                Alert(AlertRule.SESSIONS_PER_ACCOUNT, where, window, **common, detail=detail)
             )
     if policy.on(AlertRule.STAFF_SHARE):
         since = now - policy.staff_share_window
-        total = uow.alerts.count_events(("session.started",), since=since, account=account)
+        total = uow.alerts.count_events(
+            ("session.started",), since=since, account=account, application=app
+        )
         mine = uow.alerts.count_events(
-            ("session.started",), since=since, account=account, actor=staff
+            ("session.started",), since=since, account=account, application=app, actor=staff
         )
         if rules.dominant_staff(
             staff_sessions=mine,
@@ -112,7 +121,7 @@ def _session_started(
             window = rules.window_start(at=now, window=policy.staff_share_window)
             detail = {"sessions": total, "by_staff": mine, "percent": policy.staff_share_percent}
             found.append(
-                Alert(AlertRule.STAFF_SHARE, f"{account}/{staff}", window, **common, detail=detail)
+                Alert(AlertRule.STAFF_SHARE, f"{where}/{staff}", window, **common, detail=detail)
             )
     if policy.on(AlertRule.OUTSIDE_HOURS) and rules.outside_hours(
         at=now, hours=policy.working_hours
@@ -135,6 +144,7 @@ def _break_glass(ctx: ServiceContext, event: AuditEvent, now: datetime) -> list[
             request,
             rules.EPOCH,
             account=event.account,
+            application=event.application,
             staff=event.actor,
             detail={"request": request, "case": event.case or ""},
         )
@@ -191,6 +201,7 @@ def _approval(
                 f"{request.id}/{event.actor}",
                 rules.EPOCH,
                 account=request.account_id,
+                application=request.application_id,
                 staff=event.actor,
                 detail={"request": request.id, "seconds": seconds, "requester": request.staff_id},
             )
@@ -232,6 +243,7 @@ def raise_alert(ctx: ServiceContext, uow: UnitOfWork, alert: Alert, *, at: datet
         "window_start": alert.window_start.isoformat(),
         **({"staff": alert.staff} if alert.staff else {}),
         "detail": alert.detail,
+        **({"application": alert.application} if alert.application else {}),
     }
     uow.audit.record(
         AuditEvent(type=ALERT_RAISED, actor="system", account=alert.account, data=data)
@@ -282,7 +294,11 @@ def acknowledge(
                 ip=by.ip,
                 user_agent=by.user_agent,
                 reason=comment,
-                data={"alert": alert_id, "rule": alert.rule},
+                data={
+                    "alert": alert_id,
+                    "rule": alert.rule,
+                    **({"application": alert.application} if alert.application else {}),
+                },
             )
         )
         updated = uow.alerts.get(alert_id)

@@ -132,7 +132,8 @@ def export(ctx: ServiceContext, query: AuditQuery, fmt: ExportFormat) -> AuditEx
                 events, checkpoint, lambda size, seqs: _prove(ctx, size, seqs)
             )
         body = audit_export.jsonl(head, events)
-    scope = _name_part(query.account) if query.account else "all"
+    parts = [query.application, query.account] if query.account else []
+    scope = "-".join(_name_part(p) for p in parts if p) or "all"
     stamp = now.strftime("%Y%m%dT%H%M%SZ")
     return AuditExport(
         filename=f"actas-audit-{scope}-{stamp}.{fmt}", media_type=MEDIA_TYPES[fmt], body=body

@@ -54,7 +54,7 @@ def header(
     """What an export says about itself: its filters, the checkpoint and the key to check it."""
     filters = {
         name: getattr(query, name)
-        for name in ("account", "subject", "actor", "type")
+        for name in ("account", "application", "subject", "actor", "type")
         if getattr(query, name) is not None
     }
     for name in ("since", "until"):

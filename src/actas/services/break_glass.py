@@ -84,6 +84,7 @@ def alert_overdue(ctx: ServiceContext) -> int:
             request.id,
             rules.window_start(at=now, window=policy.break_glass_review),
             account=request.account_id,
+            application=request.application_id,
             staff=request.staff_id,
             detail={"request": request.id, "hours_unreviewed": hours},
         )

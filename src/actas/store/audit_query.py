@@ -29,6 +29,8 @@ def query_events(conn: Connection, query: AuditQuery) -> list[dict[str, Any]]:
     stmt = select(t.c.seq, t.c.canonical, t.c.hash, t.c.prev_hash).where(t.c.seq > query.after_seq)
     if query.account is not None:
         stmt = stmt.where(t.c.account == query.account)
+    if query.application is not None:
+        stmt = stmt.where(t.c.application == query.application)
     if query.subject is not None:
         stmt = stmt.where(t.c.subject == query.subject)
     if query.actor is not None:

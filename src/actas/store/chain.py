@@ -90,15 +90,23 @@ class Published:
     kid: str
 
 
-def _account_heads(conn: Connection, accounts: set[str]) -> dict[str, int]:
-    """The seq of each account's latest event (the index on (account, seq) answers each)."""
-    found: dict[str, int] = {}
-    for account in accounts:
+AccountKey = tuple[str | None, str]
+
+
+def _account_heads(conn: Connection, accounts: set[AccountKey]) -> dict[AccountKey, int]:
+    """The seq of each (application, account)'s latest event, one index probe each (the
+    index on (application, account, seq))."""
+    t = audit_events
+    found: dict[AccountKey, int] = {}
+    for application, account in accounts:
+        same_app = (
+            t.c.application.is_(None) if application is None else t.c.application == application
+        )
         latest = conn.execute(
-            select(func.max(audit_events.c.seq)).where(audit_events.c.account == account)
+            select(func.max(t.c.seq)).where(same_app, t.c.account == account)
         ).scalar()
         if latest is not None:
-            found[account] = int(latest)
+            found[application, account] = int(latest)
     return found
 
 
@@ -120,13 +128,16 @@ def append(
     rows: list[dict[str, Any]] = []
     prev = head.hash
     seq = head.seq
-    last_of = _account_heads(conn, {e.account for e in events if e.account is not None})
+    last_of = _account_heads(
+        conn, {(e.application, e.account) for e in events if e.account is not None}
+    )
     for item in events:
         seq += 1
-        account_prev = last_of.get(item.account) if item.account is not None else None
+        key = (item.application, item.account) if item.account is not None else None
+        account_prev = last_of.get(key) if key is not None else None
         body = item.body(seq=seq, event_id=str(uuid.uuid4()), at=now, account_prev=account_prev)
-        if item.account is not None:
-            last_of[item.account] = seq
+        if key is not None:
+            last_of[key] = seq
         text = canonical_bytes(body)
         digest = leaf_hash(prev, text)
         rows.append(
@@ -138,6 +149,7 @@ def append(
                 "actor": item.actor,
                 "subject": item.subject,
                 "account": item.account,
+                "application": item.application,
                 "canonical": text.decode("utf-8"),
                 "prev_hash": prev,
                 "hash": digest,

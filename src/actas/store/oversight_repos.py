@@ -46,7 +46,7 @@ class SqlAlertRepo:
                 raised_at=at,
                 account=alert.account,
                 staff=alert.staff,
-                detail=json.dumps(alert.detail, sort_keys=True),
+                detail=json.dumps(alert.stored_detail(), sort_keys=True),
             )
             .on_conflict_do_nothing(index_elements=["rule", "subject", "window_start"])
             .returning(alerts.c.id)
@@ -94,12 +94,13 @@ class SqlAlertRepo:
         *,
         since: datetime,
         account: str | None = None,
+        application: str | None = None,
         actor: str | None = None,
     ) -> int:
         t = audit_events
         query = select(func.count()).where(t.c.type.in_(types), t.c.at >= since)
         if account is not None:
-            query = query.where(t.c.account == account)
+            query = query.where(t.c.account == account, t.c.application == application)
         if actor is not None:
             query = query.where(t.c.actor == actor)
         return int(self.conn.execute(query).scalar_one())

@@ -119,10 +119,14 @@ audit_events = Table(
     Column("actor", String(128), nullable=True),
     Column("subject", String(128), nullable=True),
     Column("account", String(128), nullable=True),
+    # Not hashed on its own: it repeats the event's application (``application_of``), so that
+    # an account's events are found, and chained, per application.
+    Column("application", String(128), nullable=True),
     Column("canonical", Text, nullable=False),
     Column("prev_hash", LargeBinary(32), nullable=False),
     Column("hash", LargeBinary(32), nullable=False),
     Index("ix_audit_events_account_seq", "account", "seq"),
+    Index("ix_audit_events_app_account_seq", "application", "account", "seq"),
     Index("ix_audit_events_subject_seq", "subject", "seq"),
     Index("ix_audit_events_actor_seq", "actor", "seq"),
     Index("ix_audit_events_type_seq", "type", "seq"),

@@ -23,6 +23,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from actas.domain import merkle, notes
+from actas.domain.audit import application_of
 from actas.domain.errors import InvalidInput
 
 Kind = Literal[
@@ -133,15 +134,50 @@ def verify_export(lines: Iterable[str], jwks: dict[str, Any]) -> ExportReport:
         return report
     report.tree_size, report.origin = tree.size, tree.origin
     filters = header.get("filters")
-    account = filters.get("account") if isinstance(filters, dict) else None
-    _events(check, rows, tree, account)
+    _events(check, rows, tree, filters if isinstance(filters, dict) else {})
     return report
 
 
+@dataclass
+class _Links:
+    """Where each account's events were last seen in the export, to check ``account_prev``.
+
+    Since migration 0015 an event names its application and links to the previous event of
+    the same account of the same application; before it, an event linked to the previous
+    event of the same account id in any application (``legacy``)."""
+
+    filters: dict[str, Any]
+    by_app: dict[tuple[str | None, str], int] = field(default_factory=dict)
+    by_account: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def complete(self) -> bool:
+        """An export of whole accounts: a filter by actor, subject or type leaves gaps."""
+        return not any(self.filters.get(name) for name in ("subject", "actor", "type"))
+
+    def check(self, check: _Check, event: dict[str, Any], seq: int) -> None:
+        account = event.get("account")
+        if not isinstance(account, str) or "account_prev" not in event or not self.complete:
+            return
+        app = application_of(event)
+        if "application" in event:
+            previous = self.by_app.get((app, account))
+        elif self.filters.get("application") is None:
+            previous = self.by_account.get(account)
+        else:  # linked across applications: the other applications' events are not here
+            previous = None
+        if previous is not None:
+            _link(check, event["account_prev"], seq, previous)
+        self.by_app[app, account] = seq
+        self.by_account[account] = seq
+
+
 def _events(
-    check: _Check, rows: Iterator[str], tree: notes.SignedCheckpoint, account: str | None
+    check: _Check, rows: Iterator[str], tree: notes.SignedCheckpoint, filters: dict[str, Any]
 ) -> None:
     report = check.report
+    account, application = filters.get("account"), filters.get("application")
+    links = _Links(filters)
     previous: int | None = None
     swapped = False
     for number, line in enumerate(rows, start=2):
@@ -167,9 +203,15 @@ def _events(
         swapped = _proof(check, event.get("proof"), seq, leaf, tree, swapped)
         if account is not None and event.get("account") != account:
             check.add("foreign", seq, f"event {seq} is about account {event.get('account')!r}")
-        if previous is not None:
-            _link(check, event, seq, previous)
-        previous = seq if previous is None else max(previous, seq)
+        elif application is not None and application_of(event) != application:
+            check.add("foreign", seq, f"event {seq} is about application {application_of(event)!r}")
+        if previous is not None and seq <= previous:
+            check.add(
+                "order", seq, f"event {seq} comes after event {previous}: repeated or reordered"
+            )
+            continue
+        links.check(check, event, seq)
+        previous = seq
 
 
 def _proof(
@@ -201,13 +243,9 @@ def _proof(
     return swapped
 
 
-def _link(check: _Check, event: dict[str, Any], seq: int, previous: int) -> None:
-    if seq <= previous:
-        check.add("order", seq, f"event {seq} comes after event {previous}: repeated or reordered")
-        return
-    if "account_prev" not in event:  # appended before events were linked per account
-        return
-    linked = event["account_prev"]
+def _link(check: _Check, linked: Any, seq: int, previous: int) -> None:
+    """``linked`` (the event's ``account_prev``) must be ``previous``, the account's event
+    before it in the export."""
     if linked == previous:
         return
     if isinstance(linked, int) and linked > previous:

@@ -24,6 +24,7 @@ def events(
     _: Security,
     ctx: ServicesDep,
     account: Annotated[str | None, Query(max_length=128)] = None,
+    application: Annotated[str | None, Query(max_length=128)] = None,
     subject: Annotated[str | None, Query(max_length=128)] = None,
     staff: Annotated[str | None, Query(max_length=128, description="actor id")] = None,
     type: Annotated[str | None, Query(max_length=64)] = None,
@@ -34,6 +35,7 @@ def events(
 ) -> AuditPage:
     query = AuditQuery(
         account=account,
+        application=application,
         subject=subject,
         actor=staff,
         type=type,
@@ -56,12 +58,18 @@ def export_events(
     _: Security,
     ctx: ServicesDep,
     account: Annotated[str | None, Query(max_length=128)] = None,
+    application: Annotated[
+        str | None,
+        Query(max_length=128, description="with account: that account of this application"),
+    ] = None,
     subject: Annotated[str | None, Query(max_length=128)] = None,
     since: datetime | None = None,
     until: datetime | None = None,
     format: Annotated[str, Query(pattern="^(jsonl|csv)$")] = "jsonl",
 ) -> StreamingResponse:
-    query = AuditQuery(account=account, subject=subject, since=since, until=until)
+    query = AuditQuery(
+        account=account, application=application, subject=subject, since=since, until=until
+    )
     made = audit_service.export(ctx, query, "csv" if format == "csv" else "jsonl")
     return StreamingResponse(
         made.body,
