@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from actas.domain.roles import Role
+from actas.verifier.export_check import verify_export
 from tests.browser.harness import run_axe, shoot
 from tests.e2e.harness import Stack
 from tests.e2e.test_customer_browser import chromium
@@ -90,6 +91,21 @@ def test_an_account_admin_changes_the_accounts_policy(stack: Stack, chromium: An
         run_axe(page, "the customer page of an account admin")
         page.locator("#policy-h").scroll_into_view_if_needed()
         shoot(page, "customer-page-policy")
+
+        # The admin takes the account's audit log with its proofs, and checks it offline
+        # against the keys the broker publishes.
+        page.locator("#proof-h").evaluate("heading => heading.scrollIntoView()")
+        shoot(page, "customer-page-audit")
+        with page.expect_download() as audit_download:
+            page.get_by_role("link", name="everything").click()
+        path = Path(audit_download.value.path())
+        lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
+        jwks = page.request.get(f"{stack.broker.url}/.well-known/jwks.json").json()
+        report = verify_export(lines, jwks)
+        assert report.ok, report.summary()
+        events = [json.loads(line) for line in lines[1:]]
+        assert len({(e["application"], e["account"]) for e in events}) == 1
+        assert "customer_page.signed_in" in {e["type"] for e in events}
     finally:
         page.context.close()
 
