@@ -6,11 +6,12 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import json
 from datetime import timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import insert, select
 
 from actas.bootstrap import Broker
 from actas.domain.access import AppEvent
@@ -22,6 +23,7 @@ from actas.domain.roles import Role
 from actas.services import alerts, app_events, break_glass, cases, requests, sessions, sweep
 from actas.services import applications as app_service
 from actas.services import audit as audit_service
+from actas.store.oversight_tables import alerts as alerts_table
 from actas.store.tables import outbox
 from tests.conftest import Persona
 from tests.desk import SETUP, Desk
@@ -365,3 +367,30 @@ def test_break_glass_review_queue_and_overdue_alerts(desk: Desk, broker: Broker)
         [("break_glass", request_id)] + [("break_glass_unreviewed", request_id)] * 2
     )
     assert desk.types().count("break_glass.reviewed") == 1
+
+
+def test_an_alert_from_before_0015_is_acknowledged_outside_any_accounts_chain(
+    desk: Desk, broker: Broker
+) -> None:
+    """Alerts raised before they kept their application name an account id without saying
+    whose: acknowledging one files the id in data, not under some application's account."""
+    sam = desk.people.add("sam", Role.SECURITY)
+    with broker.engine.begin() as conn:
+        conn.execute(
+            insert(alerts_table).values(
+                id="old-1",
+                rule="sessions_per_account",
+                subject="acme",
+                window_start=desk.clock(),
+                raised_at=desk.clock(),
+                account="acme",
+                staff=None,
+                detail=json.dumps({"sessions": 6, "limit": 5}),
+            )
+        )
+    alerts.acknowledge(
+        desk.ctx, alert_id="old-1", staff=desk.staff(sam), comment="seen", by=desk.actor(sam)
+    )
+    [event] = audit_service.read_events(desk.ctx, AuditQuery(type="alert.acknowledged"))
+    assert (event["account"], event["application"]) == (None, None)
+    assert event["data"]["account"] == "acme"

@@ -246,7 +246,7 @@ def raise_alert(ctx: ServiceContext, uow: UnitOfWork, alert: Alert, *, at: datet
         **({"application": alert.application} if alert.application else {}),
     }
     uow.audit.record(
-        AuditEvent(type=ALERT_RAISED, actor="system", account=alert.account, data=data)
+        AuditEvent(type=ALERT_RAISED, actor="system", account=alert.account or None, data=data)
     )
     payload = {
         **data,
@@ -290,14 +290,21 @@ def acknowledge(
             AuditEvent(
                 type=ALERT_ACKNOWLEDGED,
                 actor=staff.id,
-                account=alert.account,
+                # An alert raised before alerts kept their application (migration 0015) names
+                # an account id without saying whose: it stays in data, out of the account's
+                # chain, rather than be filed under the wrong application's account.
+                account=alert.account if alert.application else None,
                 ip=by.ip,
                 user_agent=by.user_agent,
                 reason=comment,
                 data={
                     "alert": alert_id,
                     "rule": alert.rule,
-                    **({"application": alert.application} if alert.application else {}),
+                    **(
+                        {"application": alert.application}
+                        if alert.application
+                        else {"account": alert.account}
+                    ),
                 },
             )
         )
