@@ -188,3 +188,18 @@ def test_migration_0015_fills_the_column_from_the_hashed_data(empty_url: str) ->
     assert all("application" not in json.loads(r.canonical) for r in rows)  # bytes untouched
     assert report.ok, report.summary()
     engine.dispose()
+
+
+def test_a_file_that_says_it_is_filtered_says_what_it_could_not_check(two_apps: World) -> None:
+    """The header is not signed: a file whose header claims a type filter has gaps by design,
+    and the verdict says that gaps were not checked, rather than passing silently."""
+    lines = export(two_apps, account="acme", application="notes")
+    header = json.loads(lines[0])
+    header["filters"]["type"] = "session.*"
+    dropped = json.loads(lines[3])["seq"]
+    edited = [json.dumps(header) + "\n", *(line for line in lines[1:] if line != lines[3])]
+    report = verify_export(edited, jwks(two_apps))
+    assert report.ok  # every event present is proven...
+    assert report.unchecked is not None  # ...but a missing one cannot be told
+    assert "NOT checked: that no event is missing" in report.summary()
+    assert dropped not in {f.seq for f in report.findings}
