@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -21,9 +20,9 @@ from actas.store.engine import make_engine
 from actas.store.migrate import upgrade
 from actas.store.tables import audit_events, audit_head
 from actas.verifier.export_check import verify_export
-from tests.conftest import BACKENDS, PgDatabases, require_postgres
 from tests.scenario import World, redeem, started_session
 from tests.test_customer_page import _enter
+from tests.test_migrations import empty_url  # noqa: F401 (fixture)
 
 BILLING_ACCOUNT = {"name": "Acme (billing)"}
 
@@ -131,18 +130,7 @@ def test_only_an_account_admin_downloads_the_audit_log(two_apps: World) -> None:
     assert "only your account" in refused.text.lower()
 
 
-@pytest.fixture(params=BACKENDS)
-def empty_url(
-    request: pytest.FixtureRequest, tmp_path: Path, pg_databases: PgDatabases | None
-) -> str:
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'old.db'}"
-    require_postgres()
-    assert pg_databases is not None
-    return pg_databases.url_for(pg_databases.create())
-
-
-def test_migration_0015_fills_the_column_from_the_hashed_data(empty_url: str) -> None:
+def test_migration_0015_fills_the_column_from_the_hashed_data(empty_url: str) -> None:  # noqa: F811
     """Events from before 0015 keep their bytes; the new column takes their data's application,
     and the log still verifies (the walk compares every column with the hashed content)."""
     engine = make_engine(empty_url)
