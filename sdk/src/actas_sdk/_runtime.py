@@ -14,20 +14,21 @@ import threading
 import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager
-from dataclasses import dataclass
 
 import httpx
 
 from actas_sdk import _endpoints, _enforce, _jobs, _pages, _replies, banner, customer, errors
 from actas_sdk._config import Config
 from actas_sdk._cookie import CookieJar
+from actas_sdk._refresh import Admission as Admission
 from actas_sdk._refresh import Entry, Refresher, entry_of
 from actas_sdk._replies import Reply
+from actas_sdk._routes import UNSAFE_METHODS
 from actas_sdk.client import BrokerClient, IssuedLink
 from actas_sdk.context import Frame, ImpersonationContext, count_suppressed
 from actas_sdk.customer import CustomerPage
 from actas_sdk.links import PROMPTS, LinkHandler
-from actas_sdk.markers import Marks
+from actas_sdk.markers import NO_MARKS, Marks, marks_of
 from actas_sdk.revocation import RevocationFeed
 from actas_sdk.spool import Event, Shipper, Spool
 from actas_sdk.verify import KeySet, NeedsIO, TokenCache, Verifier, claims_to_be_actor_token
@@ -36,15 +37,6 @@ log = logging.getLogger("actas_sdk")
 
 #: Only reads of a static asset go unrecorded; a write to one is recorded like any other.
 _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
-
-
-@dataclass(frozen=True, slots=True)
-class Admission:
-    """An impersonation admitted for one request."""
-
-    context: ImpersonationContext
-    #: a ``Set-Cookie`` value to send with the response (the token was refreshed)
-    set_cookie: str | None = None
 
 
 class ActAs:
@@ -88,6 +80,9 @@ class ActAs:
             Spool(config.spool_path, max_bytes=config.spool_max_bytes),
             interval=config.ship_interval_seconds,
         )
+        self._leeway = config.leeway_seconds
+        #: (view, method) -> its marks: read once per view, not per request
+        self._marks: dict[tuple[object, str], Marks] = {}
         self._skip_prefixes = tuple(config.audit_skip_prefixes)
         self._skip_suffixes = tuple(config.audit_skip_suffixes)
         self.handoff_path = config.handoff_path
@@ -145,7 +140,7 @@ class ActAs:
         when it must end (or :class:`NeedsIO`)."""
         now = self.clock()
         entry = self.cache.get(value)
-        if entry is None or entry.exp <= now - self.config.leeway_seconds:
+        if entry is None or entry.exp <= now - self._leeway:
             if entry is not None:
                 self.cache.discard(value)
             entry = self._verify_cookie(value, now, allow_io=allow_io)
@@ -155,9 +150,9 @@ class ActAs:
                 raise NeedsIO
             context, set_cookie = self.refresher.refresh(self, value, entry, now)
             return Admission(context, set_cookie)
-        if entry.exp <= now - self.config.leeway_seconds:
-            raise errors.TokenExpired(entry.exp, now, self.config.leeway_seconds)
-        return Admission(entry.context)
+        if entry.exp <= now - self._leeway:
+            raise errors.TokenExpired(entry.exp, now, self._leeway)
+        return entry.admission
 
     def api_token(self, method: str, path: str, header: Callable[[str], str | None]) -> str | None:
         """The actor token a request to an API route carries: the propagation header, or an
@@ -182,14 +177,14 @@ class ActAs:
     def admit_bearer(self, token: str, *, allow_io: bool = True, via: str = "bearer") -> Admission:
         now = self.clock()
         entry = self.cache.get(token)
-        if entry is None or entry.exp <= now - self.config.leeway_seconds:
+        if entry is None or entry.exp <= now - self._leeway:
             if entry is not None:
                 self.cache.discard(token)
             verified = self.verifier.verify(token, now, via=via, allow_io=allow_io)
             entry = Entry(verified.context, verified.exp, refresh_due=float("inf"))
             self.cache.put(token, entry)
         self._check_live(entry.context.session_id, now, allow_io=allow_io)
-        return Admission(entry.context)
+        return entry.admission
 
     def _check_live(self, session_id: str, now: float, *, allow_io: bool) -> None:
         if not self.shipper.accepting:
@@ -237,7 +232,28 @@ class ActAs:
     ) -> errors.Refused | None:
         """Why this request may not run during impersonation, or None (see
         :func:`actas_sdk._enforce.refusal`)."""
+        if marks is None:
+            marks = self.marks(view, method)
+        # The common case: a read of an unmarked view by an impersonate session.
+        if marks is NO_MARKS and method not in UNSAFE_METHODS and context.kind != "assist":
+            return None
         return _enforce.refusal(self.config, self.rules, context, method, path, view, marks)
+
+    def marks(self, view: object, method: str) -> Marks:
+        """The marks of ``view`` for ``method`` (see :func:`~actas_sdk.markers.marks_of`),
+        read once per view and method."""
+        key = (view, method)
+        try:
+            return self._marks[key]
+        except KeyError:
+            pass
+        except TypeError:  # a view that cannot be a key is read every time
+            return marks_of(view, method)
+        found = marks_of(view, method)
+        if len(self._marks) >= 4096:
+            self._marks.clear()
+        self._marks[key] = found
+        return found
 
     def decorate_html(
         self, body: bytes, context: ImpersonationContext, csp: str | None = None
