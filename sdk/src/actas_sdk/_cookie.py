@@ -59,6 +59,7 @@ class CookieJar:
         self._aead = AESGCM(_derive(secret, b"cookie-seal v1 " + app))
         self._csrf_key = _derive(secret, b"end-csrf v1 " + app)
         self.name = config.cookie_name
+        self._marker = config.cookie_name + "="
         self.secure = config.secure_cookie
         self._aad = b"actas-sdk cookie v1 " + app + b" "
 
@@ -126,14 +127,21 @@ class CookieJar:
         return "; ".join(parts)
 
     def read(self, header: str) -> str | None:
-        """Our cookie's value from a ``Cookie`` header, or None."""
-        if self.name not in header:
+        """Our cookie's value from a ``Cookie`` header, or None: the first ``name=value``
+        pair named exactly ours (``xactas_sdk=`` is not), its value stripped and unquoted."""
+        marker = self._marker
+        at = header.find(marker)
+        while at >= 0:
+            before = at - 1
+            while before >= 0 and header[before].isspace():
+                before -= 1
+            if before < 0 or header[before] == ";":
+                break
+            at = header.find(marker, at + 1)
+        if at < 0:
             return None
-        for part in header.split(";"):
-            name, sep, value = part.strip().partition("=")
-            if sep and name == self.name:
-                value = value.strip()
-                if len(value) >= 2 and value[0] == value[-1] == '"':
-                    value = value[1:-1]
-                return value or None
-        return None
+        end = header.find(";", at)
+        value = header[at + len(marker) : end if end >= 0 else len(header)].strip()
+        if len(value) >= 2 and value[0] == value[-1] == '"':
+            value = value[1:-1]
+        return value or None

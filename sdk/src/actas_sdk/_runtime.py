@@ -298,9 +298,9 @@ class ActAs:
         static asset (``path`` on the skip list) is not recorded, unless the app named a
         resource or skipped a side effect during it."""
         if (
-            path is not None
+            method in _SAFE_METHODS
+            and path is not None
             and (path.startswith(self._skip_prefixes) or path.endswith(self._skip_suffixes))
-            and method in _SAFE_METHODS
             and frame.resource is None
             and frame.suppressed is None
             and kind == "request"

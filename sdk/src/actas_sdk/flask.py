@@ -93,7 +93,7 @@ def _environ_header(environ: Mapping[str, Any], name: str) -> str | None:
 def init_app(app: flask.Flask, actas: ActAs, *, load_user: UserLoader | None = None) -> None:
     """Wire the SDK into ``app``: the handoff and End endpoints, the gate, and per
     impersonated request the checks, the context, the banner and the audit event."""
-    from flask import current_app, g, request
+    from flask import g, request
 
     marker = actas.cookies.name + "="
     # Only requests with one of these can carry an actor token on an API route.
@@ -166,7 +166,9 @@ def init_app(app: flask.Flask, actas: ActAs, *, load_user: UserLoader | None = N
 
     def before(state: _Request) -> flask.Response | None:
         req = request._get_current_object()  # type: ignore[attr-defined]
-        if req.endpoint == _OWN:
+        rule = req.url_rule
+        endpoint = rule.endpoint if rule is not None else None
+        if endpoint == _OWN:
             return None
         environ = req.environ
         method, path = req.method, req.path
@@ -180,7 +182,7 @@ def init_app(app: flask.Flask, actas: ActAs, *, load_user: UserLoader | None = N
                 cookie = actas.cookies.read(header)
             if not cookie:
                 return None
-        api = bearer is not None or actas.is_api(method, path)
+        api = bearer is not None or (bool(api_keys) and actas.is_api(method, path))
         try:
             admission: Admission = (
                 actas.admit_bearer(bearer)
@@ -199,12 +201,11 @@ def init_app(app: flask.Flask, actas: ActAs, *, load_user: UserLoader | None = N
         state.frame, state.token = enter(context, at=actas.clock())
         state.admission = admission
         state.method, state.path = method, path
-        rule = req.url_rule
         state.route = rule.rule if rule is not None else None
         context_globals = g._get_current_object()
         context_globals.actas = context
         context_globals.actas_user = user
-        view = current_app.view_functions.get(req.endpoint or "")
+        view = app.view_functions.get(endpoint) if endpoint is not None else None
         refusal = actas.check(context, method, path, view)
         if refusal is not None:
             actas.record_refusal(context, method, state.route, refusal)
@@ -226,15 +227,20 @@ def init_app(app: flask.Flask, actas: ActAs, *, load_user: UserLoader | None = N
         headers = response.headers
         if admission.set_cookie:
             headers.add("Set-Cookie", admission.set_cookie)
+        # Set, not added: the app's own Cache-Control goes, whatever it said.
         headers["Cache-Control"] = "no-store, private"
-        if _wants_banner(state.method, response):
-            csp = headers.get("Content-Security-Policy")
+        csp = _banner_csp(state.method, response)
+        if csp is not None:
+            context = admission.context
             if response.is_streamed:
                 chunks = (c.encode() if isinstance(c, str) else c for c in response.response)
-                response.response = _streamed(actas, admission.context, chunks, csp)
+                response.response = _streamed(actas, context, chunks, csp or None)
                 headers.pop("Content-Length", None)
             else:
-                response.set_data(actas.decorate_html(response.get_data(), admission.context, csp))
+                body = response.get_data()
+                decorated = actas.decorate_html(body, context, csp or None)
+                if decorated is not body:  # a fragment without scripts comes back as it was
+                    response.set_data(decorated)
         if not state.recorded:
             _record(state, response.status_code)
         return response
@@ -252,12 +258,24 @@ def init_app(app: flask.Flask, actas: ActAs, *, load_user: UserLoader | None = N
     actas.start()
 
 
-def _wants_banner(method: str, response: flask.Response) -> bool:
+def _banner_csp(method: str, response: flask.Response) -> str | None:
+    """None when the response gets no banner; else its Content-Security-Policy ("" when it
+    has none). One pass over the headers: a missing header costs werkzeug an exception."""
     if method == "HEAD" or response.status_code in (204, 304) or response.direct_passthrough:
-        return False
-    headers = response.headers
-    kind = (headers.get("Content-Type") or "").lower()
-    # most API answers stop here, before any more parsing
+        return None
+    kind = encoding = ""
+    csp = None
+    for name, value in response.headers:
+        lowered = name.lower()
+        if lowered == "content-type":
+            kind = value.lower()
+        elif lowered == "content-encoding":
+            encoding = value
+        elif lowered == "content-security-policy" and csp is None:
+            csp = value
+    # most API answers stop here
     if not kind.startswith(_HTML_TYPES) or "utf-16" in kind:
-        return False
-    return headers.get("Content-Encoding", "identity") in ("identity", "")
+        return None
+    if encoding not in ("identity", ""):
+        return None
+    return csp or ""
