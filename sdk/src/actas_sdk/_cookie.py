@@ -46,8 +46,13 @@ def _b64(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
 
 
+_URL_TO_STANDARD = bytes.maketrans(b"-_", b"+/")
+
+
 def _unb64(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    """``base64.urlsafe_b64decode`` without its Python-level steps (same leniency)."""
+    data = text.encode("ascii").translate(_URL_TO_STANDARD)
+    return binascii.a2b_base64(data + b"=" * (-len(text) % 4))
 
 
 class CookieJar:
@@ -85,7 +90,7 @@ class CookieJar:
         try:
             raw = _unb64(sealed)
             plain = self._aead.decrypt(raw[:12], raw[12:], self._aad + session_id.encode())
-            data = json.loads(plain)
+            data = json.loads(plain.decode())
             name, subject_name = data.get("n"), data.get("s")
             return Sealed(
                 refresh_handle=str(data["h"]),

@@ -14,14 +14,15 @@ import threading
 import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager
+from datetime import UTC, datetime
 
 import httpx
 
 from actas_sdk import _endpoints, _enforce, _jobs, _pages, _replies, banner, customer, errors
 from actas_sdk._config import Config
-from actas_sdk._cookie import CookieJar
+from actas_sdk._cookie import CookieJar, Sealed
 from actas_sdk._refresh import Admission as Admission
-from actas_sdk._refresh import Entry, Refresher, entry_of
+from actas_sdk._refresh import Entry, Refresher
 from actas_sdk._replies import Reply
 from actas_sdk._routes import UNSAFE_METHODS
 from actas_sdk.client import BrokerClient, IssuedLink
@@ -206,11 +207,28 @@ class ActAs:
             raise errors.BadCookie("the cookie has no sealed part")
         # Expiry is checked below: an expired token with a genuine sealed part may still be
         # refreshed while the broker says the session lives.
-        verified = self.verifier.verify(token, now, allow_io=allow_io, check_exp=False)
-        sealed = self.cookies.open(verified.context.session_id, sealed_text)
+        # The sealed part is opened once the token's claims have passed (it is bound to the
+        # session id), and its names go into the context as it is made.
+        opened: list[Sealed] = []
+
+        def details(session_id: str) -> tuple[datetime, str | None, str | None]:
+            sealed = self.cookies.open(session_id, sealed_text)
+            opened.append(sealed)
+            expires = datetime.fromtimestamp(sealed.session_expires_at, UTC)
+            return expires, sealed.actor_name, sealed.subject_name
+
+        verified = self.verifier.verify(
+            token, now, allow_io=allow_io, check_exp=False, session_details=details
+        )
+        sealed = opened[0]
         if sealed.session_expires_at <= now - self.config.leeway_seconds:
             raise errors.SessionEnded("the session is past its hard expiry")
-        entry = entry_of(verified, sealed, self.config.refresh_before_seconds)
+        entry = Entry(
+            verified.context,
+            verified.exp,
+            verified.exp - self.config.refresh_before_seconds,
+            sealed,
+        )
         if verified.exp <= now - self.config.leeway_seconds:
             if not sealed.refresh_handle:
                 raise errors.TokenExpired(verified.exp, now, self.config.leeway_seconds)
