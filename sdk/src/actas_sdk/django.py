@@ -133,8 +133,12 @@ class ActAsMiddleware:
             else None
         )
         cookie = None
-        if bearer is None and self._cookie_marker in meta.get("HTTP_COOKIE", ""):
-            cookie = request.COOKIES.get(actas.cookies.name)
+        if bearer is None:
+            header = meta.get("HTTP_COOKIE", "")
+            if self._cookie_marker in header:
+                # Read from the raw header like the other adapters (the first of our name),
+                # without parsing every cookie into request.COOKIES.
+                cookie = actas.cookies.read(header)
         if bearer is None and not cookie:
             return self.get_response(request)
         api = bearer is not None or (bool(api_keys) and actas.is_api(method, request.path))
@@ -234,10 +238,10 @@ def _streamed(
 def _wants_banner(method: str, response: HttpResponseBase) -> bool:
     if method == "HEAD" or response.status_code in (204, 304):
         return False
-    if response.headers.get("Content-Encoding", "identity") not in ("identity", ""):
-        return False
     kind = response.headers.get("Content-Type", "").lower()
-    return kind.startswith(_HTML_TYPES) and "utf-16" not in kind
+    if not kind.startswith(_HTML_TYPES) or "utf-16" in kind:  # most API answers stop here
+        return False
+    return response.headers.get("Content-Encoding", "identity") in ("identity", "")
 
 
 class SuppressingEmailBackend(BaseEmailBackend):
