@@ -24,12 +24,11 @@ from actas_sdk._cookie import CookieJar, Sealed
 from actas_sdk._refresh import Admission as Admission
 from actas_sdk._refresh import Entry, Refresher
 from actas_sdk._replies import Reply
-from actas_sdk._routes import UNSAFE_METHODS
 from actas_sdk.client import BrokerClient, IssuedLink
 from actas_sdk.context import Frame, ImpersonationContext, count_suppressed
 from actas_sdk.customer import CustomerPage
 from actas_sdk.links import PROMPTS, LinkHandler
-from actas_sdk.markers import NO_MARKS, Marks, marks_of
+from actas_sdk.markers import Marks
 from actas_sdk.revocation import RevocationFeed
 from actas_sdk.spool import Event, Shipper, Spool
 from actas_sdk.verify import KeySet, NeedsIO, TokenCache, Verifier, claims_to_be_actor_token
@@ -82,8 +81,7 @@ class ActAs:
             interval=config.ship_interval_seconds,
         )
         self._leeway = config.leeway_seconds
-        #: (view, method) -> its marks: read once per view, not per request
-        self._marks: dict[tuple[object, str], Marks] = {}
+        self._checker = _enforce.Checker(config, self.rules)
         self._skip_prefixes = tuple(config.audit_skip_prefixes)
         self._skip_suffixes = tuple(config.audit_skip_suffixes)
         self.handoff_path = config.handoff_path
@@ -250,28 +248,7 @@ class ActAs:
     ) -> errors.Refused | None:
         """Why this request may not run during impersonation, or None (see
         :func:`actas_sdk._enforce.refusal`)."""
-        if marks is None:
-            marks = self.marks(view, method)
-        # The common case: a read of an unmarked view by an impersonate session.
-        if marks is NO_MARKS and method not in UNSAFE_METHODS and context.kind != "assist":
-            return None
-        return _enforce.refusal(self.config, self.rules, context, method, path, view, marks)
-
-    def marks(self, view: object, method: str) -> Marks:
-        """The marks of ``view`` for ``method`` (see :func:`~actas_sdk.markers.marks_of`),
-        read once per view and method."""
-        key = (view, method)
-        try:
-            return self._marks[key]
-        except KeyError:
-            pass
-        except TypeError:  # a view that cannot be a key is read every time
-            return marks_of(view, method)
-        found = marks_of(view, method)
-        if len(self._marks) >= 4096:
-            self._marks.clear()
-        self._marks[key] = found
-        return found
+        return self._checker.refusal(context, method, path, view, marks)
 
     def decorate_html(
         self, body: bytes, context: ImpersonationContext, csp: str | None = None
