@@ -46,8 +46,13 @@ def _b64(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
 
 
+_URL_TO_STANDARD = bytes.maketrans(b"-_", b"+/")
+
+
 def _unb64(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    """``base64.urlsafe_b64decode`` without its Python-level steps (same leniency)."""
+    data = text.encode("ascii").translate(_URL_TO_STANDARD)
+    return binascii.a2b_base64(data + b"=" * (-len(text) % 4))
 
 
 class CookieJar:
@@ -59,6 +64,7 @@ class CookieJar:
         self._aead = AESGCM(_derive(secret, b"cookie-seal v1 " + app))
         self._csrf_key = _derive(secret, b"end-csrf v1 " + app)
         self.name = config.cookie_name
+        self._marker = config.cookie_name + "="
         self.secure = config.secure_cookie
         self._aad = b"actas-sdk cookie v1 " + app + b" "
 
@@ -84,7 +90,7 @@ class CookieJar:
         try:
             raw = _unb64(sealed)
             plain = self._aead.decrypt(raw[:12], raw[12:], self._aad + session_id.encode())
-            data = json.loads(plain)
+            data = json.loads(plain.decode())
             name, subject_name = data.get("n"), data.get("s")
             return Sealed(
                 refresh_handle=str(data["h"]),
@@ -126,14 +132,21 @@ class CookieJar:
         return "; ".join(parts)
 
     def read(self, header: str) -> str | None:
-        """Our cookie's value from a ``Cookie`` header, or None."""
-        if self.name not in header:
+        """Our cookie's value from a ``Cookie`` header, or None: the first ``name=value``
+        pair named exactly ours (``xactas_sdk=`` is not), its value stripped and unquoted."""
+        marker = self._marker
+        at = header.find(marker)
+        while at >= 0:
+            before = at - 1
+            while before >= 0 and header[before].isspace():
+                before -= 1
+            if before < 0 or header[before] == ";":
+                break
+            at = header.find(marker, at + 1)
+        if at < 0:
             return None
-        for part in header.split(";"):
-            name, sep, value = part.strip().partition("=")
-            if sep and name == self.name:
-                value = value.strip()
-                if len(value) >= 2 and value[0] == value[-1] == '"':
-                    value = value[1:-1]
-                return value or None
-        return None
+        end = header.find(";", at)
+        value = header[at + len(marker) : end if end >= 0 else len(header)].strip()
+        if len(value) >= 2 and value[0] == value[-1] == '"':
+            value = value[1:-1]
+        return value or None

@@ -10,6 +10,43 @@ from actas_sdk.context import ImpersonationContext
 from actas_sdk.markers import NO_MARKS, Marks, marks_of
 
 
+class Checker:
+    """:func:`refusal` for one application, with the marks of each view read once (not per
+    request) and the common case (a read of an unmarked view) answered without the rules."""
+
+    def __init__(self, config: Config, rules: Rules) -> None:
+        self.config, self.rules = config, rules
+        self._marks: dict[tuple[object, str], Marks] = {}
+
+    def refusal(
+        self,
+        context: ImpersonationContext,
+        method: str,
+        path: str,
+        view: object = None,
+        marks: Marks | None = None,
+    ) -> errors.Refused | None:
+        if marks is None:
+            marks = self.marks(view, method)
+        if marks is NO_MARKS and method not in UNSAFE_METHODS and context.kind != "assist":
+            return None
+        return refusal(self.config, self.rules, context, method, path, view, marks)
+
+    def marks(self, view: object, method: str) -> Marks:
+        key = (view, method)
+        try:
+            return self._marks[key]
+        except KeyError:
+            pass
+        except TypeError:  # a view that cannot be a key is read every time
+            return marks_of(view, method)
+        found = marks_of(view, method)
+        if len(self._marks) >= 4096:
+            self._marks.clear()
+        self._marks[key] = found
+        return found
+
+
 def refusal(
     config: Config,
     rules: Rules,

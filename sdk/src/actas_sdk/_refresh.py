@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
@@ -23,6 +23,15 @@ REFRESH_RETRY_SECONDS = 5.0
 _MAX_TRACKED_SESSIONS = 10_000
 
 
+@dataclass(frozen=True, slots=True)
+class Admission:
+    """An impersonation admitted for one request."""
+
+    context: ImpersonationContext
+    #: a ``Set-Cookie`` value to send with the response (the token was refreshed)
+    set_cookie: str | None = None
+
+
 @dataclass(slots=True)
 class Entry:
     """A verified token as the request path needs it."""
@@ -31,6 +40,11 @@ class Entry:
     exp: float
     refresh_due: float
     sealed: Sealed | None = None
+    #: the admission of a request that finds this entry and needs no refresh: made once
+    admission: Admission = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.admission = Admission(self.context)
 
 
 def entry_of(verified: Verified, sealed: Sealed | None, refresh_before: float) -> Entry:

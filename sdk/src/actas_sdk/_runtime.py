@@ -14,14 +14,15 @@ import threading
 import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager
-from dataclasses import dataclass
+from datetime import UTC, datetime
 
 import httpx
 
 from actas_sdk import _endpoints, _enforce, _jobs, _pages, _replies, banner, customer, errors
 from actas_sdk._config import Config
-from actas_sdk._cookie import CookieJar
-from actas_sdk._refresh import Entry, Refresher, entry_of
+from actas_sdk._cookie import CookieJar, Sealed
+from actas_sdk._refresh import Admission as Admission
+from actas_sdk._refresh import Entry, Refresher
 from actas_sdk._replies import Reply
 from actas_sdk.client import BrokerClient, IssuedLink
 from actas_sdk.context import Frame, ImpersonationContext, count_suppressed
@@ -36,15 +37,6 @@ log = logging.getLogger("actas_sdk")
 
 #: Only reads of a static asset go unrecorded; a write to one is recorded like any other.
 _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
-
-
-@dataclass(frozen=True, slots=True)
-class Admission:
-    """An impersonation admitted for one request."""
-
-    context: ImpersonationContext
-    #: a ``Set-Cookie`` value to send with the response (the token was refreshed)
-    set_cookie: str | None = None
 
 
 class ActAs:
@@ -88,6 +80,8 @@ class ActAs:
             Spool(config.spool_path, max_bytes=config.spool_max_bytes),
             interval=config.ship_interval_seconds,
         )
+        self._leeway = config.leeway_seconds
+        self._checker = _enforce.Checker(config, self.rules)
         self._skip_prefixes = tuple(config.audit_skip_prefixes)
         self._skip_suffixes = tuple(config.audit_skip_suffixes)
         self.handoff_path = config.handoff_path
@@ -145,7 +139,7 @@ class ActAs:
         when it must end (or :class:`NeedsIO`)."""
         now = self.clock()
         entry = self.cache.get(value)
-        if entry is None or entry.exp <= now - self.config.leeway_seconds:
+        if entry is None or entry.exp <= now - self._leeway:
             if entry is not None:
                 self.cache.discard(value)
             entry = self._verify_cookie(value, now, allow_io=allow_io)
@@ -155,9 +149,9 @@ class ActAs:
                 raise NeedsIO
             context, set_cookie = self.refresher.refresh(self, value, entry, now)
             return Admission(context, set_cookie)
-        if entry.exp <= now - self.config.leeway_seconds:
-            raise errors.TokenExpired(entry.exp, now, self.config.leeway_seconds)
-        return Admission(entry.context)
+        if entry.exp <= now - self._leeway:
+            raise errors.TokenExpired(entry.exp, now, self._leeway)
+        return entry.admission
 
     def api_token(self, method: str, path: str, header: Callable[[str], str | None]) -> str | None:
         """The actor token a request to an API route carries: the propagation header, or an
@@ -182,14 +176,14 @@ class ActAs:
     def admit_bearer(self, token: str, *, allow_io: bool = True, via: str = "bearer") -> Admission:
         now = self.clock()
         entry = self.cache.get(token)
-        if entry is None or entry.exp <= now - self.config.leeway_seconds:
+        if entry is None or entry.exp <= now - self._leeway:
             if entry is not None:
                 self.cache.discard(token)
             verified = self.verifier.verify(token, now, via=via, allow_io=allow_io)
             entry = Entry(verified.context, verified.exp, refresh_due=float("inf"))
             self.cache.put(token, entry)
         self._check_live(entry.context.session_id, now, allow_io=allow_io)
-        return Admission(entry.context)
+        return entry.admission
 
     def _check_live(self, session_id: str, now: float, *, allow_io: bool) -> None:
         if not self.shipper.accepting:
@@ -211,11 +205,28 @@ class ActAs:
             raise errors.BadCookie("the cookie has no sealed part")
         # Expiry is checked below: an expired token with a genuine sealed part may still be
         # refreshed while the broker says the session lives.
-        verified = self.verifier.verify(token, now, allow_io=allow_io, check_exp=False)
-        sealed = self.cookies.open(verified.context.session_id, sealed_text)
+        # The sealed part is opened once the token's claims have passed (it is bound to the
+        # session id), and its names go into the context as it is made.
+        opened: list[Sealed] = []
+
+        def details(session_id: str) -> tuple[datetime, str | None, str | None]:
+            sealed = self.cookies.open(session_id, sealed_text)
+            opened.append(sealed)
+            expires = datetime.fromtimestamp(sealed.session_expires_at, UTC)
+            return expires, sealed.actor_name, sealed.subject_name
+
+        verified = self.verifier.verify(
+            token, now, allow_io=allow_io, check_exp=False, session_details=details
+        )
+        sealed = opened[0]
         if sealed.session_expires_at <= now - self.config.leeway_seconds:
             raise errors.SessionEnded("the session is past its hard expiry")
-        entry = entry_of(verified, sealed, self.config.refresh_before_seconds)
+        entry = Entry(
+            verified.context,
+            verified.exp,
+            verified.exp - self.config.refresh_before_seconds,
+            sealed,
+        )
         if verified.exp <= now - self.config.leeway_seconds:
             if not sealed.refresh_handle:
                 raise errors.TokenExpired(verified.exp, now, self.config.leeway_seconds)
@@ -237,7 +248,7 @@ class ActAs:
     ) -> errors.Refused | None:
         """Why this request may not run during impersonation, or None (see
         :func:`actas_sdk._enforce.refusal`)."""
-        return _enforce.refusal(self.config, self.rules, context, method, path, view, marks)
+        return self._checker.refusal(context, method, path, view, marks)
 
     def decorate_html(
         self, body: bytes, context: ImpersonationContext, csp: str | None = None
@@ -282,9 +293,9 @@ class ActAs:
         static asset (``path`` on the skip list) is not recorded, unless the app named a
         resource or skipped a side effect during it."""
         if (
-            path is not None
+            method in _SAFE_METHODS
+            and path is not None
             and (path.startswith(self._skip_prefixes) or path.endswith(self._skip_suffixes))
-            and method in _SAFE_METHODS
             and frame.resource is None
             and frame.suppressed is None
             and kind == "request"

@@ -10,6 +10,7 @@ member's clock does not matter) and learns of the session's end by polling the S
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import html
 import re
@@ -94,6 +95,7 @@ document.addEventListener('visibilitychange',function(){if(!document.hidden)chec
 """
 SCRIPT_VERSION = hashlib.sha256(SCRIPT).hexdigest()[:12]
 
+_SCRIPT_OPEN = re.compile(rb"<script\b", re.IGNORECASE)
 _SCRIPT_TAG = re.compile(rb"<script\b[^>]*>.*?</script\s*>", re.IGNORECASE | re.DOTALL)
 _BODY_OPEN = re.compile(rb"<body\b[^>]*>", re.IGNORECASE)
 _BODY_CLOSE = re.compile(rb"</body\s*>", re.IGNORECASE)
@@ -197,11 +199,16 @@ def is_document(body: bytes) -> bool:
     return _DOCUMENT.search(body) is not None
 
 
+@functools.lru_cache(maxsize=16)
+def _needles(markers: tuple[str, ...]) -> tuple[bytes, ...]:
+    return tuple(m.encode() for m in markers)
+
+
 def strip_scripts(body: bytes, markers: Sequence[str]) -> tuple[bytes, int]:
     """Remove every ``<script>`` that mentions one of ``markers``; returns the count."""
-    if not markers:
+    if not markers or _SCRIPT_OPEN.search(body) is None:  # most bodies: one scan, no more
         return body, 0
-    needles = [m.encode() for m in markers]
+    needles = _needles(tuple(markers))
     removed = 0
 
     def drop(match: re.Match[bytes]) -> bytes:

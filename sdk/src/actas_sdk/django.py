@@ -95,6 +95,11 @@ class ActAsMiddleware:
         self.actas: ActAs = actas
         self.load_user: Callable[[ImpersonationContext], Any] | None = _setting("ACTAS_LOAD_USER")
         self._cookie_marker = actas.cookies.name + "="
+        # Only a request with one of these can carry an actor token on an API route.
+        self._api_keys: tuple[str, ...] = ()
+        if actas.rules.api:
+            propagation = actas.config.propagation_header.upper().replace("-", "_")
+            self._api_keys = ("HTTP_AUTHORIZATION", "HTTP_" + propagation)
         actas.start()
 
     def __call__(self, request: HttpRequest) -> HttpResponseBase:
@@ -121,13 +126,22 @@ class ActAsMiddleware:
         # ``request.headers`` (built from every header) or ``request.COOKIES`` (parsed) unless
         # our cookie's name is in the header at all.
         meta = request.META
-        bearer = actas.api_token(method, request.path, functools.partial(_meta_header, meta))
+        api_keys = self._api_keys
+        bearer = (
+            actas.api_token(method, request.path, functools.partial(_meta_header, meta))
+            if api_keys and (api_keys[0] in meta or api_keys[1] in meta)
+            else None
+        )
         cookie = None
-        if bearer is None and self._cookie_marker in meta.get("HTTP_COOKIE", ""):
-            cookie = request.COOKIES.get(actas.cookies.name)
+        if bearer is None:
+            header = meta.get("HTTP_COOKIE", "")
+            if self._cookie_marker in header:
+                # Read from the raw header like the other adapters (the first of our name),
+                # without parsing every cookie into request.COOKIES.
+                cookie = actas.cookies.read(header)
         if bearer is None and not cookie:
             return self.get_response(request)
-        api = bearer is not None or actas.is_api(method, request.path)
+        api = bearer is not None or (bool(api_keys) and actas.is_api(method, request.path))
         try:
             admission: Admission = (
                 actas.admit_bearer(bearer)
@@ -224,10 +238,10 @@ def _streamed(
 def _wants_banner(method: str, response: HttpResponseBase) -> bool:
     if method == "HEAD" or response.status_code in (204, 304):
         return False
-    if response.headers.get("Content-Encoding", "identity") not in ("identity", ""):
-        return False
     kind = response.headers.get("Content-Type", "").lower()
-    return kind.startswith(_HTML_TYPES) and "utf-16" not in kind
+    if not kind.startswith(_HTML_TYPES) or "utf-16" in kind:  # most API answers stop here
+        return False
+    return response.headers.get("Content-Encoding", "identity") in ("identity", "")
 
 
 class SuppressingEmailBackend(BaseEmailBackend):

@@ -1,25 +1,38 @@
-"""Flask (WSGI) adapter: a few request hooks and the SDK's two endpoints.
+"""Flask (WSGI) adapter: a gate in front of the app, the SDK's steps inside it, and the SDK's
+two endpoints.
 
-Install, after the app's own ``before_request`` hooks::
+Install::
 
     from actas_sdk.flask import init_app
     init_app(app, actas, load_user=load_user)
 
 Views read ``flask.g.actas`` (the context or None) and ``flask.g.actas_user``.
+
+A normal user's request costs one look at the raw ``Cookie`` header: the gate (wrapped around
+``app.wsgi_app``) passes it straight to the app, and no request hook of the SDK runs for it
+(a registered ``before_request``/``after_request``/``teardown_request`` hook costs every
+request of the app). A request that carries the SDK's cookie, or a credential on an API route,
+is marked for the length of the call; the app's ``preprocess_request`` then runs the SDK's
+checks first (before the app's own ``before_request`` hooks, which see ``g.actas``), and its
+``process_response`` gives the SDK the last word on the response (no-store, the refreshed
+cookie, the banner) after the app's own ``after_request`` hooks.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextvars import ContextVar
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from actas_sdk import errors
 from actas_sdk._replies import Reply
 from actas_sdk._runtime import ActAs, Admission
-from actas_sdk.context import ImpersonationContext, enter, leave
+from actas_sdk.context import Frame, ImpersonationContext, enter, leave
 
 if TYPE_CHECKING:
+    from contextvars import Token
+
     import flask
 
 UserLoader = Callable[[ImpersonationContext], Any]
@@ -28,6 +41,21 @@ _OWN = "actas_own"
 #: HTML larger than this is streamed on after the banner went in near its top.
 MAX_BUFFER = 8 * 1024 * 1024
 _HTML_TYPES = ("text/html", "application/xhtml+xml")
+
+
+class _Request:
+    """One request the gate let in with an SDK credential: what the steps inside found."""
+
+    __slots__ = ("admission", "frame", "method", "path", "recorded", "route", "token")
+
+    def __init__(self) -> None:
+        self.admission: Admission | None = None
+        self.frame: Frame | None = None
+        self.token: Token[Frame | None] | None = None
+        self.method = ""
+        self.route: str | None = None
+        self.path = ""
+        self.recorded = False
 
 
 def _response(reply: Reply) -> flask.Response:
@@ -63,11 +91,18 @@ def _environ_header(environ: Mapping[str, Any], name: str) -> str | None:
 
 
 def init_app(app: flask.Flask, actas: ActAs, *, load_user: UserLoader | None = None) -> None:
-    """Wire the SDK into ``app``: the handoff and End endpoints, then per request the
-    checks, the context, the banner and the audit event."""
-    from flask import current_app, g, request
+    """Wire the SDK into ``app``: the handoff and End endpoints, the gate, and per
+    impersonated request the checks, the context, the banner and the audit event."""
+    from flask import g, request
 
     marker = actas.cookies.name + "="
+    # Only requests with one of these can carry an actor token on an API route.
+    api_keys: tuple[str, ...] = ()
+    if actas.rules.api:
+        propagation = actas.config.propagation_header.upper().replace("-", "_")
+        api_keys = ("HTTP_AUTHORIZATION", "HTTP_" + propagation)
+    #: the request the gate let in with an SDK credential, while the app runs it
+    current: ContextVar[_Request | None] = ContextVar(f"actas_flask_{id(app)}", default=None)
 
     def own() -> flask.Response:
         def one(name: str) -> str | None:
@@ -91,27 +126,63 @@ def init_app(app: flask.Flask, actas: ActAs, *, load_user: UserLoader | None = N
     for path in sorted(actas.own_paths):
         app.add_url_rule(path, _OWN, own, methods=methods)
 
-    # Each hook binds ``request`` and ``g`` once: every access through Flask's proxies costs
-    # a context lookup, and the impersonated path used to make some thirty of them.
-    def before() -> flask.Response | None:
+    # ``g.actas`` and ``g.actas_user`` read None unless the SDK set them: no work per request.
+    globals_class = app.app_ctx_globals_class
+    app.app_ctx_globals_class = type(  # type: ignore[assignment]
+        "ActAsGlobals", (globals_class,), {"actas": None, "actas_user": None}
+    )
+
+    inner_app = app.wsgi_app
+
+    def gate(environ: dict[str, Any], start_response: Any) -> Any:
+        if marker not in environ.get("HTTP_COOKIE", "") and not (
+            api_keys and (api_keys[0] in environ or api_keys[1] in environ)
+        ):
+            return inner_app(environ, start_response)
+        state = _Request()
+        reset = current.set(state)
+        try:
+            return inner_app(environ, start_response)
+        finally:
+            # Whatever happened inside, the impersonation ends with the call: a frame left
+            # behind would make the thread's next request look impersonated.
+            if state.token is not None:
+                if not state.recorded and state.frame is not None:
+                    _record(state, 500)  # the response never came
+                leave(state.token)
+            current.reset(reset)
+
+    app.wsgi_app = gate  # type: ignore[method-assign]
+
+    inner_preprocess = app.preprocess_request
+
+    def preprocess_request() -> Any:
+        state = current.get()
+        if state is not None and state.token is None:
+            refused = before(state)
+            if refused is not None:
+                return refused
+        return inner_preprocess()
+
+    def before(state: _Request) -> flask.Response | None:
         req = request._get_current_object()  # type: ignore[attr-defined]
-        state = g._get_current_object()
-        state.actas = None
-        if req.endpoint == _OWN:
+        rule = req.url_rule
+        endpoint = rule.endpoint if rule is not None else None
+        if endpoint == _OWN:
             return None
-        # A normal user's request must cost next to nothing: the raw environ only; our cookie
-        # is read from the header only when its name is in it at all.
         environ = req.environ
         method, path = req.method, req.path
-        bearer = actas.api_token(method, path, partial(_environ_header, environ))
+        bearer = (
+            actas.api_token(method, path, partial(_environ_header, environ)) if api_keys else None
+        )
         cookie = None
         if bearer is None:
             header = environ.get("HTTP_COOKIE", "")
             if marker in header:
                 cookie = actas.cookies.read(header)
-        if bearer is None and not cookie:
-            return None
-        api = bearer is not None or actas.is_api(method, path)
+            if not cookie:
+                return None
+        api = bearer is not None or (bool(api_keys) and actas.is_api(method, path))
         try:
             admission: Admission = (
                 actas.admit_bearer(bearer)
@@ -127,72 +198,84 @@ def init_app(app: flask.Flask, actas: ActAs, *, load_user: UserLoader | None = N
         except errors.ActAsError as exc:
             wants_json = api or req.accept_mimetypes.best == "application/json"
             return _response(actas.ended(exc, api=wants_json, cookie=bearer is None))
-        frame, token = enter(context, at=actas.clock())
-        state.actas = context
-        state.actas_user = user
-        rule = req.url_rule
-        route = rule.rule if rule is not None else None
-        state._actas = (frame, token, admission, method, route, path)
-        view = current_app.view_functions.get(req.endpoint or "")
+        state.frame, state.token = enter(context, at=actas.clock())
+        state.admission = admission
+        state.method, state.path = method, path
+        state.route = rule.rule if rule is not None else None
+        context_globals = g._get_current_object()
+        context_globals.actas = context
+        context_globals.actas_user = user
+        view = app.view_functions.get(endpoint) if endpoint is not None else None
         refusal = actas.check(context, method, path, view)
         if refusal is not None:
-            actas.record_refusal(context, method, route, refusal)
-            state._actas_recorded = True
-            # after_request adds the banner, as to every page
+            actas.record_refusal(context, method, state.route, refusal)
+            state.recorded = True
+            # process_response adds the banner, as to every page
             return _response(actas.refusal_reply(context, refusal, api=api, with_banner=False))
         return None
 
-    def after(response: flask.Response) -> flask.Response:
-        state = g._get_current_object()
-        found = state.get("_actas")
-        if found is None:
+    inner_process_response = app.process_response
+
+    def process_response(response: flask.Response) -> flask.Response:
+        response = inner_process_response(response)
+        state = current.get()
+        if state is None or state.admission is None:
             return response
-        _, _, admission, method, _, _ = found
+        return after(state, state.admission, response)
+
+    def after(state: _Request, admission: Admission, response: flask.Response) -> flask.Response:
         headers = response.headers
         if admission.set_cookie:
             headers.add("Set-Cookie", admission.set_cookie)
+        # Set, not added: the app's own Cache-Control goes, whatever it said.
         headers["Cache-Control"] = "no-store, private"
-        if _wants_banner(method, response):
-            csp = headers.get("Content-Security-Policy")
+        csp = _banner_csp(state.method, response)
+        if csp is not None:
+            context = admission.context
             if response.is_streamed:
                 chunks = (c.encode() if isinstance(c, str) else c for c in response.response)
-                response.response = _streamed(actas, admission.context, chunks, csp)
+                response.response = _streamed(actas, context, chunks, csp or None)
                 headers.pop("Content-Length", None)
             else:
-                response.set_data(actas.decorate_html(response.get_data(), admission.context, csp))
-        _record(state, response.status_code)
+                body = response.get_data()
+                decorated = actas.decorate_html(body, context, csp or None)
+                if decorated is not body:  # a fragment without scripts comes back as it was
+                    response.set_data(decorated)
+        if not state.recorded:
+            _record(state, response.status_code)
         return response
 
-    def teardown(_: BaseException | None) -> None:
-        state = g._get_current_object()
-        found = state.get("_actas")
-        if found is None:
-            return
-        token = found[1]
-        _record(state, 500)  # a no-op unless the response never came
-        state._actas = None
-        leave(token)
+    def _record(state: _Request, status: int) -> None:
+        state.recorded = True
+        assert state.frame is not None
+        actas.record(
+            state.frame, method=state.method, route=state.route, status=status, path=state.path
+        )
 
-    def _record(state: Any, status: int) -> None:
-        if state.get("_actas_recorded"):
-            return
-        state._actas_recorded = True
-        frame, _, _, method, route, path = state._actas
-        actas.record(frame, method=method, route=route, status=status, path=path)
-
-    app.before_request(before)
-    app.after_request(after)
-    app.teardown_request(teardown)
+    app.preprocess_request = preprocess_request  # type: ignore[method-assign]
+    app.process_response = process_response  # type: ignore[method-assign]
     app.extensions["actas"] = actas
     actas.start()
 
 
-def _wants_banner(method: str, response: flask.Response) -> bool:
+def _banner_csp(method: str, response: flask.Response) -> str | None:
+    """None when the response gets no banner; else its Content-Security-Policy ("" when it
+    has none). One pass over the headers: a missing header costs werkzeug an exception."""
     if method == "HEAD" or response.status_code in (204, 304) or response.direct_passthrough:
-        return False
-    kind = (response.mimetype or "").lower()
-    if kind not in _HTML_TYPES:  # most API answers stop here, before any more parsing
-        return False
-    if response.headers.get("Content-Encoding", "identity") not in ("identity", ""):
-        return False
-    return "utf-16" not in response.mimetype_params.get("charset", "")
+        return None
+    kind = encoding = ""
+    csp = None
+    for name, value in response.headers:
+        lowered = name.lower()
+        if lowered == "content-type":
+            kind = value.lower()
+        elif lowered == "content-encoding":
+            encoding = value
+        elif lowered == "content-security-policy" and csp is None:
+            csp = value
+    # most API answers stop here
+    if not kind.startswith(_HTML_TYPES) or "utf-16" in kind:
+        return None
+    if encoding not in ("identity", ""):
+        return None
+    return csp or ""

@@ -85,7 +85,7 @@ class RevocationFeed:
         if entry is not None:
             raise SessionRevoked(session_id, entry[1])
         last = self._last_contact
-        if last is None or not self._synced.is_set():
+        if last is None:  # set once the first catch-up is complete (``: ready``), never unset
             raise FeedStale(None, self.staleness)
         if now - last > self.staleness:
             raise FeedStale(now - last, self.staleness)

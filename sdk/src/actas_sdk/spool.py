@@ -65,34 +65,46 @@ class Event(NamedTuple):
 
     def encode(self, event_id: str) -> str:
         """This event as the broker's JSON, written directly: events are many, so this runs
-        for every impersonated request (off the request path, but in its process)."""
-        parts = [
-            '{"id":"',
-            event_id,
-            '","session":',
-            _quote(self.session),
-            ',"kind":',
-            _quote(self.kind),
-            ',"at":"',
-            _iso(self.at),
-            '"',
-        ]
-        if self.method is not None:
-            method = self.method if _METHOD.match(self.method) else "OTHER"
-            parts += (',"method":"', method, '"')
-        if self.route is not None:
-            parts += (',"route":', _quote(self.route[:300]))
-        if self.status is not None and 100 <= self.status <= 599:
-            parts += (',"status":', str(int(self.status)))
+        for every impersonated request (off the request path, but in its process). The parts
+        a session's requests share are encoded once (:func:`_fixed_parts`)."""
+        key = (self.session, self.kind, self.method, self.route, self.status)
+        parts = _FIXED.get(key)
+        if parts is None:
+            parts = _fixed_parts(key)
+        text = '{"id":"' + event_id + parts[0] + _iso(self.at) + parts[1]
+        if self.resource is None and self.detail is None and not self.suppressed:
+            return text + "}"
+        extra = [text]
         if self.resource is not None:
-            parts += (',"resource":', _quote(self.resource[:200]))
+            extra += (',"resource":', _quote(self.resource[:200]))
         if self.detail is not None:
-            parts += (',"detail":', _quote(self.detail[:300]))
+            extra += (',"detail":', _quote(self.detail[:300]))
         if self.suppressed:
             counts = {k[:40]: int(v) for k, v in list(self.suppressed.items())[:20]}
-            parts += (',"suppressed":', _encode(counts))
-        parts.append("}")
-        return "".join(parts)
+            extra += (',"suppressed":', _encode(counts))
+        extra.append("}")
+        return "".join(extra)
+
+
+#: (session, kind, method, route, status) -> the JSON before and after the event's time
+_FIXED: dict[tuple[str, str, str | None, str | None, int | None], tuple[str, str]] = {}
+
+
+def _fixed_parts(key: tuple[str, str, str | None, str | None, int | None]) -> tuple[str, str]:
+    session, kind, method, route, status = key
+    head = '","session":' + _quote(session) + ',"kind":' + _quote(kind) + ',"at":"'
+    tail = ['"']
+    if method is not None:
+        tail += (',"method":"', method if _METHOD.match(method) else "OTHER", '"')
+    if route is not None:
+        tail += (',"route":', _quote(route[:300]))
+    if status is not None and 100 <= status <= 599:
+        tail += (',"status":', str(int(status)))
+    parts = (head, "".join(tail))
+    if len(_FIXED) >= 4096:
+        _FIXED.clear()
+    _FIXED[key] = parts
+    return parts
 
 
 _iso_second: list[tuple[int, str]] = [(-1, "")]

@@ -14,7 +14,6 @@ loop, which costs as much as the Ed25519 verification itself (~100 us a token, m
 
 from __future__ import annotations
 
-import base64
 import binascii
 import json
 import threading
@@ -42,6 +41,10 @@ _EMPTY_RETRY_SECONDS = 1.0
 _EDDSA = get_default_algorithms()[ALGORITHM]
 
 
+#: session id -> (the session's hard expiry, the staff member's name, the customer's name)
+SessionDetails = Callable[[str], tuple[datetime, str | None, str | None]]
+
+
 class NeedsIO(Exception):
     """Internal: the answer needs a call to the broker, which the caller may not block on."""
 
@@ -49,6 +52,7 @@ class NeedsIO(Exception):
 #: The value of each base64url character, for the canonical-spelling check below.
 _B64URL = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
 _VALUE = {c: i for i, c in enumerate(_B64URL)}
+_URL_TO_STANDARD = bytes.maketrans(b"-_", b"+/")
 #: After 2 or 3 characters of a final group, these low bits of the last one carry no data.
 _UNUSED_BITS = {2: 0x0F, 3: 0x03}
 
@@ -66,8 +70,10 @@ def b64decode(segment: str) -> bytes:
     if unused is not None and _VALUE.get(segment[-1], 0) & unused:
         raise errors.MalformedToken("a token segment is not canonical base64url")
     try:
-        return base64.b64decode(segment + "=" * (-len(segment) % 4), altchars=b"-_", validate=True)
-    except (binascii.Error, ValueError) as exc:
+        data = segment.encode("ascii").translate(_URL_TO_STANDARD)
+        # strict_mode: any character outside the alphabet is an error, not skipped
+        return binascii.a2b_base64(data + b"=" * (-len(segment) % 4), strict_mode=True)
+    except (binascii.Error, ValueError) as exc:  # UnicodeEncodeError is a ValueError
         raise errors.MalformedToken("a token segment is not base64url") from exc
 
 
@@ -280,8 +286,12 @@ class Verifier:
         allow_io: bool = True,
         check_exp: bool = True,
         session_expires_at: datetime | None = None,
+        session_details: SessionDetails | None = None,
     ) -> Verified:
         """The verified token, or a :class:`~actas_sdk.errors.TokenError` saying why not.
+
+        ``session_details(session_id)``, called once every claim has passed, gives the
+        session's hard expiry and names (from the cookie's sealed part) for the context.
 
         Raises :class:`NeedsIO` when the ``kid`` is unknown, a JWKS refetch is allowed and
         ``allow_io`` is False; the caller retries where it may block."""
@@ -307,6 +317,7 @@ class Verifier:
             via=via,
             check_exp=check_exp,
             session_expires_at=session_expires_at,
+            session_details=session_details,
         )
 
     def check_claims(
@@ -318,6 +329,7 @@ class Verifier:
         via: str,
         check_exp: bool = True,
         session_expires_at: datetime | None = None,
+        session_details: SessionDetails | None = None,
     ) -> Verified:
         issuer = claims.get("iss")
         if issuer != self.issuer:
@@ -342,16 +354,23 @@ class Verifier:
         if kind not in KINDS:
             # Fail closed: a token that does not say which kind it is gets nothing.
             raise errors.MissingClaim("kind", "must be assist or impersonate")
+        subject, account = _text(claims, "sub"), _text(claims, "acct")
+        session_id, token_id = _text(claims, "sid"), _text(claims, "jti")
+        actor_name = subject_name = None
+        if session_details is not None:
+            session_expires_at, actor_name, subject_name = session_details(session_id)
         context = ImpersonationContext(
             kind=str(kind),
-            subject=_text(claims, "sub"),
-            account=_text(claims, "acct"),
+            subject=subject,
+            account=account,
             actor=actors[0],
-            session_id=_text(claims, "sid"),
+            session_id=session_id,
             scopes=frozenset(scope.split()),
             expires_at=datetime.fromtimestamp(exp, UTC),
-            token_id=_text(claims, "jti"),
+            token_id=token_id,
             session_expires_at=session_expires_at,
+            actor_name=actor_name,
+            subject_name=subject_name,
             actors=actors,
             via=via,
             token=token,
