@@ -67,7 +67,6 @@ fuzz: $(VENV)/.installed-dev
 ## of targets (PostgreSQL from ACTAS_TEST_DATABASE_URL; about 15 minutes)
 bench: $(VENV)/.installed-dev
 	$(BIN)/python bench/report.py
-	$(BIN)/python bench/audit_proofs.py
 
 ## bench-smoke: every bench script with tiny counts (CI: they run; no figure is asserted)
 bench-smoke: $(VENV)/.installed-dev
