@@ -115,7 +115,7 @@ def replica(env: dict[str, str], workdir: Path, name: str) -> Iterator[str]:
         )
     sock.close()
     try:
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 120  # bounded, for a loaded machine (the smoke run)
         while True:
             if proc.poll() is not None:
                 raise RuntimeError(f"replica {name} died:\n{log_path.read_text()}")
