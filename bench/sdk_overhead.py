@@ -195,6 +195,7 @@ def django_app(actas: Any) -> Any:
                 "default": {
                     "ENGINE": "django.db.backends.sqlite3",
                     "NAME": str(database / "django.sqlite3"),
+                    "CONN_MAX_AGE": None,  # persistent, as in production: no connect per request
                 }
             },
             PASSWORD_HASHERS=["django.contrib.auth.hashers.MD5PasswordHasher"],
