@@ -30,6 +30,7 @@ from __future__ import annotations
 import asyncio
 import atexit
 import gc
+import importlib.util
 import os
 import shutil
 import sys
@@ -63,6 +64,12 @@ SESSION_MINUTES = 60
 CACHE = 4096  # the SDK's default token cache size: "new" tokens never come back within it
 SHIP_INTERVAL = float(os.environ.get("ACTAS_BENCH_SHIP_INTERVAL", "0.25"))
 DRAIN = 2 * min(SHIP_INTERVAL, 0.25)
+#: The peers' packages (the `bench` extra) that are not installed: without them, no peers.
+MISSING_PEERS = [
+    name
+    for name, module in (("django-hijack", "hijack"), ("clerk-backend-api", "clerk_backend_api"))
+    if importlib.util.find_spec(module) is None
+]
 
 
 # --- the SDK against an in-memory broker --------------------------------------------------------
@@ -170,13 +177,30 @@ def django_app(actas: Any) -> Any:
     from django.conf import settings
 
     if not settings.configured:
+        # Sessions, auth and django-hijack for the peers (bench/_peers.py); the SDK's own cases
+        # use none of them.
+        database = Path(tempfile.mkdtemp(prefix="actas-bench-django-"))
+        atexit.register(shutil.rmtree, database, True)
         settings.configure(
             DEBUG=False,
             ALLOWED_HOSTS=["*"],
             SECRET_KEY="bench-" + "x" * 40,
             ROOT_URLCONF=__name__,
             MIDDLEWARE=[],
-            INSTALLED_APPS=[],
+            INSTALLED_APPS=[
+                "django.contrib.contenttypes",
+                "django.contrib.auth",
+                "django.contrib.sessions",
+                *(["hijack"] if not MISSING_PEERS else []),
+            ],
+            DATABASES={
+                "default": {
+                    "ENGINE": "django.db.backends.sqlite3",
+                    "NAME": str(database / "django.sqlite3"),
+                    "CONN_MAX_AGE": None,  # persistent, as in production: no connect per request
+                }
+            },
+            PASSWORD_HASHERS=["django.contrib.auth.hashers.MD5PasswordHasher"],
             ACTAS_SDK=f"{__name__}._current_sdk",
         )
         django.setup()
@@ -209,7 +233,15 @@ def __getattr__(name: str) -> Any:
         from django.http import HttpResponse
         from django.urls import path
 
-        return [path("", lambda request: HttpResponse("ok", content_type="text/plain"))]
+        return [
+            path("", lambda request: HttpResponse("ok", content_type="text/plain")),
+            path(  # the peers' view: who is the user?
+                "me",
+                lambda request: HttpResponse(
+                    request.user.get_username(), content_type="text/plain"
+                ),
+            ),
+        ]
     raise AttributeError(name)
 
 
@@ -330,13 +362,15 @@ def asgi_driver(app: Any) -> Callable[[list[str | None]], None]:
     return lambda cookies_: asyncio.run(run(cookies_))
 
 
-def wsgi_driver(app: Any) -> Callable[[list[str | None]], None]:
+def wsgi_driver(app: Any, path: str = "/") -> Callable[[list[str | None]], None]:
+    """Calls ``app`` once per cookie: an SDK cookie's value, or a whole ``name=value`` pair
+    (the peers' Django session cookies)."""
     import io
 
     base = {
         "REQUEST_METHOD": "GET",
         "SCRIPT_NAME": "",
-        "PATH_INFO": "/",
+        "PATH_INFO": path,
         "QUERY_STRING": "",
         "SERVER_NAME": "127.0.0.1",
         "SERVER_PORT": "80",
@@ -362,7 +396,8 @@ def wsgi_driver(app: Any) -> Callable[[list[str | None]], None]:
             environ = dict(base)
             environ["wsgi.input"] = io.BytesIO(b"")
             if cookie is not None:
-                environ["HTTP_COOKIE"] = "actas_sdk=" + cookie
+                named = cookie.startswith("sessionid=")
+                environ["HTTP_COOKIE"] = cookie if named else "actas_sdk=" + cookie
             body = app(environ, start_response)
             for _ in body:
                 pass
@@ -427,6 +462,20 @@ def in_process(
         "same": timed(sdk, repeat(same), True),
         "new": timed(sdk, fresh, True),
     }
+    if framework == "django" and not args.no_peers and not MISSING_PEERS:  # the same rounds
+        import _peers
+        from actas_sdk._cookie import SEPARATOR
+
+        cases |= _peers.django_cases(wsgi_driver, timed, same, n)
+        count = min(n, 2000)
+        clerk = _peers.ClerkTokens(count)
+
+        def new_tokens() -> list[str]:
+            tokens.refill()
+            return [c.partition(SEPARATOR)[0] for c in list(tokens)[:count]]
+
+        cases["verify_actas"] = _peers.actas_verify_case(actas, new_tokens)
+        cases["verify_clerk"] = clerk.case()
     try:
         return interleaved(cases, args.rounds)
     finally:
@@ -587,6 +636,52 @@ def figures(results: Results, section: str, cpu: dict[str, list[float]], note: s
                 note=note,
             )
         )
+    if "login" in cpu:
+        peers(results, cpu)
+
+
+def peers(results: Results, cpu: dict[str, list[float]]) -> None:
+    """django-hijack and Clerk beside actas (bench/_peers.py), from the Django rounds."""
+    rounds = len(cpu["login"])
+    section = "peers, Django in process, CPU"
+    for case, label in (
+        ("actas_login", "actas impersonation, cached token, user loaded"),
+        ("hijack", "django-hijack, hijacked request"),
+    ):
+        med, lo, hi = spread(per_round(cpu, "login", lambda b, c: b / c, case))
+        results.add(
+            Figure(
+                section=section,
+                name=label,
+                unit="µs CPU/req",
+                value=spread(cpu[case])[0],
+                baseline_name="plain logged-in request (sessions + auth)",
+                baseline=spread(cpu["login"])[0],
+                ratio=med,
+                ratio_low=lo,
+                ratio_high=hi,
+                rounds=rounds,
+                ratio_means="requests per CPU-second, case / plain login",
+                note="the view reads request.user; each case runs its tool's middleware",
+            )
+        )
+    med, lo, hi = spread(per_round(cpu, "verify_actas", lambda a, c: a / c, "verify_clerk"))
+    results.add(
+        Figure(
+            section=section,
+            name="actas verifier, new token",
+            unit="µs CPU/token",
+            value=spread(cpu["verify_actas"])[0],
+            baseline_name="Clerk authenticate_request, networkless (jwt_key)",
+            baseline=spread(cpu["verify_clerk"])[0],
+            ratio=med,
+            ratio_low=lo,
+            ratio_high=hi,
+            rounds=rounds,
+            ratio_means="CPU per token, actas / Clerk",
+            note="actas: Ed25519 and every claim check; Clerk: RS256 (2048-bit), PEM key given",
+        )
+    )
 
 
 def main() -> None:
@@ -596,6 +691,7 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=4000, help="per case and round, in process")
     parser.add_argument("--frameworks", default="asgi,flask,django")
     parser.add_argument("--no-server", action="store_true", help="in-process figures only")
+    parser.add_argument("--no-peers", action="store_true", help="without django-hijack and Clerk")
     parser.add_argument("--serve", nargs=5, help=argparse_hidden())
     args = parser.parse_args()
     if args.serve:
@@ -637,6 +733,11 @@ def main() -> None:
             )
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
+    if MISSING_PEERS and "django" in args.frameworks and not args.no_peers:
+        results.notes.append(
+            f"The peers were not measured: {', '.join(MISSING_PEERS)} not installed "
+            "(pip install -e '.[bench]', as `make bench` does)."
+        )
     results.save(args.json)
 
 

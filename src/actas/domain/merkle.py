@@ -20,6 +20,7 @@ from collections.abc import Callable, Sequence
 
 HASH_SIZE = 32
 EMPTY_ROOT = hashlib.sha256(b"").digest()
+_sha256 = hashlib.sha256
 #: Leaves per stored subtree ("tile"): the store keeps the hash of every complete, aligned
 #: subtree of this many leaves, so proofs never read more than one tile of leaves per event.
 TILE = 256
@@ -51,12 +52,15 @@ class Frontier:
         self.stack: list[bytes] = []
 
     def append(self, leaf: bytes) -> None:
-        node, size = leaf, self.size
+        # Called once per event by the log's verification: the hash is spelled out here.
+        size = self.size
+        self.size = size + 1
+        stack = self.stack
+        node = leaf
         while size & 1:
-            node = hash_children(self.stack.pop(), node)
+            node = _sha256(b"\x01" + stack.pop() + node).digest()
             size >>= 1
-        self.stack.append(node)
-        self.size += 1
+        stack.append(node)
 
     def root(self) -> bytes:
         if not self.stack:
