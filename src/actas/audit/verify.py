@@ -84,7 +84,7 @@ _EVENT_COLUMNS = (
 #: On PostgreSQL ``at`` comes as text in ``format_time``'s spelling, made by the server; the
 #: same columns in the same order, as psycopg runs them (see :meth:`_Walk._pg_chunks`).
 _PG_RANGE = (
-    "SELECT seq, canonical, prev_hash, hash, id, type, actor, subject, account,"
+    "SELECT seq, canonical, prev_hash, hash, id, type, actor, subject, account, application,"
     " to_char(timezone('UTC', at), 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"
     " FROM audit_events WHERE seq > %s AND seq <= %s ORDER BY seq"
 )
