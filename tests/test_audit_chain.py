@@ -834,3 +834,28 @@ def test_events_before_0015_are_indexed_by_the_application_their_data_named(
     for wrong in (None, "app-0"):
         with pytest.raises(Exception, match="disagree with its hashed content: application"):
             check_index((1, text_, b"", b"", *columns[1:], wrong, stamp))
+
+
+def test_a_grouped_append_links_each_account_of_each_application(
+    store: Store, engine: Engine
+) -> None:
+    """One transaction of 1,000 events over 500 (application, account) pairs, twice: more pairs
+    than one lookup statement takes. Each event names the previous event of its own account of
+    its own application, the same account id in the other application being another account."""
+    for _ in range(2):
+        with store.transaction() as uow:
+            for n in range(1000):
+                uow.audit.record(
+                    AuditEvent(
+                        type="case.note", account=f"acct-{n % 250}", application=f"app-{n // 500}"
+                    )
+                )
+    with engine.connect() as conn:
+        rows = conn.execute(select(audit_events.c.seq, audit_events.c.canonical)).all()
+    last: dict[tuple[str, str], int] = {}
+    for seq, canonical in sorted(rows):
+        body = json.loads(canonical)
+        key = (body["application"], body["account"])
+        assert body["account_prev"] == last.get(key), seq
+        last[key] = seq
+    assert len(last) == 500
