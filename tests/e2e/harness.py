@@ -29,6 +29,7 @@ from actas.domain.roles import Role
 from actas.services import applications as app_service
 from actas.services import staff as staff_service
 from actas.settings import Settings, load_settings
+from tests import hygiene
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "examples"
@@ -172,6 +173,7 @@ class Broker:
             "ACTAS_PUBLIC_URL": f"http://127.0.0.1:{self.port}",
             "ACTAS_PORT": str(self.port),
             "ACTAS_REVOCATION_PING_SECONDS": "0.5",
+            **hygiene.child_env(),
         }
         self.settings: Settings = load_settings(self.env, cwd=root)
         initialise(self.settings)
