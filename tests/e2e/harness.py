@@ -134,7 +134,9 @@ class ServerProcess:
             except httpx.HTTPError:
                 return False
 
-        wait_for(up, what=f"{self.name} to answer on {self.url}", timeout=30.0)
+        # Generous: a busy CI host (two cores shared) can take most of a minute to import and
+        # start a broker with several workers.
+        wait_for(up, what=f"{self.name} to answer on {self.url}", timeout=90.0)
 
     def kill(self) -> None:
         """What a crash looks like: SIGKILL, no goodbye to anyone."""
