@@ -26,6 +26,17 @@ PETER = "peter@initech.test"
 BANNER = "<actas-banner"
 
 
+def _stream_clients(broker_url: str) -> int:
+    """Revocation stream clients of a one-worker broker, from its /metrics (loopback)."""
+    text = httpx.get(f"{broker_url}/metrics", timeout=5.0).text
+    found = [
+        float(line.split()[-1])
+        for line in text.splitlines()
+        if line.startswith("actas_revocation_stream_clients")
+    ]
+    return int(max(found, default=0))
+
+
 def _same_cookies(source: httpx.Client, base_url: str) -> httpx.Client:
     """A second browser tab on another app process: the same cookie jar (cookies ignore
     ports), another origin."""
@@ -223,17 +234,19 @@ def test_the_sdk_fails_closed_without_its_broker_and_recovers_when_it_returns(
     cluster: Cluster,
 ) -> None:
     stack = cluster.stack
-    session = stack.start_session(cluster.sam, subject="u-peter", scopes=("read",))
-    support = stack.browser()
-    stack.handoff(support, session)
-    # App 1 may still be failing closed from an earlier test's broker restart: its feed
-    # reconnects within the SDK's longest backoff (10 s).
+    # App 1's feed may still be down from an earlier test's restart of broker A (the SDK
+    # reconnects within its longest backoff, 10 s); a session handed over meanwhile would be
+    # refused and ended at once, as it should be. Wait until A has its follower again.
     wait_for(
-        lambda: BANNER in support.get("/notes").text,
-        what="app 1 to hear from broker A again",
+        lambda: _stream_clients(cluster.a.url) >= 1,
+        what="app 1 to follow broker A's revocation feed again",
         timeout=STALENESS + 30.0,
         interval=0.25,
     )
+    session = stack.start_session(cluster.sam, subject="u-peter", scopes=("read",))
+    support = stack.browser()
+    stack.handoff(support, session)
+    assert BANNER in support.get("/notes").text, cluster.logs()
     cluster.a.server.kill()  # app 1 follows broker A's feed
     try:
         wait_for(
@@ -245,7 +258,13 @@ def test_the_sdk_fails_closed_without_its_broker_and_recovers_when_it_returns(
     finally:
         cluster.a.server.start()
         stack.reconnect()
-    # Back: a new session through the recovered broker works on app 1 again.
+    # Back: once app 1 follows A again, a new session through it works on app 1.
+    wait_for(
+        lambda: _stream_clients(cluster.a.url) >= 1,
+        what="app 1 to follow broker A's revocation feed again",
+        timeout=STALENESS + 30.0,
+        interval=0.25,
+    )
     again = stack.start_session(cluster.sam, subject="u-peter", scopes=("read",))
     browser = stack.browser()
     stack.handoff(browser, again)
