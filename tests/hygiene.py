@@ -110,7 +110,8 @@ class Recorder:
         """``text`` left the broker (a log line, an audit event, a response); ``allowed`` are
         the secrets it may carry, ``issued_here`` those its request issued (named in the
         report). Only the secret-shaped strings in it are kept."""
-        found = candidates(text) - allowed
+        # A support access code is shown as ABCD-EFGH and issued as ABCDEFGH: compare both.
+        found = {c for c in candidates(text) if not {c, c.replace("-", "")} & allowed}
         words = self._words
         if words is not None and (hit := words.search(text)):
             found.add(hit.group(0))
@@ -118,7 +119,8 @@ class Recorder:
             return
         with self._lock:
             for candidate in found:
-                mark = " [issued by this request]" if candidate in issued_here else ""
+                here = {candidate, candidate.replace("-", "")} & issued_here
+                mark = " [issued by this request]" if here else ""
                 at = text.find(candidate)
                 excerpt = text[max(0, at - 80) : at + 120]
                 if self._spool is not None:
@@ -149,7 +151,7 @@ class Recorder:
         return [
             f"{where} {kind(candidate)}: {candidate[:12]}... in {excerpt!r}"
             for where, candidate, excerpt in self.hits
-            if candidate in self.secrets or candidate in self.literals
+            if {candidate, candidate.replace("-", "")} & self.secrets or candidate in self.literals
         ]
 
 

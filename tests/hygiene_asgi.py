@@ -26,6 +26,8 @@ HANDS_OUT: dict[tuple[str, str], tuple[str, ...]] = {
     # A staff member's own session: the bearer token, or the console's cookie.
     ("POST", "/v1/auth/login"): ("actas_st_",),
     ("POST", "/console/login"): ("actas_st_",),
+    ("POST", "/console/login/passkey"): ("actas_st_",),
+    ("GET", "/console/sso/callback"): ("actas_st_",),
     # The handoff code, to the staff member's browser that carries it to the app.
     ("POST", "/v1/access-requests/{request_id}/start"): ("actas_hc_",),
     ("POST", "/console/requests/{request}/start"): ("actas_hc_",),
@@ -53,6 +55,9 @@ ECHOES = frozenset(
         ("GET", "/customer/end/{token}"),
         ("GET", "/customer/answer/{token}"),
         ("GET", "/console/enroll/{token}"),
+        # The enrollment form shown again (a wrong code, a weak password): it posts to the
+        # same link.
+        ("POST", "/console/enroll/{token}"),
     }
 )
 
