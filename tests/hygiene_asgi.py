@@ -31,6 +31,9 @@ HANDS_OUT: dict[tuple[str, str], tuple[str, ...]] = {
     # The handoff code, to the staff member's browser that carries it to the app.
     ("POST", "/v1/access-requests/{request_id}/start"): ("actas_hc_",),
     ("POST", "/console/requests/{request}/start"): ("actas_hc_",),
+    # Reopening a session just ended by mistake hands a fresh handoff code the same way.
+    ("POST", "/v1/sessions/{session_id}/reopen"): ("actas_hc_",),
+    ("POST", "/console/sessions/{session}/reopen"): ("actas_hc_",),
     # The app redeems the handoff code: its actor token and refresh handle; then refreshes.
     ("POST", "/v1/handoff/redeem"): ("actas_rh_", "actor token"),
     ("POST", "/v1/sessions/{session_id}/refresh"): ("actor token",),
