@@ -77,11 +77,16 @@ bench: $(VENV)/.installed-bench
 bench-smoke: $(VENV)/.installed-bench
 	$(BIN)/python bench/report.py --smoke
 
-## soak: the races at full size (64 contenders on each of 1000 secrets and requests) and the
-## lifecycle model with many more examples, on SQLite and PostgreSQL. Not in CI (long).
+## soak: the races at full size (64 contenders on each of 1000 secrets and requests, in one
+## process on SQLite and PostgreSQL, and split over two broker processes on PostgreSQL), the
+## cluster's faults, and the lifecycle model with many more examples. Not in CI (long). The
+## cluster's race counts and failover times go to bench/results/prove.json for bench/REPORT.md.
+## SOAK_N sets the counts (1000).
+SOAK_N ?= 1000
 soak: $(VENV)/.installed-dev
-	RACE_N=1000 MODEL_EXAMPLES=300 MODEL_STEPS=60 MODEL_RANDOM=1 \
-	  $(BIN)/pytest -q -p no:cacheprovider tests/races tests/model
+	RACE_N=$(SOAK_N) CLUSTER_RACE_N=$(SOAK_N) MODEL_EXAMPLES=300 MODEL_STEPS=60 MODEL_RANDOM=1 \
+	  ACTAS_PROVE_FIGURES=bench/results/prove.json \
+	  $(BIN)/pytest -q -p no:cacheprovider tests/races tests/cluster tests/model
 
 clean:
 	rm -rf $(VENV) $(DATA) .pytest_cache .mypy_cache .ruff_cache

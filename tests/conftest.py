@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import tempfile
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -41,15 +42,26 @@ pytest_plugins = ["tests.scenario", "tests.desk", "tests.customer_world"]
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    """Secret hygiene (issue 16): record every secret issued and what could leak it."""
+    """Secret hygiene (issue 16): record every secret issued and what could leak it; the
+    broker processes the tests start write theirs to a spool folder read at the end."""
+    os.environ[hygiene.SPOOL_ENV] = tempfile.mkdtemp(prefix="actas-hygiene-")
     hygiene.install()
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    spool = Path(os.environ.pop(hygiene.SPOOL_ENV))
+    hygiene.RECORDER.load_spools(spool)
+    shutil.rmtree(spool, ignore_errors=True)
     leaks = hygiene.RECORDER.leaks()
     if leaks:
         reporter = session.config.pluginmanager.get_plugin("terminalreporter")
-        lines = [f"secret hygiene: {len(leaks)} issued secret(s) leaked", *leaks[:20]]
+        places = sorted({leak.split(": ", 1)[0] for leak in leaks})
+        lines = [
+            f"secret hygiene: {len(leaks)} issued secret(s) leaked, from {len(places)} place(s):",
+            *(f"  {place}" for place in places),
+            "the first ones:",
+            *leaks[:20],
+        ]
         if reporter is not None:
             reporter.write_line("\n".join(lines), red=True)
         session.exitstatus = pytest.ExitCode.TESTS_FAILED

@@ -22,6 +22,8 @@ from actas.domain.audit import Actor
 from actas.domain.roles import Role
 from actas.services import applications as app_service
 from actas.settings import Settings, load_settings
+from tests import hygiene
+from tests.cluster import figures
 from tests.cluster.pg import PrivatePostgres, server_binaries
 from tests.e2e.harness import (
     Broker,
@@ -51,6 +53,7 @@ class ClusterBroker(Broker):
             **os.environ,
             **settings_env,
             "ACTAS_REVOCATION_PING_SECONDS": "0.5",
+            **hygiene.child_env(),
         }
         self.settings: Settings = load_settings(self.env, cwd=root)
         actas = Path(sys.executable).with_name("actas")
@@ -99,7 +102,7 @@ def _require_server() -> Path:
     pytest.skip(reason)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="package")
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     root = tmp_path_factory.mktemp("cluster")
     pg = PrivatePostgres(_require_server())
@@ -114,6 +117,8 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
             "ACTAS_DATABASE_URL": pg.url,
             "ACTAS_KEY_FILE": str(root / "keys.json"),
             "ACTAS_PUBLIC_URL": f"http://127.0.0.1:{a_port}",
+            # Customer mail (links) to a maildir of the run's own, not the working folder's.
+            "ACTAS_MAIL_DIR": str(root / "mail"),
         }
         initialise(load_settings(shared, cwd=root))
         a = ClusterBroker(root / "a", settings_env=shared, port=a_port, workers=1)
@@ -167,6 +172,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
                 yield made_cluster
             finally:
                 stack.close()
+                figures.write()
     finally:
         for server in [*apps, *(x.server for x in brokers)]:
             server.stop()

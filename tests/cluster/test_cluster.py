@@ -7,6 +7,7 @@ Every wait is a bounded poll; nothing asserts on how fast a machine is.
 from __future__ import annotations
 
 import threading
+import time
 import uuid
 from dataclasses import dataclass, field
 
@@ -15,6 +16,7 @@ import pytest
 
 from actas.bootstrap import build
 from actas.services import audit as audit_service
+from tests.cluster import figures
 from tests.cluster.conftest import STALENESS, Cluster
 from tests.e2e.harness import wait_for
 
@@ -22,6 +24,17 @@ pytestmark = [pytest.mark.cluster, pytest.mark.slow]
 
 PETER = "peter@initech.test"
 BANNER = "<actas-banner"
+
+
+def _stream_clients(broker_url: str) -> int:
+    """Revocation stream clients of a one-worker broker, from its /metrics (loopback)."""
+    text = httpx.get(f"{broker_url}/metrics", timeout=5.0).text
+    found = [
+        float(line.split()[-1])
+        for line in text.splitlines()
+        if line.startswith("actas_revocation_stream_clients")
+    ]
+    return int(max(found, default=0))
 
 
 def _same_cookies(source: httpx.Client, base_url: str) -> httpx.Client:
@@ -71,6 +84,8 @@ class Traffic:
     client: httpx.Client
     case_id: str
     acknowledged: list[str] = field(default_factory=list)
+    #: When each acknowledged write was answered (``time.monotonic``), for the figures.
+    acknowledged_at: list[float] = field(default_factory=list)
     statuses: list[int] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
     failures: int = 0
@@ -91,6 +106,7 @@ class Traffic:
             self.statuses.append(response.status_code)
             if response.status_code == 201:
                 self.acknowledged.append(str(response.json()["id"]))
+                self.acknowledged_at.append(time.monotonic())
             elif response.headers.get("content-type") != "application/problem+json":
                 self.problems.append(f"{response.status_code} {response.text[:200]}")
 
@@ -144,7 +160,22 @@ def test_a_broker_killed_mid_traffic_loses_no_acknowledged_write(cluster: Cluste
     worker = threading.Thread(target=traffic.run, args=(400,), daemon=True)
     worker.start()
     wait_for(lambda: len(traffic.acknowledged) >= 20, what="traffic through broker A")
+    other = cluster.api(cluster.b)
+    killed = time.monotonic()
     cluster.a.server.kill()
+    # A client that fails over: its next write goes to B, which must take it.
+    wait_for(
+        lambda: (
+            other.post(
+                f"/v1/cases/{traffic.case_id}/notes", json={"kind": "note", "text": "failover"}
+            ).status_code
+            == 201
+        ),
+        what="broker B to take a write once A is gone",
+    )
+    figures.record(
+        "failover", "broker_sigkill_to_other_broker_2xx_s", round(time.monotonic() - killed, 3)
+    )
     worker.join(timeout=120)
     assert not worker.is_alive()
     try:
@@ -171,13 +202,19 @@ def test_postgresql_restarted_mid_traffic_gives_503s_then_recovers_by_itself(
         wait_for(lambda: len(traffic.acknowledged) >= 10, what="traffic through broker B")
         cluster.pg.stop("fast")
         wait_for(lambda: 503 in traffic.statuses, what="503 answers while PostgreSQL is down")
+        restarted = time.monotonic()
         cluster.pg.start()
+        ready = time.monotonic()
         before = len(traffic.acknowledged)
         wait_for(
             lambda: len(traffic.acknowledged) >= before + 10,
             what="writes to succeed again after PostgreSQL is back",
             timeout=60.0,
         )
+        first = min(t for t in traffic.acknowledged_at if t > restarted)
+        figures.record("failover", "postgres_start_to_ready_s", round(ready - restarted, 3))
+        figures.record("failover", "postgres_start_to_first_2xx_s", round(first - restarted, 3))
+        figures.record("failover", "postgres_ready_to_first_2xx_s", round(first - ready, 3))
     finally:
         traffic.stop.set()
         worker.join(timeout=60)
@@ -197,10 +234,19 @@ def test_the_sdk_fails_closed_without_its_broker_and_recovers_when_it_returns(
     cluster: Cluster,
 ) -> None:
     stack = cluster.stack
+    # App 1's feed may still be down from an earlier test's restart of broker A (the SDK
+    # reconnects within its longest backoff, 10 s); a session handed over meanwhile would be
+    # refused and ended at once, as it should be. Wait until A has its follower again.
+    wait_for(
+        lambda: _stream_clients(cluster.a.url) >= 1,
+        what="app 1 to follow broker A's revocation feed again",
+        timeout=STALENESS + 30.0,
+        interval=0.25,
+    )
     session = stack.start_session(cluster.sam, subject="u-peter", scopes=("read",))
     support = stack.browser()
     stack.handoff(support, session)
-    assert BANNER in support.get("/notes").text
+    assert BANNER in support.get("/notes").text, cluster.logs()
     cluster.a.server.kill()  # app 1 follows broker A's feed
     try:
         wait_for(
@@ -212,7 +258,13 @@ def test_the_sdk_fails_closed_without_its_broker_and_recovers_when_it_returns(
     finally:
         cluster.a.server.start()
         stack.reconnect()
-    # Back: a new session through the recovered broker works on app 1 again.
+    # Back: once app 1 follows A again, a new session through it works on app 1.
+    wait_for(
+        lambda: _stream_clients(cluster.a.url) >= 1,
+        what="app 1 to follow broker A's revocation feed again",
+        timeout=STALENESS + 30.0,
+        interval=0.25,
+    )
     again = stack.start_session(cluster.sam, subject="u-peter", scopes=("read",))
     browser = stack.browser()
     stack.handoff(browser, again)

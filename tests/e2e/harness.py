@@ -29,6 +29,7 @@ from actas.domain.roles import Role
 from actas.services import applications as app_service
 from actas.services import staff as staff_service
 from actas.settings import Settings, load_settings
+from tests import hygiene
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "examples"
@@ -133,7 +134,9 @@ class ServerProcess:
             except httpx.HTTPError:
                 return False
 
-        wait_for(up, what=f"{self.name} to answer on {self.url}", timeout=30.0)
+        # Generous: a busy CI host (two cores shared) can take most of a minute to import and
+        # start a broker with several workers.
+        wait_for(up, what=f"{self.name} to answer on {self.url}", timeout=90.0)
 
     def kill(self) -> None:
         """What a crash looks like: SIGKILL, no goodbye to anyone."""
@@ -172,6 +175,7 @@ class Broker:
             "ACTAS_PUBLIC_URL": f"http://127.0.0.1:{self.port}",
             "ACTAS_PORT": str(self.port),
             "ACTAS_REVOCATION_PING_SECONDS": "0.5",
+            **hygiene.child_env(),
         }
         self.settings: Settings = load_settings(self.env, cwd=root)
         initialise(self.settings)

@@ -3,10 +3,13 @@
 The machine drives the services directly (as ``tests/desk.py`` does) with a frozen clock:
 cases, requests, consent grants and support access codes, approvals and denials, step-up,
 start, handoff redemption, refresh, app writes, end, revoke, expiry and the sweeper,
-disabling staff, customer links. After every step it checks the invariants of issue 16:
+disabling staff, customer links, verification codes (asked by staff, read back by the
+customer). After every step it checks the invariants of issue 16:
 
 - no token outlives its session, nor the consent its session needed;
-- a one-time secret (handoff code, link, access code) redeems at most once;
+- a one-time secret (handoff code, link, access code, verification code) redeems at most
+  once; a verification code verifies only while it is the case's newest, unexpired and not
+  locked, and then always does;
 - nobody approves their own request;
 - every state change has exactly one audit event, and a refused step writes none of them;
 - ``audit verify`` passes;
@@ -38,7 +41,7 @@ from hypothesis.stateful import (
 from actas.domain.access import AppEvent
 from actas.domain.audit import Actor, AuditQuery
 from actas.domain.errors import ActasError
-from actas.domain.links import LinkError, LinkPurpose
+from actas.domain.links import CODE_ATTEMPTS, LinkError, LinkPurpose
 from actas.domain.roles import Role
 from actas.domain.staff import Staff
 from actas.domain.subjects import AccountFlag
@@ -55,6 +58,7 @@ from actas.services import (
     revocations,
     sessions,
     sweep,
+    verification,
 )
 from actas.services import (
     staff as staff_service,
@@ -70,14 +74,19 @@ APP = Actor(id="app:notes")
 #: u-1 is on "acme" (no flags: no approval, no consent); u-2 on "bigco" (enhanced controls:
 #: the customer's consent and a second person's approval).
 SUBJECTS = ("u-1", "u-2")
-#: Events a refused step may still write: the refusal itself is what is audited.
+#: Events a refused step may still write: the refusal itself is what is audited, and the
+#: anomaly alert it may raise (``alert.raised``, in the same transaction: repeated failed
+#: step-ups are one of the alert rules).
 REFUSAL_EVENTS = frozenset(
     {
+        "alert.raised",
         "access_code.failed",
         "access_code.locked",
         "access_code.throttled",
         "staff.step_up_failed",
         "link.refused",
+        "verification.failed",
+        "verification.locked",
     }
 )
 
@@ -91,6 +100,7 @@ class Lifecycle(RuleBasedStateMachine):
     live = Bundle("sessions")
     link_tokens = Bundle("links")
     access_codes_ = Bundle("access_codes")
+    verifications_ = Bundle("verifications")
 
     def __init__(self) -> None:
         super().__init__()
@@ -126,6 +136,9 @@ class Lifecycle(RuleBasedStateMachine):
         self.tokens: list[tuple[str, datetime]] = []  # (session id, token expiry)
         self.requester: dict[str, str] = {}  # request id -> staff name
         self.ended: set[str] = set()
+        self.newest_verification: dict[str, str] = {}  # case id -> verification id
+        self.verification_ends: dict[str, datetime] = {}  # verification id -> expiry
+        self.wrong_codes: dict[str, int] = {}  # verification id -> wrong codes counted
 
     def teardown(self) -> None:
         self.broker.engine.dispose()
@@ -448,6 +461,57 @@ class Lifecycle(RuleBasedStateMachine):
         self.redeemed.add(token)
         self._expect("link.redeemed")
 
+    @rule(target=verifications_, case=cases_)
+    def ask_verification(self, case: tuple[str, str]) -> tuple[str, str, str, str]:
+        who, case_id = case
+        if not case_id:
+            return ("", "", "", "")
+        member, by = self._who(who)
+        try:
+            sent = verification.send_code(self.desk.ctx, staff=member, case_id=case_id, by=by)
+        except ActasError:
+            self._expect(None)
+            return ("", "", "", "")
+        self._expect("verification.sent")
+        self.newest_verification[case_id] = sent.id
+        self.verification_ends[sent.id] = sent.expires_at
+        return (who, case_id, sent.id, _last_code())
+
+    @rule(asked=verifications_, right=st.booleans())
+    def read_back_code(self, asked: tuple[str, str, str, str], right: bool) -> None:
+        who, case_id, verification_id, code = asked
+        if not verification_id:
+            return
+        member, by = self._who(who)
+        typed = code if right else f"{(int(code) + 1) % 10**6:06d}"
+        open_ = (
+            self.newest_verification[case_id] == verification_id
+            and verification_id not in self.redeemed
+            and self.desk.clock() < self.verification_ends[verification_id]
+            and self.wrong_codes.get(verification_id, 0) < CODE_ATTEMPTS
+        )
+        try:
+            verification.check_code(
+                self.desk.ctx,
+                staff=member,
+                verification_id=verification_id,
+                code=typed,
+                by=by,
+            )
+        except ActasError:
+            fresh = self._expect(None)
+            assert not (right and open_), "the right code of an open verification was refused"
+            if open_:  # a wrong code is counted, and audited once
+                assert fresh.count("verification.failed") == 1, fresh
+                self.wrong_codes[verification_id] = self.wrong_codes.get(verification_id, 0) + 1
+            else:
+                assert fresh == [], fresh
+            return
+        assert right, "a wrong verification code was accepted"
+        assert open_, "a verification code verified when used, replaced, expired or locked"
+        self.redeemed.add(verification_id)
+        self._expect("verification.succeeded")
+
     # --- invariants ----------------------------------------------------------------------
 
     @invariant()
@@ -484,6 +548,13 @@ class Lifecycle(RuleBasedStateMachine):
                 and e.get("session") == session_id
             ]
             assert len(ends) <= 1
+
+
+def _last_code() -> str:
+    """The newest verification code issued (six digits; access codes are eight)."""
+    from tests import hygiene
+
+    return next(s for s in reversed(hygiene.RECORDER.issued) if len(s) == 6 and s.isdigit())
 
 
 def _last_link() -> str:

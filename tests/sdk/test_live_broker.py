@@ -119,3 +119,17 @@ def test_the_end_button_ends_the_session_at_the_broker(
     state = world.client.get(f"/v1/sessions/{session}", headers=alice).json()
     assert state["end_reason"] == "ended_by_staff"
     assert browser.get("/").text == apps.page(None)
+
+
+def test_a_resume_point_the_broker_does_not_know_falls_back_to_a_snapshot(sdk: ActAs) -> None:
+    """The broker's database was restored to before the SDK's last event: it refuses the
+    Last-Event-ID (422); the SDK starts over instead of retrying it, failing closed, forever."""
+    before = sdk.feed.connections
+    sdk.feed.last_event_id = "999"
+    sdk.feed._interrupt()  # the connection drops; the SDK reconnects with Last-Event-ID 999
+    assert sdk.feed.wait_for(
+        lambda: (
+            sdk.feed.connected and sdk.feed.connections > before and sdk.feed.last_event_id != "999"
+        ),
+        WAIT,
+    )

@@ -31,6 +31,9 @@ log = logging.getLogger("actas_sdk.revocation")
 KEEP_AFTER_EXPIRY = 120.0
 #: Longest wait between reconnection attempts.
 MAX_BACKOFF = 10.0
+#: How the broker refuses a Last-Event-ID it does not know: 422 (invalid input); 400 from
+#: an older broker or a proxy that rewrites it.
+RESUME_REFUSED = frozenset({400, 422})
 #: How many lines a stream may send without a blank line (an event) before it is dropped.
 MAX_EVENT_LINES = 64
 
@@ -173,7 +176,7 @@ class RevocationFeed:
         with self._client.revocation_stream(
             self.last_event_id, read_timeout=read_timeout
         ) as response:
-            if response.status_code == 400 and self.last_event_id is not None:
+            if response.status_code in RESUME_REFUSED and self.last_event_id is not None:
                 # The broker does not know our resume point (a restored database): start over.
                 log.warning("revocation feed: resume point refused; fetching a full snapshot")
                 self.last_event_id = None

@@ -467,7 +467,8 @@ class FakeBroker:
         self.resumed_from.append(last)
         after = int(last) if last and last.isascii() and last.isdigit() else 0
         if after > len(self.revocations):
-            return _problem(400, "invalid_input", "unknown Last-Event-ID")
+            # As the broker answers (its InvalidInput): 422 with a problem document.
+            return _problem(422, "invalid_input", "unknown Last-Event-ID")
         return httpx.Response(
             200,
             headers={"content-type": "text/event-stream"},

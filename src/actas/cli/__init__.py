@@ -13,6 +13,9 @@ from actas.cli.reports import report
 from actas.cli.scim import scim
 from actas.cli.staff import staff
 
+#: How long a ``serve`` worker may take, from its spawn, to answer its parent's health ping.
+WORKER_HEALTHCHECK_SECONDS = 30
+
 
 @click.group()
 @click.version_option(package_name="actas")
@@ -89,6 +92,10 @@ def serve(host: str | None, port: int | None, workers: int) -> None:
         proxy_headers=False,
         log_config=logs.uvicorn_config(),
         access_log=False,
+        # A worker must answer its parent's health ping within this time, from the moment it
+        # is spawned: at uvicorn's 5 s default, a worker still importing on a busy host was
+        # killed as hung and spawned again, over and over (found by the cluster tests).
+        timeout_worker_healthcheck=WORKER_HEALTHCHECK_SECONDS,
     )
 
 
