@@ -25,6 +25,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+import prove_figures  # bench/, beside this script
+
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
 SCRIPTS = [
@@ -350,6 +352,7 @@ def write(results: dict[str, dict[str, Any]], out: Path, readme: Path | None) ->
             for name, values in data["extra"]["uvicorn_rps"].items():
                 lines.append(f"- {name}: " + ", ".join(f"{v:,.0f}" for v in values))
         lines.append("")
+    lines += [prove_figures.section(), ""]
     lines += [
         "## Where the cached-token request goes (ASGI, in process, cProfile)",
         "",
